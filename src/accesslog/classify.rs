@@ -1,0 +1,281 @@
+//! Decides what a request is: a bot, a static asset, the team's own traffic, a request that does
+//! not count as a visit, or a pageview (of a tracked page tier, perhaps).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use foldhash::HashMap;
+use memchr::{memchr, memmem, memrchr};
+
+use crate::config::{Config, PageTier};
+
+/// What arkwatch knows about a User-Agent string, cached because a log repeats a few thousand
+/// of them millions of times.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentInfo {
+    pub bot: bool,
+    /// Keyed hash of the User-Agent, an input of the visitor key.
+    pub hash: u64,
+}
+
+/// The crawler list, built on first use: compiling it costs milliseconds that a quiet run with
+/// no new lines should not pay.
+pub struct BotList {
+    extra: Vec<String>,
+    bots: OnceLock<isbot::Bots>,
+}
+
+impl BotList {
+    pub fn new(extra: &[String]) -> BotList {
+        BotList {
+            extra: extra.to_vec(),
+            bots: OnceLock::new(),
+        }
+    }
+
+    /// A bot by the maintained list, by a `+http` URL in the User-Agent (the convention
+    /// crawlers follow to say who they are), or by having no User-Agent at all.
+    pub fn is_bot(&self, user_agent: &[u8]) -> bool {
+        if matches!(user_agent, b"" | b"-") {
+            return true;
+        }
+        if memmem::find(user_agent, b"+http").is_some() {
+            return true;
+        }
+        let bots = self.bots.get_or_init(|| {
+            let mut bots = isbot::Bots::default();
+            let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+            if !extra.is_empty() {
+                bots.append(&extra);
+            }
+            bots
+        });
+        bots.is_bot(&String::from_utf8_lossy(user_agent))
+    }
+}
+
+/// Per-thread classifier: shares the configuration and the crawler list, owns its caches.
+pub struct Classifier<'c> {
+    config: &'c Config,
+    bots: &'c BotList,
+    keys: &'c crate::visitor::VisitorKeys,
+    agents: HashMap<Box<[u8]>, AgentInfo>,
+}
+
+/// Bounds the User-Agent cache: a log of random User-Agents must not grow memory without limit.
+const AGENT_CACHE_MAX: usize = 100_000;
+
+impl<'c> Classifier<'c> {
+    pub fn new(
+        config: &'c Config,
+        bots: &'c BotList,
+        keys: &'c crate::visitor::VisitorKeys,
+    ) -> Classifier<'c> {
+        Classifier {
+            config,
+            bots,
+            keys,
+            agents: HashMap::default(),
+        }
+    }
+
+    pub fn agent(&mut self, user_agent: &[u8]) -> AgentInfo {
+        if let Some(info) = self.agents.get(user_agent) {
+            return *info;
+        }
+        let info = AgentInfo {
+            bot: self.bots.is_bot(user_agent),
+            hash: self.keys.agent_hash(user_agent),
+        };
+        if self.agents.len() >= AGENT_CACHE_MAX {
+            self.agents.clear();
+        }
+        self.agents.insert(user_agent.into(), info);
+        info
+    }
+
+    pub fn is_ignored(&self, ip: IpAddr) -> bool {
+        self.config
+            .filters
+            .ignore_ips
+            .iter()
+            .any(|net| net.contains(&ip))
+    }
+
+    pub fn counts_as_visit(&self, method: &[u8], status: u16) -> bool {
+        self.config.filters.statuses[usize::from(status) % 1000]
+            && self
+                .config
+                .filters
+                .methods
+                .iter()
+                .any(|m| m.as_bytes() == method)
+    }
+
+    pub fn is_static(&self, path: &[u8]) -> bool {
+        let segment = match memrchr(b'/', path) {
+            Some(i) => &path[i + 1..],
+            None => path,
+        };
+        let Some(dot) = memrchr(b'.', segment) else {
+            return false;
+        };
+        let ext = &segment[dot + 1..];
+        self.config
+            .filters
+            .static_extensions
+            .iter()
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(ext))
+    }
+
+    /// The tier of the longest configured prefix that `path` starts with, on a segment
+    /// boundary: `/pricing` matches `/pricing` and `/pricing/team`, not `/pricingfoo`.
+    pub fn tier(&self, path: &[u8]) -> Option<PageTier> {
+        self.config.pages.iter().find_map(|(prefix, tier)| {
+            let prefix = prefix.as_bytes();
+            let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
+            let rest = path.strip_prefix(prefix)?;
+            (rest.is_empty() || rest[0] == b'/').then_some(*tier)
+        })
+    }
+
+    /// The referrer's host when it is another site, lowercased.
+    pub fn external_referrer<'a>(&self, referer: &'a [u8], host: &[u8]) -> Option<Cow<'a, [u8]>> {
+        let start = memmem::find(referer, b"://")? + 3;
+        let rest = &referer[start..];
+        let end = rest
+            .iter()
+            .position(|b| matches!(b, b'/' | b'?' | b'#' | b':'))
+            .unwrap_or(rest.len());
+        let mut name = &rest[..end];
+        if let Some(at) = memrchr(b'@', name) {
+            name = &name[at + 1..];
+        }
+        if name.is_empty() {
+            return None;
+        }
+        let bare = |h: &'a [u8]| h.strip_prefix(b"www.").unwrap_or(h);
+        let same = |other: &[u8]| {
+            let other = other.strip_prefix(b"www.").unwrap_or(other);
+            bare(name).eq_ignore_ascii_case(other)
+        };
+        if (!host.is_empty() && same(host))
+            || self.config.site_hosts.iter().any(|h| same(h.as_bytes()))
+        {
+            return None;
+        }
+        Some(if name.iter().any(u8::is_ascii_uppercase) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        })
+    }
+}
+
+/// Parses a client address, as nginx writes it, into its canonical form (an IPv4-mapped IPv6
+/// address becomes IPv4, so both spellings are one client).
+pub fn parse_ip(text: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    text.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// The first address of an X-Forwarded-For list (`"203.0.113.5, 10.0.0.1"`).
+pub fn first_forwarded(xff: &[u8]) -> Option<IpAddr> {
+    let end = memchr(b',', xff).unwrap_or(xff.len());
+    parse_ip(&xff[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::visitor::VisitorKeys;
+    use std::path::Path;
+
+    fn config() -> Config {
+        Config::parse(
+            Path::new("/tmp/arkwatch.toml"),
+            "data_dir = \"d\"\nsite_hosts = [\"acme.example\"]\n[filters]\nignore_ips = [\"10.1.0.0/16\"]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bots_by_list_by_url_and_by_absence() {
+        let list = BotList::new(&["acmemonitor".to_string()]);
+        for ua in [
+            &b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"[..],
+            b"Mozilla/5.0 (compatible; bingbot/2.0)",
+            b"curl/8.5.0",
+            b"SomethingNew/1.0 (+https://example.com/about-our-crawler)",
+            b"AcmeMonitor/2",
+            b"-",
+            b"",
+        ] {
+            assert!(list.is_bot(ua), "{}", String::from_utf8_lossy(ua));
+        }
+        for ua in [
+            &b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"[..],
+            b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        ] {
+            assert!(!list.is_bot(ua), "{}", String::from_utf8_lossy(ua));
+        }
+    }
+
+    #[test]
+    fn tiers_static_and_visit_rules() {
+        let config = config();
+        let bots = BotList::new(&[]);
+        let keys = VisitorKeys::new([7; 16]);
+        let c = Classifier::new(&config, &bots, &keys);
+        assert_eq!(c.tier(b"/pricing"), Some(PageTier::Hot));
+        assert_eq!(c.tier(b"/pricing/team"), Some(PageTier::Hot));
+        assert_eq!(c.tier(b"/pricingfoo"), None);
+        assert_eq!(c.tier(b"/trial"), Some(PageTier::VeryHot));
+        assert_eq!(c.tier(b"/"), None);
+        assert!(c.is_static(b"/assets/app.CSS"));
+        assert!(!c.is_static(b"/v1.2/pricing"));
+        assert!(!c.is_static(b"/pricing"));
+        assert!(c.counts_as_visit(b"GET", 200) && c.counts_as_visit(b"GET", 304));
+        assert!(!c.counts_as_visit(b"HEAD", 200) && !c.counts_as_visit(b"GET", 404));
+        assert!(c.is_ignored("10.1.2.3".parse().unwrap()));
+        assert!(!c.is_ignored("10.2.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn referrers_internal_and_external() {
+        let config = config();
+        let bots = BotList::new(&[]);
+        let keys = VisitorKeys::new([7; 16]);
+        let c = Classifier::new(&config, &bots, &keys);
+        let ext = |r: &[u8], h: &[u8]| c.external_referrer(r, h).map(|h| h.into_owned());
+        assert_eq!(
+            ext(b"https://www.LinkedIn.com/feed/", b""),
+            Some(b"www.linkedin.com".to_vec())
+        );
+        assert_eq!(ext(b"https://acme.example/blog", b""), None);
+        assert_eq!(ext(b"https://www.acme.example/", b""), None);
+        assert_eq!(ext(b"http://other.example:8080/x", b"other.example"), None);
+        assert_eq!(ext(b"-", b""), None);
+        assert_eq!(
+            ext(b"android-app://com.slack/", b""),
+            Some(b"com.slack".to_vec())
+        );
+    }
+
+    #[test]
+    fn addresses_are_canonical() {
+        assert_eq!(parse_ip(b"::ffff:1.2.3.4"), "1.2.3.4".parse().ok());
+        assert_eq!(parse_ip(b"2001:DB8:0:0::1"), "2001:db8::1".parse().ok());
+        assert_eq!(parse_ip(b"unix:"), None);
+        assert_eq!(
+            first_forwarded(b"203.0.113.5, 10.0.0.1"),
+            "203.0.113.5".parse().ok()
+        );
+        assert_eq!(first_forwarded(b"-"), None);
+    }
+}

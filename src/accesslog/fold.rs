@@ -1,0 +1,326 @@
+//! The hot loop: turns a chunk of log lines into per-day traffic deltas, visits of tracked
+//! pages, and the counts of the run summary. One [`Folder`] per thread; it owns its caches and
+//! its day deltas, which are merged once at the end.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use foldhash::HashMap;
+use memchr::memchr;
+
+use super::classify::{self, BotList, Classifier};
+use super::format::Escape;
+use super::parser::{self, Parser, Request};
+use super::tailer::Chunk;
+use crate::config::{ClientIp, Config, PageTier};
+use crate::day::DayResolver;
+use crate::rollup::traffic::{DayDelta, status_class};
+use crate::visitor::VisitorKeys;
+use crate::visits::Visit;
+
+use super::format::LogFormat;
+
+/// At most this many malformed lines are kept as samples per chunk (the summary keeps fewer).
+const SAMPLES_PER_CHUNK: usize = 5;
+
+/// A malformed line, for the summary.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// 0-based line index within its chunk; the caller makes it a file line number.
+    pub line_in_chunk: u64,
+    pub reason: &'static str,
+    /// The start of the line, with control characters escaped.
+    pub text: String,
+}
+
+/// What one chunk contributed besides its day deltas.
+#[derive(Debug, Default)]
+pub struct ChunkReport {
+    pub lines: u64,
+    pub parsed: u64,
+    pub malformed: u64,
+    pub bots: u64,
+    pub statics: u64,
+    pub ignored: u64,
+    pub by_tier: [u64; 3],
+    /// Visits in line order, each with its local day.
+    pub visits: Vec<(i32, Visit)>,
+    pub samples: Vec<Sample>,
+    /// Malformed lines before the chunk's first parsed line: their day is the day of the line
+    /// before them, which only the caller knows.
+    pub leading_malformed: u64,
+    pub first_day: Option<i32>,
+    pub last_day: Option<i32>,
+}
+
+pub struct Folder<'c> {
+    parser: Parser<'c>,
+    classifier: Classifier<'c>,
+    days: DayResolver,
+    keys: &'c VisitorKeys,
+    client_ip: ClientIp,
+    escape: Escape,
+    exclude_bots: bool,
+    /// Day deltas accumulated over every chunk this folder saw.
+    pub deltas: HashMap<i32, DayDelta>,
+}
+
+impl<'c> Folder<'c> {
+    pub fn new(
+        config: &'c Config,
+        format: &'c LogFormat,
+        client_ip: ClientIp,
+        bots: &'c BotList,
+        keys: &'c VisitorKeys,
+    ) -> Folder<'c> {
+        Folder {
+            parser: Parser::new(format),
+            classifier: Classifier::new(config, bots, keys),
+            days: DayResolver::new(config.timezone),
+            keys,
+            client_ip,
+            escape: format.escape,
+            exclude_bots: config.filters.exclude_bots,
+            deltas: HashMap::default(),
+        }
+    }
+
+    pub fn fold(&mut self, chunk: &Chunk, source: &str) -> ChunkReport {
+        let mut report = ChunkReport::default();
+        let data = &chunk.data;
+        let mut start = 0;
+        let mut index = 0u64;
+        while start < data.len() {
+            let end = memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            let line = &data[start..end];
+            self.line(
+                line,
+                chunk.offset + start as u64,
+                index,
+                source,
+                &mut report,
+            );
+            index += 1;
+            start = end + 1;
+        }
+        report.lines = index;
+        report
+    }
+
+    fn line(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        index: u64,
+        source: &str,
+        report: &mut ChunkReport,
+    ) {
+        let req = match self.parser.parse(line) {
+            Ok(req) => req,
+            Err(why) => return self.malformed(line, index, why.describe(), report),
+        };
+        let ip = match self.client_ip {
+            ClientIp::RemoteAddr => classify::parse_ip(req.remote_addr),
+            ClientIp::XForwardedFor => classify::first_forwarded(req.x_forwarded_for)
+                .or_else(|| classify::parse_ip(req.remote_addr)),
+        };
+        let Some(ip) = ip else {
+            return self.malformed(
+                line,
+                index,
+                "the client address is not an IP address",
+                report,
+            );
+        };
+        report.parsed += 1;
+        let day = self.days.day(req.time.secs);
+        report.first_day.get_or_insert(day);
+        report.last_day = Some(day);
+
+        let delta = self.deltas.entry(day).or_default();
+        delta.hits += 1;
+        delta.bytes += req.bytes;
+        delta.status[status_class(req.status)] += 1;
+
+        if self.classifier.is_ignored(ip) {
+            delta.ignored_hits += 1;
+            report.ignored += 1;
+            return;
+        }
+        let agent = self.classifier.agent(req.user_agent);
+        if agent.bot {
+            delta.bot_hits += 1;
+            report.bots += 1;
+            if self.exclude_bots {
+                return;
+            }
+        }
+        if self.classifier.is_static(req.path) {
+            delta.static_hits += 1;
+            report.statics += 1;
+            return;
+        }
+        if req.path.is_empty() || !self.classifier.counts_as_visit(req.method, req.status) {
+            return;
+        }
+
+        delta.pageviews += 1;
+        let visitor = self.keys.visitor(ip, agent.hash, day);
+        delta.visitors.insert(visitor);
+        let path = decode_path(req.path, self.escape);
+        match delta.pages.get_mut(path.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                delta.pages.insert(path.as_ref().into(), 1);
+            }
+        }
+        if let Some(host) = self.classifier.external_referrer(req.referer, req.host) {
+            *delta.referrers.entry(host.as_ref().into()).or_default() += 1;
+        }
+        let Some(tier) = self.classifier.tier(&path) else {
+            return;
+        };
+        let t = &mut delta.tiers[tier.index()];
+        t.visits += 1;
+        t.visitors.insert(visitor);
+        report.by_tier[tier.index()] += 1;
+        let visit = self.visit(&req, &path, tier, ip, source, offset);
+        report.visits.push((day, visit));
+    }
+
+    fn malformed(
+        &mut self,
+        line: &[u8],
+        index: u64,
+        reason: &'static str,
+        report: &mut ChunkReport,
+    ) {
+        report.malformed += 1;
+        match report.last_day {
+            Some(day) => self.deltas.entry(day).or_default().malformed += 1,
+            None => report.leading_malformed += 1,
+        }
+        if report.samples.len() < SAMPLES_PER_CHUNK {
+            report.samples.push(Sample {
+                line_in_chunk: index,
+                reason,
+                text: excerpt(line),
+            });
+        }
+    }
+
+    fn visit(
+        &self,
+        req: &Request<'_>,
+        path: &[u8],
+        tier: PageTier,
+        ip: IpAddr,
+        source: &str,
+        offset: u64,
+    ) -> Visit {
+        let text =
+            |raw: &[u8]| String::from_utf8_lossy(&parser::unescape(raw, self.escape)).into_owned();
+        Visit {
+            time: req.time.to_datetime(),
+            path: String::from_utf8_lossy(path).into_owned(),
+            tier,
+            ip,
+            user_agent: text(req.user_agent),
+            referrer: Request::present(req.referer).map(text),
+            query: parse_query(&parser::unescape(req.query, self.escape)),
+            status: req.status,
+            source: source.to_string(),
+            offset,
+        }
+    }
+}
+
+/// The path as a person would read it: server escapes undone, then percent-decoding.
+pub fn decode_path(raw: &[u8], escape: Escape) -> Cow<'_, [u8]> {
+    let unescaped = parser::unescape(raw, escape);
+    if memchr(b'%', &unescaped).is_none() {
+        return unescaped;
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&unescaped).collect();
+    Cow::Owned(decoded)
+}
+
+/// Query parameters as a map (first value wins), `+` as space, percent-decoded. Bounded, since
+/// a hostile query string should not fill the visits store.
+pub fn parse_query(query: &[u8]) -> BTreeMap<String, String> {
+    const MAX_PARAMS: usize = 32;
+    const MAX_LEN: usize = 512;
+    let decode = |b: &[u8]| {
+        let plus: Vec<u8> = b
+            .iter()
+            .map(|&c| if c == b'+' { b' ' } else { c })
+            .collect();
+        let s: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+        let mut s = String::from_utf8_lossy(&s).into_owned();
+        if s.len() > MAX_LEN {
+            let mut cut = MAX_LEN;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+        }
+        s
+    };
+    let mut params = BTreeMap::new();
+    for pair in query.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        if params.len() >= MAX_PARAMS {
+            break;
+        }
+        let (k, v) = match memchr(b'=', pair) {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &b""[..]),
+        };
+        params.entry(decode(k)).or_insert_with(|| decode(v));
+    }
+    params
+}
+
+/// The first 200 bytes of a line, safe to print on a terminal.
+pub fn excerpt(line: &[u8]) -> String {
+    let cut = &line[..line.len().min(200)];
+    String::from_utf8_lossy(cut).escape_debug().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let q = parse_query(
+            b"utm_source=linkedin&utm_campaign=spring+sale&x&utm_source=twice&n=%C3%A9",
+        );
+        assert_eq!(q["utm_source"], "linkedin");
+        assert_eq!(q["utm_campaign"], "spring sale");
+        assert_eq!(q["x"], "");
+        assert_eq!(q["n"], "é");
+    }
+
+    #[test]
+    fn paths_are_decoded_once() {
+        assert_eq!(
+            decode_path(b"/pricing/%C3%A9t%C3%A9", Escape::Default).as_ref(),
+            "/pricing/été".as_bytes()
+        );
+        assert_eq!(
+            decode_path(br"/caf\xC3\xA9", Escape::Default).as_ref(),
+            "/café".as_bytes()
+        );
+        assert_eq!(decode_path(b"/100%25", Escape::Default).as_ref(), b"/100%");
+        assert!(matches!(
+            decode_path(b"/plain", Escape::Default),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn excerpts_are_terminal_safe() {
+        assert_eq!(excerpt(b"a\x1b[31mred\x07"), "a\\u{1b}[31mred\\u{7}");
+    }
+}

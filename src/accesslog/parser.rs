@@ -1,0 +1,379 @@
+//! Parses one access-log line against a compiled [`LogFormat`], borrowing every field from the
+//! line: nothing is allocated unless a value has to be unescaped for keeping.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2, memmem};
+
+use super::format::{Escape, Field, LogFormat, Token};
+use super::time::{self, TimeCache, Timestamp};
+
+/// The fields of one request, as raw (still escaped) slices of the line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub remote_addr: &'a [u8],
+    pub x_forwarded_for: &'a [u8],
+    pub time: Timestamp,
+    /// Empty when the request line could not be split (`""`, binary junk).
+    pub method: &'a [u8],
+    pub path: &'a [u8],
+    pub query: &'a [u8],
+    pub status: u16,
+    pub bytes: u64,
+    pub referer: &'a [u8],
+    pub user_agent: &'a [u8],
+    pub host: &'a [u8],
+}
+
+impl Request<'_> {
+    /// A value that nginx or Apache wrote as `-` is absent.
+    pub fn present(value: &[u8]) -> Option<&[u8]> {
+        match value {
+            b"" | b"-" => None,
+            v => Some(v),
+        }
+    }
+}
+
+/// Why a line did not match its format. Kept small: it is counted, and sampled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// The line does not have the literal text the format expects at some point.
+    Shape,
+    /// A quoted field has no closing quote.
+    Unterminated,
+    Time,
+    Status,
+    Bytes,
+    NoTime,
+}
+
+impl Malformed {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Malformed::Shape => "does not match the log format",
+            Malformed::Unterminated => "a quoted field is not closed",
+            Malformed::Time => "the time is not valid",
+            Malformed::Status => "the status is not a 3-digit number",
+            Malformed::Bytes => "the byte count is not a number",
+            Malformed::NoTime => "the line has no time",
+        }
+    }
+}
+
+/// A compiled format plus the per-thread caches its parsing uses.
+pub struct Parser<'f> {
+    format: &'f LogFormat,
+    finders: Vec<Option<memmem::Finder<'f>>>,
+    times: TimeCache,
+}
+
+impl<'f> Parser<'f> {
+    pub fn new(format: &'f LogFormat) -> Parser<'f> {
+        let finders = format
+            .tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(l) if l.len() > 1 => Some(memmem::Finder::new(l.as_slice())),
+                _ => None,
+            })
+            .collect();
+        Parser {
+            format,
+            finders,
+            times: TimeCache::default(),
+        }
+    }
+
+    pub fn escape(&self) -> Escape {
+        self.format.escape
+    }
+
+    /// Parses `line` (without its newline).
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, Malformed> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let tokens = &self.format.tokens;
+        let mut req = Request::default();
+        let mut have_time = false;
+        let mut target: &[u8] = b"";
+        let mut uri: Option<&[u8]> = None;
+        let mut pos = 0;
+        for (k, token) in tokens.iter().enumerate() {
+            match token {
+                Token::Literal(lit) => {
+                    if !line[pos..].starts_with(lit) {
+                        return Err(Malformed::Shape);
+                    }
+                    pos += lit.len();
+                }
+                Token::Var { field, quoted } => {
+                    let rest = &line[pos..];
+                    let len = match tokens.get(k + 1) {
+                        None => rest.len(),
+                        Some(Token::Literal(_)) if *quoted => {
+                            closing_quote(rest).ok_or(Malformed::Unterminated)?
+                        }
+                        Some(Token::Literal(next)) => match &self.finders[k + 1] {
+                            Some(finder) => finder.find(rest),
+                            None => memchr(next[0], rest),
+                        }
+                        .ok_or(Malformed::Shape)?,
+                        Some(Token::Var { .. }) => unreachable!("compile() rejects adjacent vars"),
+                    };
+                    let value = &rest[..len];
+                    pos += len;
+                    match field {
+                        Field::RemoteAddr => req.remote_addr = value,
+                        Field::HttpXForwardedFor => req.x_forwarded_for = value,
+                        Field::TimeLocal => {
+                            req.time = self.times.time_local(value).ok_or(Malformed::Time)?;
+                            have_time = true;
+                        }
+                        Field::TimeIso8601 => {
+                            req.time = time::time_iso8601(value).ok_or(Malformed::Time)?;
+                            have_time = true;
+                        }
+                        Field::Msec if !have_time => {
+                            req.time = time::msec(value).ok_or(Malformed::Time)?;
+                            have_time = true;
+                        }
+                        Field::Request => target = split_request(value, &mut req.method),
+                        Field::RequestMethod => req.method = value,
+                        Field::RequestUri => target = value,
+                        Field::Uri => uri = Some(value),
+                        Field::Args => req.query = Request::present(value).unwrap_or_default(),
+                        Field::Status => req.status = status(value).ok_or(Malformed::Status)?,
+                        Field::BodyBytesSent => req.bytes = byte_count(value)?,
+                        Field::HttpReferer => req.referer = value,
+                        Field::HttpUserAgent => req.user_agent = value,
+                        Field::Host => req.host = value,
+                        Field::RemoteUser | Field::RequestTime | Field::Msec | Field::Other => {}
+                    }
+                }
+            }
+        }
+        if !have_time {
+            return Err(Malformed::NoTime);
+        }
+        match uri {
+            Some(path) => req.path = path,
+            None => match memchr(b'?', target) {
+                Some(q) => {
+                    req.path = &target[..q];
+                    req.query = &target[q + 1..];
+                }
+                None => req.path = target,
+            },
+        }
+        Ok(req)
+    }
+}
+
+/// Length up to the closing `"`, skipping backslash escapes (`\"` from Apache and escape=json).
+fn closing_quote(rest: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        i += memchr2(b'"', b'\\', &rest[i..])?;
+        if rest[i] == b'"' {
+            return Some(i);
+        }
+        i += 2;
+        if i > rest.len() {
+            return None;
+        }
+    }
+}
+
+/// Splits `GET /path?q HTTP/1.1` into the method (written to `method`) and the target. A
+/// request line that is empty or junk gives an empty method and target.
+fn split_request<'a>(value: &'a [u8], method: &mut &'a [u8]) -> &'a [u8] {
+    let Some(sp) = memchr(b' ', value) else {
+        return b"";
+    };
+    let (m, rest) = (&value[..sp], &value[sp + 1..]);
+    if m.is_empty() || !m.iter().all(u8::is_ascii_uppercase) {
+        return b"";
+    }
+    *method = m;
+    match memchr::memrchr(b' ', rest) {
+        Some(sp) if rest[sp + 1..].starts_with(b"HTTP/") => &rest[..sp],
+        _ => rest,
+    }
+}
+
+fn status(b: &[u8]) -> Option<u16> {
+    match *b {
+        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+fn byte_count(b: &[u8]) -> Result<u64, Malformed> {
+    if b == b"-" {
+        return Ok(0);
+    }
+    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(Malformed::Bytes);
+    }
+    Ok(b.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Undoes the server's escaping of a value. Borrows when there is nothing to undo.
+pub fn unescape(value: &[u8], escape: Escape) -> Cow<'_, [u8]> {
+    if memchr(b'\\', value).is_none() {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let c = value[i];
+        if c != b'\\' || i + 1 == value.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let next = value[i + 1];
+        match (escape, next) {
+            (_, b'"' | b'\\') => {
+                out.push(next);
+                i += 2;
+            }
+            (Escape::Default, b'x') => match hex2(&value[i + 2..]) {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 4;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            },
+            (Escape::Json, b'/') => {
+                out.push(b'/');
+                i += 2;
+            }
+            (Escape::Json, b'n' | b'r' | b't' | b'b' | b'f') => {
+                out.push(match next {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 8,
+                    _ => 12,
+                });
+                i += 2;
+            }
+            (Escape::Json, b'u') => match json_unicode(&value[i..]) {
+                Some((ch, used)) => {
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    i += used;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn hex2(b: &[u8]) -> Option<u8> {
+    let h = |c: u8| (c as char).to_digit(16);
+    match b {
+        [a, b, ..] => Some((h(*a)? * 16 + h(*b)?) as u8),
+        _ => None,
+    }
+}
+
+/// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`; returns the char and the bytes used.
+fn json_unicode(b: &[u8]) -> Option<(char, usize)> {
+    let unit = |b: &[u8]| -> Option<u32> {
+        let hex = std::str::from_utf8(b.get(2..6)?).ok()?;
+        if !b.starts_with(b"\\u") {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let hi = unit(b)?;
+    if (0xD800..0xDC00).contains(&hi) {
+        let lo = unit(b.get(6..)?)?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return None;
+        }
+        let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+        return Some((char::from_u32(code)?, 12));
+    }
+    Some((char::from_u32(hi)?, 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<'a>(format: &str, line: &'a str) -> Result<Request<'a>, Malformed> {
+        // Leaked so the parser may borrow it for the test's lifetime.
+        let format: &'static LogFormat = Box::leak(Box::new(LogFormat::compile(format).unwrap()));
+        Parser::new(format).parse(line.as_bytes())
+    }
+
+    #[test]
+    fn closing_quote_skips_escapes() {
+        assert_eq!(closing_quote(br#"a \"b\" c" x"#), Some(9));
+        assert_eq!(closing_quote(br#"a\\" x"#), Some(3));
+        assert_eq!(closing_quote(br#"no end\"#), None);
+        assert_eq!(closing_quote(br#"no end"#), None);
+    }
+
+    #[test]
+    fn request_line_shapes() {
+        let mut m: &[u8] = b"";
+        assert_eq!(split_request(b"GET /a?b=1 HTTP/1.1", &mut m), b"/a?b=1");
+        assert_eq!(m, b"GET");
+        let mut m: &[u8] = b"";
+        assert_eq!(split_request(b"GET /http09", &mut m), b"/http09");
+        let mut m: &[u8] = b"";
+        assert_eq!(split_request(b"", &mut m), b"");
+        assert_eq!(m, b"");
+        let mut m: &[u8] = b"";
+        assert_eq!(split_request(br"\x16\x03\x01\x00\xA5\x01", &mut m), b"");
+        assert_eq!(m, b"");
+    }
+
+    #[test]
+    fn unescape_default_and_json() {
+        assert_eq!(
+            unescape(br#"say \"hi\" \x22x\x22 \\"#, Escape::Default).as_ref(),
+            br#"say "hi" "x" \"#
+        );
+        assert_eq!(
+            unescape(br#"a\u00e9\ud83d\ude00\/\n"#, Escape::Json).as_ref(),
+            "aé😀/\n".as_bytes()
+        );
+        assert!(matches!(unescape(b"plain", Escape::Json), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn status_and_bytes() {
+        assert_eq!(status(b"200"), Some(200));
+        assert_eq!(status(b"20"), None);
+        assert_eq!(byte_count(b"-"), Ok(0));
+        assert_eq!(byte_count(b"12x"), Err(Malformed::Bytes));
+    }
+
+    #[test]
+    fn trailing_fields_beyond_the_format_are_ignored() {
+        let r = parse(
+            "combined",
+            r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "ua" "9.9.9.9""#,
+        )
+        .unwrap();
+        assert_eq!(r.user_agent, b"ua");
+    }
+}

@@ -1,0 +1,430 @@
+//! Finds what is new in a log and its rotated siblings since the last checkpoint.
+//!
+//! A file is known by a fingerprint of its first bytes (up to [`FP_MAX`]) and an offset, never
+//! by inode alone, because inodes are reused. One checkpoint follows one stream of lines wherever
+//! rotation moves it: `access.log` renamed to `access.log.1`, then compressed to
+//! `access.log.2.gz`, still starts with the same bytes, so its record is found again and only
+//! what lies past the offset is read. copytruncate leaves a copy with the old fingerprint and a
+//! live file with a new one; both are handled by the same rule.
+//!
+//! When several files match one record (the copy and the original during a copytruncate, the
+//! plain file and its half-written `.gz`), the one holding the most bytes is read and the others
+//! are recognised as duplicates, so no line is counted twice.
+
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::hash::Hasher;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use flate2::read::MultiGzDecoder;
+use siphasher::sip::SipHasher13;
+
+use crate::state::{FileCheckpoint, GzMark};
+
+/// How many leading bytes identify a file.
+pub const FP_MAX: usize = 1024;
+
+/// A file of a log's rotation set, as found on disk.
+#[derive(Debug)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub gz: bool,
+    pub live: bool,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl Candidate {
+    fn from_metadata(path: PathBuf, live: bool, meta: &Metadata) -> Candidate {
+        let gz = path.extension().is_some_and(|e| e == "gz");
+        Candidate {
+            path,
+            gz,
+            live,
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+
+    fn gz_mark(&self) -> GzMark {
+        GzMark {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+        }
+    }
+
+    /// The first bytes of the content (decompressed for gzip).
+    fn prefix(&self) -> io::Result<Vec<u8>> {
+        let file = File::open(&self.path)?;
+        let mut prefix = Vec::with_capacity(FP_MAX);
+        if self.gz {
+            match MultiGzDecoder::new(file)
+                .take(FP_MAX as u64)
+                .read_to_end(&mut prefix)
+            {
+                // A gzip file still being written: what decompressed so far is its prefix.
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {}
+                other => {
+                    other?;
+                }
+            }
+        } else {
+            file.take(FP_MAX as u64).read_to_end(&mut prefix)?;
+        }
+        Ok(prefix)
+    }
+}
+
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut h = SipHasher13::new();
+    h.write(bytes);
+    h.finish()
+}
+
+/// `access.log` plus its rotated siblings `access.log.1`, `access.log.2.gz` and the dateext
+/// forms `access.log-20261122[.gz]`, oldest first, the live file last.
+pub fn discover(live: &Path) -> io::Result<Vec<Candidate>> {
+    let dir = crate::fsutil::parent(live);
+    let base = live
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == base || !is_sibling(base, &name) {
+            continue;
+        }
+        // A sibling can vanish between the listing and the stat (logrotate at work).
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_file() {
+            found.push(Candidate::from_metadata(entry.path(), false, &meta));
+        }
+    }
+    found.sort_by(|a, b| a.mtime_ns.cmp(&b.mtime_ns).then(b.path.cmp(&a.path)));
+    match std::fs::metadata(live) {
+        Ok(meta) => found.push(Candidate::from_metadata(live.to_path_buf(), true, &meta)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound && !found.is_empty() => {}
+        Err(err) => return Err(err),
+    }
+    Ok(found)
+}
+
+fn is_sibling(base: &std::ffi::OsStr, name: &OsString) -> bool {
+    let (Some(base), Some(name)) = (base.to_str(), name.to_str()) else {
+        return false;
+    };
+    let Some(rest) = name.strip_prefix(base) else {
+        return false;
+    };
+    let rest = rest.strip_suffix(".gz").unwrap_or(rest);
+    if let Some(n) = rest.strip_prefix('.') {
+        return !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    }
+    if let Some(date) = rest.strip_prefix('-') {
+        return !date.is_empty() && date.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    }
+    false
+}
+
+/// Which log a record belongs to, and the record.
+pub type Records = Vec<(String, FileCheckpoint)>;
+
+/// One file to read this run.
+#[derive(Debug)]
+pub struct ReadPlan {
+    pub candidate: Candidate,
+    /// Index into the records; the record is updated after the read.
+    pub record: usize,
+    pub start: u64,
+    prefix: Vec<u8>,
+}
+
+/// A file that could not be examined; the run goes on without it.
+#[derive(Debug)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// Matches the files of `log` (checkpoint key `key`) against `records`, adding a record for each
+/// new file, and returns what to read, oldest first.
+pub fn plan(
+    key: &str,
+    log: &Path,
+    records: &mut Records,
+    claimed: &mut Vec<bool>,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FileError>,
+) -> Vec<ReadPlan> {
+    let candidates = match discover(log) {
+        Ok(c) => c,
+        Err(err) => {
+            errors.push(FileError {
+                path: log.to_path_buf(),
+                error: err.to_string(),
+            });
+            return Vec::new();
+        }
+    };
+    claimed.resize(records.len(), false);
+
+    // Archives read to their end before are recognised without decompressing them.
+    let mut open = Vec::new();
+    for c in candidates {
+        let done = c.gz
+            && records
+                .iter()
+                .position(|(_, r)| r.gz_done == Some(c.gz_mark()))
+                .inspect(|&i| {
+                    claimed[i] = true;
+                    records[i].1.seen = now;
+                })
+                .is_some();
+        if !done {
+            open.push(c);
+        }
+    }
+
+    let mut with_prefix = Vec::new();
+    for c in open {
+        match c.prefix() {
+            Ok(prefix) if prefix.is_empty() => {}
+            Ok(prefix) => with_prefix.push((c, prefix)),
+            Err(err) => errors.push(FileError {
+                path: c.path.clone(),
+                error: err.to_string(),
+            }),
+        }
+    }
+    // Claim records best file first: plain before gzip, more bytes before fewer, live first.
+    let mut order: Vec<usize> = (0..with_prefix.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&with_prefix[a].0, &with_prefix[b].0);
+        a.gz.cmp(&b.gz)
+            .then(b.size.cmp(&a.size))
+            .then(b.live.cmp(&a.live))
+    });
+    let mut chosen: Vec<Option<(usize, u64)>> = vec![None; with_prefix.len()];
+    for idx in order {
+        let (c, prefix) = &with_prefix[idx];
+        let matching = records
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| {
+                let len = r.fp_len as usize;
+                len > 0 && prefix.len() >= len && fingerprint(&prefix[..len]) == r.fp
+            })
+            .max_by_key(|(_, (_, r))| r.fp_len)
+            .map(|(i, _)| i);
+        match matching {
+            Some(i) if claimed[i] => {} // a duplicate of a file read this run
+            Some(i) => {
+                claimed[i] = true;
+                chosen[idx] = Some((i, records[i].1.offset));
+            }
+            None => {
+                records.push((
+                    key.to_string(),
+                    FileCheckpoint {
+                        fp_len: prefix.len() as u32,
+                        fp: fingerprint(prefix),
+                        offset: 0,
+                        lines: 0,
+                        last_day: None,
+                        gz_done: None,
+                        path: c.path.display().to_string(),
+                        seen: now,
+                    },
+                ));
+                claimed.push(true);
+                chosen[idx] = Some((records.len() - 1, 0));
+            }
+        }
+    }
+    with_prefix
+        .into_iter()
+        .zip(chosen)
+        .filter_map(|((candidate, prefix), chosen)| {
+            let (record, start) = chosen?;
+            Some(ReadPlan {
+                candidate,
+                record,
+                start,
+                prefix,
+            })
+        })
+        .collect()
+}
+
+/// Updates a record after its file was read up to `offset` (the end of a complete line).
+pub fn advance(
+    plan: &ReadPlan,
+    record: &mut FileCheckpoint,
+    offset: u64,
+    lines: u64,
+    reached_end: bool,
+    now: DateTime<Utc>,
+) {
+    // The fingerprint grows with the file, up to FP_MAX: a longer one tells files apart better.
+    if plan.prefix.len() > record.fp_len as usize {
+        record.fp_len = plan.prefix.len() as u32;
+        record.fp = fingerprint(&plan.prefix);
+    }
+    record.offset = offset;
+    record.lines += lines;
+    record.path = plan.candidate.path.display().to_string();
+    record.seen = now;
+    if plan.candidate.gz && reached_end {
+        record.gz_done = Some(plan.candidate.gz_mark());
+    }
+}
+
+/// A run of complete lines (the last one may lack its newline only at the end of an archive).
+pub struct Chunk {
+    pub data: Vec<u8>,
+    /// Offset of `data[0]` in the (decompressed) file.
+    pub offset: u64,
+}
+
+/// How far a read got.
+pub struct ReadEnd {
+    /// End of the last complete line handed out.
+    pub offset: u64,
+    /// The whole file was read (for an archive: the trailing partial line too).
+    pub reached_end: bool,
+    /// Why the read stopped early; the lines before `offset` were handed out and stay valid.
+    pub error: Option<String>,
+}
+
+/// Reads `plan`'s file from its start offset, handing out chunks of whole lines. A trailing
+/// line without a newline is left for the next run, except at the end of a gzip archive, which
+/// never grows. A read error ends the file early (see [`ReadEnd::error`]); an error from `emit`
+/// aborts the read.
+pub fn read(
+    plan: &ReadPlan,
+    chunk_size: usize,
+    emit: &mut dyn FnMut(Chunk) -> Result<()>,
+) -> Result<ReadEnd> {
+    let path = &plan.candidate.path;
+    let unread = |what: &str, err: io::Error| ReadEnd {
+        offset: plan.start,
+        reached_end: false,
+        error: Some(format!("cannot {what} {}: {err}", path.display())),
+    };
+    let nothing_new = ReadEnd {
+        offset: plan.start,
+        reached_end: true,
+        error: None,
+    };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) => return Ok(unread("open", err)),
+    };
+    let mut source: Box<dyn Read> = if plan.candidate.gz {
+        let mut gz = MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, file));
+        match io::copy(&mut (&mut gz).take(plan.start), &mut io::sink()) {
+            // The archive holds no more than was read before: nothing new in it.
+            Ok(skipped) if skipped < plan.start => return Ok(nothing_new),
+            Ok(_) => Box::new(gz),
+            Err(err) => return Ok(unread("decompress", err)),
+        }
+    } else {
+        match file.metadata() {
+            // Shrunk but still starting with the same bytes: nothing past the checkpoint.
+            Ok(meta) if meta.len() < plan.start => return Ok(nothing_new),
+            Ok(_) => {}
+            Err(err) => return Ok(unread("stat", err)),
+        }
+        if let Err(err) = file.seek(SeekFrom::Start(plan.start)) {
+            return Ok(unread("seek in", err));
+        }
+        Box::new(file)
+    };
+
+    let mut offset = plan.start;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut buf = Vec::with_capacity(chunk_size + carry.len());
+        buf.append(&mut carry);
+        let filled_from = buf.len();
+        buf.resize(filled_from + chunk_size, 0);
+        let mut filled = filled_from;
+        while filled < buf.len() {
+            match source.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    return Ok(ReadEnd {
+                        offset,
+                        reached_end: false,
+                        error: Some(format!(
+                            "cannot read {} past byte {offset}: {err}",
+                            path.display()
+                        )),
+                    });
+                }
+            }
+        }
+        buf.truncate(filled);
+        let at_eof = filled < filled_from + chunk_size;
+        let cut = if at_eof && plan.candidate.gz {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(nl) => nl + 1,
+                None if at_eof => 0,
+                // One line longer than a chunk: keep reading until it ends.
+                None => {
+                    carry = buf;
+                    continue;
+                }
+            }
+        };
+        carry = buf.split_off(cut);
+        if !buf.is_empty() {
+            let len = buf.len() as u64;
+            emit(Chunk { data: buf, offset })?;
+            offset += len;
+        }
+        if at_eof {
+            return Ok(ReadEnd {
+                offset,
+                reached_end: carry.is_empty(),
+                error: None,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_names() {
+        let base = std::ffi::OsStr::new("access.log");
+        for yes in [
+            "access.log.1",
+            "access.log.2.gz",
+            "access.log-20261122",
+            "access.log-20261122.gz",
+        ] {
+            assert!(is_sibling(base, &OsString::from(yes)), "{yes}");
+        }
+        for no in [
+            "access.log.bak",
+            "access.log.",
+            "error.log.1",
+            "access.log.1.tmp",
+            "access.logx",
+        ] {
+            assert!(!is_sibling(base, &OsString::from(no)), "{no}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The command line (clap). The only module that knows clap: it turns arguments into the plain
+//! option structs the commands take.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arkwatch",
+    version,
+    about = "Hot-lead alerts, SaaS metrics and reports from nginx logs and product events",
+    after_help = "Exit status: 0 ok; 1 finished with errors (see the summary); 2 usage; \
+                  65 corrupt state; 75 busy or a service temporarily down (try later, nothing lost); \
+                  78 configuration error."
+)]
+pub struct Args {
+    /// Configuration file [default: $ARKWATCH_CONFIG, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Seconds to wait for another run to release the lock before exiting with status 75
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 5.0)]
+    pub wait: f64,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read what is new in the access logs (and their rotated siblings), record visits to
+    /// tracked pages, and fold every request into daily traffic rollups
+    IngestNginx(IngestNginxArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IngestNginxArgs {
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Log format for the PATHs given here (a name or an nginx log_format string) [default: the
+    /// format configured for that path, else the first configured log's, else combined]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// Log files to read instead of the configured ones (each with its rotated siblings)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Parses the process arguments, exiting with clap's message (status 2) when they are wrong.
+pub fn parse() -> Args {
+    Args::parse()
+}

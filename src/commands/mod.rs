@@ -1,0 +1,31 @@
+//! One module per subcommand. Each takes the loaded configuration and its options, does its
+//! work, prints its output, and returns the exit status.
+
+mod ingest_nginx;
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Args, Command};
+use crate::config::Config;
+use crate::exit::Status;
+
+/// Runs one command line.
+pub fn run(args: Args) -> Result<Status> {
+    let config = Config::discover(args.config.as_deref())?;
+    let wait = Duration::from_secs_f64(args.wait.max(0.0));
+    match args.command {
+        Command::IngestNginx(opts) => ingest_nginx::run(&config, wait, opts),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`arkwatch ... | head`) is not an error.
+pub(crate) fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,446 @@
+//! The TOML configuration: where it is found, what each key means, and its validation, done once
+//! at start so that every later error is about data, not about settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::accesslog::format::LogFormat;
+use crate::exit::Fatal;
+
+/// Where the configuration is looked for when `--config` is not given.
+pub const SEARCH_ORDER: &str =
+    "--config PATH, then $ARKWATCH_CONFIG, then ./arkwatch.toml, then /etc/arkwatch/arkwatch.toml";
+
+/// How interesting a page is as a buying signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageTier {
+    Warm,
+    Hot,
+    VeryHot,
+}
+
+impl PageTier {
+    pub const ALL: [PageTier; 3] = [PageTier::VeryHot, PageTier::Hot, PageTier::Warm];
+
+    pub fn index(self) -> usize {
+        match self {
+            PageTier::VeryHot => 0,
+            PageTier::Hot => 1,
+            PageTier::Warm => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PageTier::VeryHot => "very_hot",
+            PageTier::Hot => "hot",
+            PageTier::Warm => "warm",
+        }
+    }
+}
+
+impl fmt::Display for PageTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which address identifies the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIp {
+    #[default]
+    RemoteAddr,
+    /// The first address of `$http_x_forwarded_for`, falling back to `$remote_addr`.
+    XForwardedFor,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessLog {
+    pub path: PathBuf,
+    pub format: LogFormat,
+    pub client_ip: ClientIp,
+}
+
+/// Which requests count as a visit, and which are bots, assets or the team itself.
+#[derive(Clone, Debug)]
+pub struct Filters {
+    pub exclude_bots: bool,
+    pub bot_patterns: Vec<String>,
+    pub ignore_ips: Vec<IpNet>,
+    pub methods: Vec<String>,
+    /// Indexed by status code (0..=999): whether it counts as a visit.
+    pub statuses: Vec<bool>,
+    pub static_extensions: Vec<String>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub data_dir: PathBuf,
+    pub site_name: String,
+    pub timezone: Tz,
+    pub site_hosts: Vec<String>,
+    pub access_logs: Vec<AccessLog>,
+    /// Path prefix -> tier, longest prefix first.
+    pub pages: Vec<(String, PageTier)>,
+    pub filters: Filters,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    #[serde(default = "default_site_name")]
+    site_name: String,
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default)]
+    site_hosts: Vec<String>,
+    #[serde(default)]
+    access_log: Vec<RawAccessLog>,
+    pages: Option<BTreeMap<String, PageTier>>,
+    #[serde(default)]
+    filters: RawFilters,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessLog {
+    path: PathBuf,
+    #[serde(default = "default_format")]
+    format: String,
+    #[serde(default)]
+    client_ip: ClientIp,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFilters {
+    exclude_bots: bool,
+    bot_patterns: Vec<String>,
+    ignore_ips: Vec<String>,
+    methods: Vec<String>,
+    statuses: Vec<String>,
+    static_extensions: Vec<String>,
+}
+
+impl Default for RawFilters {
+    fn default() -> Self {
+        RawFilters {
+            exclude_bots: true,
+            bot_patterns: Vec::new(),
+            ignore_ips: Vec::new(),
+            methods: vec!["GET".into()],
+            statuses: vec!["2xx".into(), "3xx".into()],
+            static_extensions: DEFAULT_STATIC_EXTENSIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+pub const DEFAULT_STATIC_EXTENSIONS: &[&str] = &[
+    "css",
+    "js",
+    "mjs",
+    "map",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "svg",
+    "ico",
+    "webp",
+    "avif",
+    "bmp",
+    "woff",
+    "woff2",
+    "ttf",
+    "otf",
+    "eot",
+    "mp4",
+    "webm",
+    "mp3",
+    "ogg",
+    "wav",
+    "zip",
+    "gz",
+    "txt",
+    "xml",
+    "json",
+    "webmanifest",
+];
+
+fn default_site_name() -> String {
+    "ArkWatch".to_string()
+}
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+fn default_format() -> String {
+    "combined".to_string()
+}
+
+pub fn default_pages() -> Vec<(String, PageTier)> {
+    vec![
+        ("/pricing".to_string(), PageTier::Hot),
+        ("/trial".to_string(), PageTier::VeryHot),
+        ("/demo".to_string(), PageTier::Warm),
+    ]
+}
+
+impl Config {
+    /// Finds the configuration file in the documented order and loads it.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        if let Some(path) = std::env::var_os("ARKWATCH_CONFIG").filter(|p| !p.is_empty()) {
+            return Config::load(Path::new(&path));
+        }
+        for candidate in ["arkwatch.toml", "/etc/arkwatch/arkwatch.toml"] {
+            if Path::new(candidate).exists() {
+                return Config::load(Path::new(candidate));
+            }
+        }
+        Err(Fatal::Config(format!(
+            "no configuration file found (looked for {SEARCH_ORDER})"
+        ))
+        .into())
+    }
+
+    /// Loads and validates one file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Fatal::Config(format!("cannot read config file {}: {err}", path.display()))
+        })?;
+        // Absolute, so that checkpoint keys (log paths) do not depend on the working directory.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Config::parse(&path, &text)
+    }
+
+    /// Validates `text` as the contents of `path` (relative paths in it are relative to the
+    /// file's directory).
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let bad = |msg: String| Fatal::Config(format!("config {}: {msg}", path.display()));
+        let raw: RawConfig = toml::from_str(text).map_err(|err| bad(err.to_string()))?;
+        let base = crate::fsutil::parent(path);
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        let data_dir = match std::env::var_os("ARKWATCH_DATA_DIR").filter(|p| !p.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => resolve(&raw.data_dir),
+        };
+        let timezone: Tz = raw.timezone.parse().map_err(|_| {
+            bad(format!(
+                "timezone: {:?} is not an IANA time zone name (like \"Europe/Berlin\" or \"UTC\")",
+                raw.timezone
+            ))
+        })?;
+
+        let mut access_logs = Vec::new();
+        for (i, log) in raw.access_log.iter().enumerate() {
+            let format = LogFormat::compile(&log.format)
+                .map_err(|err| bad(format!("access_log[{i}].format: {err}")))?;
+            if log.client_ip == ClientIp::XForwardedFor
+                && !format.has(crate::accesslog::format::Field::HttpXForwardedFor)
+            {
+                return Err(bad(format!(
+                    "access_log[{i}].client_ip: \"x_forwarded_for\" needs \
+                     $http_x_forwarded_for in the format"
+                ))
+                .into());
+            }
+            access_logs.push(AccessLog {
+                path: resolve(&log.path),
+                format,
+                client_ip: log.client_ip,
+            });
+        }
+
+        let mut pages: Vec<(String, PageTier)> = match raw.pages {
+            Some(map) => {
+                for prefix in map.keys() {
+                    if !prefix.starts_with('/') {
+                        return Err(bad(format!(
+                            "pages: {prefix:?} must be a path starting with '/'"
+                        ))
+                        .into());
+                    }
+                }
+                map.into_iter().collect()
+            }
+            None => default_pages(),
+        };
+        pages.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+
+        let f = raw.filters;
+        let mut ignore_ips = Vec::new();
+        for (i, spec) in f.ignore_ips.iter().enumerate() {
+            let net = parse_net(spec).ok_or_else(|| {
+                bad(format!(
+                    "filters.ignore_ips[{i}]: {spec:?} is not an IP address or CIDR"
+                ))
+            })?;
+            ignore_ips.push(net);
+        }
+        let mut statuses = vec![false; 1000];
+        for (i, spec) in f.statuses.iter().enumerate() {
+            let range = parse_status(spec).ok_or_else(|| {
+                bad(format!(
+                    "filters.statuses[{i}]: {spec:?} is neither a status (\"200\") nor a class (\"2xx\")"
+                ))
+            })?;
+            for code in range {
+                statuses[code] = true;
+            }
+        }
+        // isbot panics on a bad pattern, so each one is checked here first.
+        for (i, pattern) in f.bot_patterns.iter().enumerate() {
+            if let Err(err) = regex::Regex::new(&pattern.to_ascii_lowercase()) {
+                return Err(bad(format!("filters.bot_patterns[{i}]: {err}")).into());
+            }
+        }
+        let filters = Filters {
+            exclude_bots: f.exclude_bots,
+            bot_patterns: f.bot_patterns,
+            ignore_ips,
+            methods: f.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            statuses,
+            static_extensions: f
+                .static_extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+                .collect(),
+        };
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            data_dir,
+            site_name: raw.site_name,
+            timezone,
+            site_hosts: raw
+                .site_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            access_logs,
+            pages,
+            filters,
+        })
+    }
+}
+
+/// An address or a CIDR; a bare address is a /32 or /128.
+pub fn parse_net(spec: &str) -> Option<IpNet> {
+    let spec = spec.trim();
+    if let Ok(net) = spec.parse::<IpNet>() {
+        return Some(net.trunc());
+    }
+    spec.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+fn parse_status(spec: &str) -> Option<std::ops::Range<usize>> {
+    let spec = spec.trim();
+    if let Some(class) = spec.strip_suffix("xx").or_else(|| spec.strip_suffix("XX")) {
+        let c: usize = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some(c * 100..c * 100 + 100);
+    }
+    let code: usize = spec.parse().ok().filter(|c| (100..=599).contains(c))?;
+    Some(code..code + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Status;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("/etc/arkwatch/arkwatch.toml"), text)
+    }
+
+    fn message(text: &str) -> String {
+        let err = parse(text).unwrap_err();
+        assert_eq!(Status::for_error(&err), Status::Config);
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse("data_dir = \"data\"\n").unwrap();
+        assert_eq!(c.data_dir, Path::new("/etc/arkwatch/data"));
+        assert_eq!(c.timezone, chrono_tz::UTC);
+        assert_eq!(c.pages[0], ("/pricing".to_string(), PageTier::Hot));
+        assert!(c.filters.statuses[200] && c.filters.statuses[304] && !c.filters.statuses[404]);
+        assert_eq!(c.filters.methods, ["GET"]);
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let msg = message("data_dir = \"d\"\ntimezone = \"Europe/Berln\"\n");
+        assert!(msg.contains("/etc/arkwatch/arkwatch.toml"), "{msg}");
+        assert!(msg.contains("timezone"), "{msg}");
+
+        let msg =
+            message("data_dir = \"d\"\n[filters]\nignore_ips = [\"10.0.0.1\", \"300.1.1.1\"]\n");
+        assert!(msg.contains("filters.ignore_ips[1]"), "{msg}");
+
+        let msg =
+            message("data_dir = \"d\"\n[[access_log]]\npath = \"a\"\nformat = \"$remote_addr\"\n");
+        assert!(msg.contains("access_log[0].format"), "{msg}");
+
+        let msg = message("data_dir = \"d\"\ntypo_key = 1\n");
+        assert!(msg.contains("typo_key"), "{msg}");
+
+        let msg = message("data_dir = \"d\"\n[pages]\n\"/x\" = \"scorching\"\n");
+        assert!(msg.contains("scorching"), "{msg}");
+
+        let msg = message("data_dir = \"d\"\n[filters]\nstatuses = [\"2xx\", \"7xx\"]\n");
+        assert!(msg.contains("filters.statuses[1]"), "{msg}");
+    }
+
+    #[test]
+    fn ignore_ips_accepts_v4_v6_and_cidrs() {
+        let c = parse(
+            "data_dir = \"d\"\n[filters]\nignore_ips = [\"203.0.113.7\", \"10.0.0.0/8\", \"2001:db8::/32\", \"::1\"]\n",
+        )
+        .unwrap();
+        let nets = &c.filters.ignore_ips;
+        assert!(
+            nets.iter()
+                .any(|n| n.contains(&"10.9.8.7".parse::<IpAddr>().unwrap()))
+        );
+        assert!(
+            nets.iter()
+                .any(|n| n.contains(&"2001:db8::5".parse::<IpAddr>().unwrap()))
+        );
+        assert!(
+            !nets
+                .iter()
+                .any(|n| n.contains(&"203.0.113.8".parse::<IpAddr>().unwrap()))
+        );
+    }
+
+    #[test]
+    fn pages_longest_prefix_first() {
+        let c = parse("data_dir = \"d\"\n[pages]\n\"/p\" = \"warm\"\n\"/pricing/enterprise\" = \"very_hot\"\n").unwrap();
+        assert_eq!(c.pages[0].0, "/pricing/enterprise");
+    }
+}

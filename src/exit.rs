@@ -1,0 +1,78 @@
+//! Exit statuses, the contract with cron and scripts, and the error kinds that choose them.
+//!
+//! The codes follow BSD `sysexits.h` where one fits, so a wrapper script can tell "try again
+//! later" (75) from "fix the configuration" (78) without parsing messages.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What a run tells its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Everything asked for was done.
+    Ok = 0,
+    /// The run finished, but part of it failed (a log could not be read, say); the rest was
+    /// saved. The summary says what.
+    Partial = 1,
+    /// The command line was wrong (clap uses 2 as well).
+    Usage = 2,
+    /// The state file is corrupt or from a newer arkwatch; nothing was changed.
+    DataError = 65,
+    /// Another run holds the lock, or a service is temporarily down; no work was lost.
+    TempFail = 75,
+    /// The configuration file is missing or invalid.
+    Config = 78,
+}
+
+impl Status {
+    /// Chooses the status for an error by the first typed cause found in its chain.
+    pub fn for_error(err: &anyhow::Error) -> Status {
+        for cause in err.chain() {
+            if let Some(kind) = cause.downcast_ref::<Fatal>() {
+                return match kind {
+                    Fatal::Busy { .. } => Status::TempFail,
+                    Fatal::CorruptState { .. } | Fatal::NewerState { .. } => Status::DataError,
+                    Fatal::Config(_) => Status::Config,
+                };
+            }
+        }
+        Status::Partial
+    }
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// Errors a caller must tell apart, because each maps to its own exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    #[error(
+        "another arkwatch run ({holder}) holds the lock {path}; waited {waited_secs}s. \
+         Try again later, or raise --wait"
+    )]
+    Busy {
+        path: PathBuf,
+        holder: String,
+        waited_secs: u64,
+    },
+    #[error(
+        "state file {path} is corrupt ({reason}). It was left untouched: a silent reset would \
+         re-read every log and re-send every alert. Restore it from a backup, or move it aside \
+         to start over from nothing (every configured log is then read again from its start)"
+    )]
+    CorruptState { path: PathBuf, reason: String },
+    #[error(
+        "state file {path} has schema version {found}, newer than this arkwatch understands \
+         ({supported}); upgrade arkwatch"
+    )]
+    NewerState {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{0}")]
+    Config(String),
+}

@@ -1,0 +1,18 @@
+//! arkwatch: hot-lead alerts, SaaS metrics and reports from nginx access logs and product
+//! events, run from cron. This crate is the whole tool; `main.rs` only maps its result to an
+//! exit status, and nothing below [`cli`] knows about the command line.
+
+pub mod accesslog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod day;
+pub mod exit;
+pub mod fsutil;
+pub mod ingest;
+pub mod rollup;
+pub mod state;
+pub mod visitor;
+pub mod visits;
+
+pub use commands::run;

@@ -1,0 +1,3 @@
+//! Per-day aggregates, so that metrics and reports outlive log rotation and event trimming.
+
+pub mod traffic;

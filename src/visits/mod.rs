@@ -1,0 +1,178 @@
+//! The visits store: one JSON object per line for every human visit to a tracked page, one file
+//! per local day (`visits/DAY.jsonl`, mode 0600: it holds IP addresses).
+//!
+//! Files are only appended to. The state records each file's committed length; a run that dies
+//! after appending but before saving the state leaves a longer file, and the next run cuts it
+//! back to the committed length before it reads anything (see [`recover`]). That is what makes
+//! a killed run leave no duplicate visit.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PageTier;
+use crate::state::State;
+
+/// One human visit to a tracked page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    /// The request time with the UTC offset the server wrote.
+    pub time: DateTime<FixedOffset>,
+    pub path: String,
+    pub tier: PageTier,
+    pub ip: IpAddr,
+    pub user_agent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    pub status: u16,
+    /// The file the line was read from, and the byte offset of the line in it.
+    pub source: String,
+    pub offset: u64,
+}
+
+pub fn visits_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("visits")
+}
+
+fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
+    visits_dir(data_dir).join(format!("{day}.jsonl"))
+}
+
+/// Appends visits to day files; [`VisitWriter::finish`] makes them durable and reports the new
+/// lengths, which the caller commits in the state.
+pub struct VisitWriter {
+    data_dir: PathBuf,
+    open: BTreeMap<NaiveDate, BufWriter<File>>,
+    line: Vec<u8>,
+}
+
+impl VisitWriter {
+    pub fn new(data_dir: &Path) -> VisitWriter {
+        VisitWriter {
+            data_dir: data_dir.to_path_buf(),
+            open: BTreeMap::new(),
+            line: Vec::new(),
+        }
+    }
+
+    pub fn append(&mut self, day: NaiveDate, visit: &Visit) -> Result<()> {
+        if !self.open.contains_key(&day) {
+            let dir = visits_dir(&self.data_dir);
+            crate::fsutil::create_private_dir(&dir)?;
+            let file = crate::fsutil::open_private_append(&day_path(&self.data_dir, day))?;
+            self.open
+                .insert(day, BufWriter::with_capacity(64 * 1024, file));
+        }
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, visit).context("cannot serialise a visit")?;
+        self.line.push(b'\n');
+        let path = || day_path(&self.data_dir, day);
+        self.open
+            .get_mut(&day)
+            .expect("opened above")
+            .write_all(&self.line)
+            .with_context(|| format!("cannot append to {}", path().display()))
+    }
+
+    /// Flushes and fsyncs every file written, returning each one's new length.
+    pub fn finish(self) -> Result<BTreeMap<NaiveDate, u64>> {
+        let mut lengths = BTreeMap::new();
+        let created = !self.open.is_empty();
+        for (day, writer) in self.open {
+            let path = day_path(&self.data_dir, day);
+            let file = writer
+                .into_inner()
+                .map_err(|err| err.into_error())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.sync_all()
+                .with_context(|| format!("cannot fsync {}", path.display()))?;
+            let len = file
+                .metadata()
+                .with_context(|| format!("cannot stat {}", path.display()))?
+                .len();
+            lengths.insert(day, len);
+        }
+        if created {
+            crate::fsutil::sync_dir(&visits_dir(&self.data_dir))?;
+        }
+        Ok(lengths)
+    }
+}
+
+/// Cuts every visits file back to its committed length (removing files no commit knows of).
+/// Runs under the lock before anything is read.
+pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
+    let dir = visits_dir(data_dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(day) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+        else {
+            continue;
+        };
+        let len = entry
+            .metadata()
+            .with_context(|| format!("cannot stat {}", path.display()))?
+            .len();
+        match state.visits.get(&day) {
+            None => std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove uncommitted {}", path.display()))?,
+            Some(&committed) if len > committed => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                file.set_len(committed)
+                    .and_then(|()| file.sync_all())
+                    .with_context(|| format!("cannot truncate {}", path.display()))?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads the committed visits of one day, in the order they were recorded.
+pub fn read_day(data_dir: &Path, state: &State, day: NaiveDate) -> Result<Vec<Visit>> {
+    let Some(&committed) = state.visits.get(&day) else {
+        return Ok(Vec::new());
+    };
+    let path = day_path(data_dir, day);
+    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut visits = Vec::new();
+    let mut reader = BufReader::new(std::io::Read::take(file, committed));
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            == 0
+        {
+            break;
+        }
+        number += 1;
+        let visit = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{number}: not a visit record", path.display()))?;
+        visits.push(visit);
+    }
+    Ok(visits)
+}
