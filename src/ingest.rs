@@ -163,6 +163,7 @@ pub fn ingest(
         .sum();
     let bar = progress_bar(progress, to_read);
     let today = day::DayResolver::new(config.timezone).day(now.timestamp());
+    let pool = tailer::BufferPool::default();
     let mut run = RunFold {
         deltas: HashMap::default(),
         writer: VisitWriter::new(data_dir),
@@ -192,12 +193,13 @@ pub fn ingest(
             keys: &keys,
         };
         let end = if parallel {
-            fold_parallel(&ctx, plan, &mut run, &mut file, &bar)?
+            fold_parallel(&ctx, plan, &pool, &mut run, &mut file, &bar)?
         } else {
             let mut folder = ctx.folder();
-            let end = tailer::read(plan, CHUNK_SIZE, &mut |chunk| {
+            let end = tailer::read(plan, CHUNK_SIZE, &pool, &mut |chunk| {
                 let report = folder.fold(&chunk, &file.name);
                 bar.inc(chunk.data.len() as u64);
+                pool.give(chunk.data);
                 run.apply(&mut file, report)
             })?;
             run.absorb(folder.deltas);
@@ -313,8 +315,8 @@ impl RunFold<'_> {
         s.by_tier.hot += report.by_tier[1];
         s.by_tier.warm += report.by_tier[2];
         s.visits_recorded += report.visits.len() as u64;
-        for (day, visit) in &report.visits {
-            self.writer.append(day::to_date(*day), visit)?;
+        for (day, line) in &report.visits {
+            self.writer.append_line(day::to_date(*day), line)?;
         }
         file.lines += report.lines;
         if report.last_day.is_some() {
@@ -339,6 +341,7 @@ impl RunFold<'_> {
 fn fold_parallel(
     ctx: &FoldContext<'_>,
     plan: &ReadPlan,
+    pool: &tailer::BufferPool,
     run: &mut RunFold<'_>,
     file: &mut FileFold,
     bar: &indicatif::ProgressBar,
@@ -362,7 +365,9 @@ fn fold_parallel(
                         let next = chunk_rx.lock().expect("chunk queue").recv();
                         let Ok((seq, chunk)) = next else { break };
                         let report = folder.fold(&chunk, name);
-                        if report_tx.send((seq, chunk.data.len(), report)).is_err() {
+                        let len = chunk.data.len();
+                        pool.give(chunk.data);
+                        if report_tx.send((seq, len, report)).is_err() {
                             break;
                         }
                     }
@@ -401,7 +406,7 @@ fn fold_parallel(
                     }
                 }
             };
-        let end = tailer::read(plan, CHUNK_SIZE, &mut |chunk| {
+        let end = tailer::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
             chunk_tx
                 .send((sent, chunk))
                 .map_err(|_| anyhow::anyhow!("a folding thread stopped"))?;

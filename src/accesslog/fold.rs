@@ -44,8 +44,9 @@ pub struct ChunkReport {
     pub statics: u64,
     pub ignored: u64,
     pub by_tier: [u64; 3],
-    /// Visits in line order, each with its local day.
-    pub visits: Vec<(i32, Visit)>,
+    /// Visits in line order, each with its local day, as JSON lines (serialised here, on the
+    /// folding thread, so the thread that writes them only copies bytes).
+    pub visits: Vec<(i32, Vec<u8>)>,
     pub samples: Vec<Sample>,
     /// Malformed lines before the chunk's first parsed line: their day is the day of the line
     /// before them, which only the caller knows.
@@ -186,7 +187,7 @@ impl<'c> Folder<'c> {
         t.visitors.insert(visitor);
         report.by_tier[tier.index()] += 1;
         let visit = self.visit(&req, &path, tier, ip, source, offset);
-        report.visits.push((day, visit));
+        report.visits.push((day, visit.to_json_line()));
     }
 
     fn malformed(

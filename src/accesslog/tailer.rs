@@ -291,6 +291,33 @@ pub struct Chunk {
     pub offset: u64,
 }
 
+/// Chunk buffers handed back after folding, so a long read does not allocate (and zero, and
+/// fault in) a fresh megabyte per chunk.
+#[derive(Default)]
+pub struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    pub fn give(&self, mut buf: Vec<u8>) {
+        // Full length, so the next user need not initialise it again.
+        buf.resize(buf.capacity(), 0);
+        if let Ok(mut pool) = self.0.lock()
+            && pool.len() < 16
+        {
+            pool.push(buf);
+        }
+    }
+
+    /// A buffer of at least `len` initialised bytes.
+    fn take(&self, len: usize) -> Vec<u8> {
+        let recycled = self.0.lock().ok().and_then(|mut pool| pool.pop());
+        let mut buf = recycled.unwrap_or_default();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf
+    }
+}
+
 /// How far a read got.
 pub struct ReadEnd {
     /// End of the last complete line handed out.
@@ -308,6 +335,7 @@ pub struct ReadEnd {
 pub fn read(
     plan: &ReadPlan,
     chunk_size: usize,
+    pool: &BufferPool,
     emit: &mut dyn FnMut(Chunk) -> Result<()>,
 ) -> Result<ReadEnd> {
     let path = &plan.candidate.path;
@@ -349,13 +377,13 @@ pub fn read(
     let mut offset = plan.start;
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut buf = Vec::with_capacity(chunk_size + carry.len());
-        buf.append(&mut carry);
-        let filled_from = buf.len();
-        buf.resize(filled_from + chunk_size, 0);
+        let filled_from = carry.len();
+        let mut buf = pool.take(filled_from + chunk_size);
+        buf[..filled_from].copy_from_slice(&carry);
+        carry.clear();
         let mut filled = filled_from;
-        while filled < buf.len() {
-            match source.read(&mut buf[filled..]) {
+        while filled < filled_from + chunk_size {
+            match source.read(&mut buf[filled..filled_from + chunk_size]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -386,7 +414,8 @@ pub fn read(
                 }
             }
         };
-        carry = buf.split_off(cut);
+        carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
         if !buf.is_empty() {
             let len = buf.len() as u64;
             emit(Chunk { data: buf, offset })?;

@@ -38,6 +38,15 @@ pub struct Visit {
     pub offset: u64,
 }
 
+impl Visit {
+    /// The visit as one line of the store, newline included.
+    pub fn to_json_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a visit always serialises");
+        line.push(b'\n');
+        line
+    }
+}
+
 pub fn visits_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("visits")
 }
@@ -51,7 +60,6 @@ fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
 pub struct VisitWriter {
     data_dir: PathBuf,
     open: BTreeMap<NaiveDate, BufWriter<File>>,
-    line: Vec<u8>,
 }
 
 impl VisitWriter {
@@ -59,11 +67,15 @@ impl VisitWriter {
         VisitWriter {
             data_dir: data_dir.to_path_buf(),
             open: BTreeMap::new(),
-            line: Vec::new(),
         }
     }
 
     pub fn append(&mut self, day: NaiveDate, visit: &Visit) -> Result<()> {
+        self.append_line(day, &visit.to_json_line())
+    }
+
+    /// Appends one line made by [`Visit::to_json_line`].
+    pub fn append_line(&mut self, day: NaiveDate, line: &[u8]) -> Result<()> {
         if !self.open.contains_key(&day) {
             let dir = visits_dir(&self.data_dir);
             crate::fsutil::create_private_dir(&dir)?;
@@ -71,14 +83,11 @@ impl VisitWriter {
             self.open
                 .insert(day, BufWriter::with_capacity(64 * 1024, file));
         }
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, visit).context("cannot serialise a visit")?;
-        self.line.push(b'\n');
         let path = || day_path(&self.data_dir, day);
         self.open
             .get_mut(&day)
             .expect("opened above")
-            .write_all(&self.line)
+            .write_all(line)
             .with_context(|| format!("cannot append to {}", path().display()))
     }
 
