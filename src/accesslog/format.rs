@@ -40,6 +40,13 @@ pub enum Field {
 }
 
 impl Field {
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Field::Status | Field::BodyBytesSent | Field::RequestTime | Field::Msec
+        )
+    }
+
     fn from_name(name: &str) -> Field {
         match name {
             "remote_addr" => Field::RemoteAddr,

@@ -109,6 +109,9 @@ impl<'f> Parser<'f> {
                 Token::Var { field, quoted } => {
                     let rest = &line[pos..];
                     let len = match tokens.get(k + 1) {
+                        // A number never holds a space; stopping there lets a shorter format
+                        // (common) read lines that carry more fields (combined).
+                        None if field.is_numeric() => memchr(b' ', rest).unwrap_or(rest.len()),
                         None => rest.len(),
                         Some(Token::Literal(_)) if *quoted => {
                             closing_quote(rest).ok_or(Malformed::Unterminated)?

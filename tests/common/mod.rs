@@ -1,0 +1,257 @@
+//! Shared harness for the integration tests: a temporary site (config, log directory, data
+//! directory) driven through the real `arkwatch` binary.
+
+#![allow(dead_code)] // each test binary uses a different part of it
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use arkwatch::rollup::traffic::{self, TrafficDay};
+use arkwatch::state::StateLock;
+use arkwatch::visits;
+use chrono::NaiveDate;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_arkwatch");
+/// Every site in a test shares this secret, so visitor keys of two sites can be compared.
+pub const KEY: &str = "000102030405060708090a0b0c0d0e0f";
+
+pub struct Site {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Site {
+    /// A site whose one access log is `logs/access.log`; `extra` is appended to the config.
+    pub fn new(extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("secret.key"), format!("{KEY}\n")).unwrap();
+        let log = logs.join("access.log");
+        let config = dir.path().join("arkwatch.toml");
+        let tz = if extra.contains("timezone") {
+            ""
+        } else {
+            "timezone = \"UTC\"\n"
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"data\"\nsite_hosts = [\"acme.example\"]\n{tz}{extra}\n\
+                 [[access_log]]\npath = \"logs/access.log\"\n"
+            ),
+        )
+        .unwrap();
+        Site {
+            dir,
+            config,
+            log,
+            data,
+        }
+    }
+
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("--config").arg(&self.config);
+        cmd.env_remove("ARKWATCH_CONFIG")
+            .env_remove("ARKWATCH_DATA_DIR");
+        cmd
+    }
+
+    /// Runs `ingest-nginx --json` and returns the summary; fails the test on a non-zero exit.
+    pub fn ingest(&self) -> serde_json::Value {
+        let out = self
+            .command()
+            .args(["ingest-nginx", "--json"])
+            .output()
+            .unwrap();
+        assert_success(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.log.parent().unwrap().join(name)
+    }
+
+    pub fn append(&self, name: &str, lines: &[String]) {
+        append(&self.path(name), lines);
+    }
+
+    /// The committed rollups, read through the library under the state lock.
+    pub fn rollups(&self) -> BTreeMap<NaiveDate, TrafficDay> {
+        let lock = StateLock::acquire(&self.data, Duration::from_secs(30)).unwrap();
+        let state = lock.load().unwrap();
+        traffic::load_all(&self.data, &state).unwrap()
+    }
+
+    /// Every committed visit, without where it was read from (rotation changes that), sorted.
+    pub fn visits(&self) -> Vec<String> {
+        let lock = StateLock::acquire(&self.data, Duration::from_secs(30)).unwrap();
+        let state = lock.load().unwrap();
+        let mut all = Vec::new();
+        for day in state.visits.keys() {
+            for v in visits::read_day(&self.data, &state, *day).unwrap() {
+                all.push(format!(
+                    "{day} {} {} {} {} {:?} {:?}",
+                    v.time, v.ip, v.path, v.tier, v.user_agent, v.query
+                ));
+            }
+        }
+        all.sort();
+        all
+    }
+
+    /// Asserts that this site's rollups and visits equal one clean pass over `lines`.
+    pub fn assert_same_as_clean_pass(&self, lines: &[String]) {
+        let clean = Site::new("");
+        std::fs::copy(&self.config, &clean.config).unwrap();
+        clean.append("access.log", lines);
+        let summary = clean.ingest();
+        assert_eq!(
+            summary["lines"],
+            lines.len() as u64,
+            "the clean pass reads every line"
+        );
+        let (mine, theirs) = (self.rollups(), clean.rollups());
+        assert_eq!(
+            mine.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "same days"
+        );
+        for (day, rollup) in &theirs {
+            assert_eq!(
+                &mine[day], rollup,
+                "rollup of {day} differs from a clean pass"
+            );
+        }
+        assert_eq!(
+            self.visits(),
+            clean.visits(),
+            "visits differ from a clean pass"
+        );
+    }
+}
+
+pub fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        f.write_all(line.as_bytes()).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+}
+
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "arkwatch failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+];
+const PATHS: &[&str] = &[
+    "/",
+    "/pricing",
+    "/trial?plan=team",
+    "/demo",
+    "/features",
+    "/assets/app.js",
+    "/blog/a%20b",
+    "/pricing?utm_source=linkedin",
+];
+
+/// Line `i` of a deterministic test log: varied clients, pages, statuses and bots, about 12
+/// lines a minute, so a few thousand lines cover several local days.
+pub fn line(i: u64) -> String {
+    let secs = 1_795_132_800 + (i * 5) as i64; // 2026-11-20T00:00:00Z
+    let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+    let ip = if i % 7 == 0 {
+        format!("2001:db8::{:x}", i % 500 + 1)
+    } else {
+        format!("203.0.{}.{}", (i / 250) % 200, i % 250 + 1)
+    };
+    let status = [200, 200, 200, 304, 404, 200, 301][(i % 7) as usize];
+    let method = if i % 11 == 0 { "HEAD" } else { "GET" };
+    let referer = [
+        "-",
+        "https://www.linkedin.com/feed/",
+        "https://acme.example/",
+        "https://news.ycombinator.com/",
+    ][(i % 4) as usize];
+    if i % 97 == 13 {
+        return format!("garbage line {i} \\x16\\x03");
+    }
+    format!(
+        "{ip} - - [{}] \"{method} {} HTTP/1.1\" {status} {} \"{referer}\" \"{}\"",
+        t.format("%d/%b/%Y:%H:%M:%S +0000"),
+        PATHS[(i % PATHS.len() as u64) as usize],
+        100 + i % 5000,
+        AGENTS[(i / 3 % AGENTS.len() as u64) as usize],
+    )
+}
+
+pub fn lines(range: std::ops::Range<u64>) -> Vec<String> {
+    range.map(line).collect()
+}
+
+/// gzip `from` into `to` and remove `from`, as logrotate's compress does.
+pub fn gzip(from: &Path, to: &Path) {
+    let data = std::fs::read(from).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(to).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&data).unwrap();
+    enc.finish().unwrap();
+    std::fs::remove_file(from).unwrap();
+}
+
+/// What logrotate does to `access.log`: shift `.N[.gz]` to `.N+1[.gz]`, then either compress
+/// `.1` into `.2.gz` (`compress`, with delaycompress) or move it to `.2`, then move the live log
+/// to `.1`. Nothing is ever overwritten.
+pub fn logrotate(site: &Site, compress: bool) {
+    let mut n = 1;
+    while site.path(&format!("access.log.{n}")).exists()
+        || site.path(&format!("access.log.{n}.gz")).exists()
+    {
+        n += 1;
+    }
+    for k in (2..n).rev() {
+        for ext in ["", ".gz"] {
+            let from = site.path(&format!("access.log.{k}{ext}"));
+            if from.exists() {
+                std::fs::rename(&from, site.path(&format!("access.log.{}{ext}", k + 1))).unwrap();
+            }
+        }
+    }
+    let one = site.path("access.log.1");
+    if one.exists() {
+        if compress {
+            gzip(&one, &site.path("access.log.2.gz"));
+        } else {
+            std::fs::rename(&one, site.path("access.log.2")).unwrap();
+        }
+    }
+    if site.log.exists() {
+        std::fs::rename(&site.log, &one).unwrap();
+    }
+}
