@@ -184,13 +184,13 @@ const PATHS: &[&str] = &[
 pub fn line(i: u64) -> String {
     let secs = 1_795_132_800 + (i * 5) as i64; // 2026-11-20T00:00:00Z
     let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
-    let ip = if i % 7 == 0 {
+    let ip = if i.is_multiple_of(7) {
         format!("2001:db8::{:x}", i % 500 + 1)
     } else {
         format!("203.0.{}.{}", (i / 250) % 200, i % 250 + 1)
     };
     let status = [200, 200, 200, 304, 404, 200, 301][(i % 7) as usize];
-    let method = if i % 11 == 0 { "HEAD" } else { "GET" };
+    let method = if i.is_multiple_of(11) { "HEAD" } else { "GET" };
     let referer = [
         "-",
         "https://www.linkedin.com/feed/",
