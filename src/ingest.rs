@@ -238,6 +238,9 @@ pub fn ingest(
         state.traffic.insert(date, generation);
         summary.days.insert(date);
     }
+    if !summary.days.is_empty() {
+        traffic::sync_written(data_dir)?;
+    }
     state.visits.extend(lengths);
     state.generation = generation;
     state.version = SCHEMA_VERSION;

@@ -192,17 +192,36 @@ pub fn load_all(data_dir: &Path, state: &State) -> Result<BTreeMap<NaiveDate, Tr
         .collect()
 }
 
-/// Writes `day` as generation `generation` (durably; not yet referenced by the state).
+/// Writes `day` as generation `generation` and fsyncs it. No temp file and rename are needed:
+/// no state names this generation yet, so a half-written file is never read, and the next run
+/// removes it. Call [`sync_written`] once after the last day, before committing the state.
 pub fn write_day(
     data_dir: &Path,
     day: NaiveDate,
     generation: u64,
     rollup: &TrafficDay,
 ) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = traffic_dir(data_dir);
     crate::fsutil::create_private_dir(&dir)?;
     let bytes = serde_json::to_vec(rollup).context("cannot serialise a traffic rollup")?;
-    crate::fsutil::write_atomic(&day_file(data_dir, day, generation), &bytes, 0o600)
+    let path = day_file(data_dir, day, generation);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Makes the files [`write_day`] created durable in their directory.
+pub fn sync_written(data_dir: &Path) -> Result<()> {
+    crate::fsutil::sync_dir(&traffic_dir(data_dir))
 }
 
 /// Deletes every rollup file the state does not name: leftovers of a run that died before its

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Ingestion benchmark, arkwatch side by side with its peers on the same generated log:
+#   - arkwatch ingest-nginx (fresh data dir each run), GoAccess (--log-format=COMBINED -o
+#     out.json) and awk '{c[$7]++}', timed together by hyperfine; ratios and lines/s printed;
+#   - arkwatch's peak RSS on a 2M-line log;
+#   - the incremental run: 10,000 lines appended to an ingested 200k- and 2M-line log;
+#   - the same three tools on ../shared/data/real-logs/elastic_nginx_logs.log when present.
+# Usage: scripts/bench.sh [LINES]   (default 1000000; installs goaccess, hyperfine, time as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+work=${BENCH_DIR:-target/bench}
+
+missing=()
+command -v goaccess >/dev/null || missing+=(goaccess)
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "bench needs: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2; exit 1
+  fi
+fi
+
+cargo build --release --locked --quiet --bin arkwatch --example genlog
+bin=$PWD/target/release/arkwatch
+gen=$PWD/target/release/examples/genlog
+mkdir -p "$work"; cd "$work"
+awk_bin=$(readlink -f "$(command -v awk)")
+
+config() { # config FILE LOG DATA
+  printf 'data_dir = "%s"\ntimezone = "UTC"\nsite_hosts = ["acme.example"]\n[[access_log]]\npath = "%s"\n' "$3" "$2" > "$1"
+}
+
+echo "== generating logs"
+[ -s "log-$lines.log" ] || "$gen" --lines "$lines" --seed 1 > "log-$lines.log"
+[ -s log-2000000.log ] || "$gen" --lines 2000000 --seed 1 --days 14 > log-2000000.log
+[ -s log-200000.log ] || "$gen" --lines 200000 --seed 1 --days 14 > log-200000.log
+[ -s append-10000.log ] || "$gen" --lines 10000 --seed 2 --days 1 --start 2026-11-15 > append-10000.log
+config full.toml "$PWD/log-$lines.log" "$PWD/data-full"
+cat "log-$lines.log" > /dev/null  # the page cache holds it for every tool alike
+
+side_by_side() { # side_by_side LOG CONFIG LABEL
+  local log=$1 cfg=$2 label=$3 data
+  data=$(sed -n 's/^data_dir = "\(.*\)"/\1/p' "$cfg")
+  hyperfine --style basic --warmup 1 --runs "${RUNS:-5}" --export-json "$label.json" \
+    --prepare "rm -rf $data && sync" \
+    -n arkwatch "$bin --config $cfg ingest-nginx --json" \
+    -n goaccess "goaccess $log --log-format=COMBINED -o $PWD/goaccess-out.json" \
+    -n awk "$awk_bin '{c[\$7]++}' $log" >/dev/null 2>&1
+  python3 - "$label.json" "$(wc -l < "$log")" "$label" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+lines, label = int(sys.argv[2]), sys.argv[3]
+a, g, k = (res[n]["mean"] for n in ("arkwatch", "goaccess", "awk"))
+print(f"{label}: {lines:,} lines")
+for name in ("arkwatch", "goaccess", "awk"):
+    r = res[name]
+    print(f"  {name:9s} {r['mean']:8.3f} s ± {r['stddev']:.3f}   {lines / r['mean'] / 1e6:6.2f} M lines/s")
+print(f"  arkwatch is {g / a:.1f}x faster than GoAccess and {k / a:.2f}x the speed of awk")
+PY
+}
+
+echo "== side by side (hyperfine, mean of ${RUNS:-5} runs)"
+side_by_side "$PWD/log-$lines.log" full.toml "generated"
+
+echo "== peak RSS, 2M-line log"
+config rss.toml "$PWD/log-2000000.log" "$PWD/data-rss"
+rm -rf data-rss
+/usr/bin/time -f "  arkwatch peak RSS %M KiB, %e s" "$bin" --config rss.toml ingest-nginx --json > /dev/null
+
+echo "== incremental: 10,000 lines appended to an ingested log"
+for n in 200000 2000000; do
+  cp "log-$n.log" "grow-$n.log"
+  config "grow-$n.toml" "$PWD/grow-$n.log" "$PWD/data-grow-$n"
+  rm -rf "data-grow-$n" "snap-$n"
+  "$bin" --config "grow-$n.toml" ingest-nginx --json > /dev/null
+  cp -a "data-grow-$n" "snap-$n"
+  cat append-10000.log >> "grow-$n.log"
+  read_bytes=$("$bin" --config "grow-$n.toml" ingest-nginx --json | python3 -c 'import json,sys; print(sum(f["bytes_read"] for f in json.load(sys.stdin)["files"]))')
+  echo "  $n lines + 10000: bytes_read $read_bytes, appended $(stat -c %s append-10000.log)"
+  hyperfine --style basic --warmup 2 --runs 20 --export-json "grow-$n.json" \
+    --prepare "rm -rf $PWD/data-grow-$n && cp -a $PWD/snap-$n $PWD/data-grow-$n && sync" \
+    -n "after $n" "$bin --config grow-$n.toml ingest-nginx --json" >/dev/null 2>&1
+done
+python3 - <<'PY'
+import json
+a = json.load(open("grow-200000.json"))["results"][0]["mean"]
+b = json.load(open("grow-2000000.json"))["results"][0]["mean"]
+print(f"  next run: {a*1000:.1f} ms after 200k lines, {b*1000:.1f} ms after 2M lines ({(b/a-1)*100:+.0f}%)")
+PY
+
+real=../../../shared/data/real-logs/elastic_nginx_logs.log
+if [ -f "$real" ]; then
+  echo "== real log: elastic_nginx_logs.log"
+  config real.toml "$(readlink -f "$real")" "$PWD/data-real"
+  side_by_side "$(readlink -f "$real")" real.toml "elastic_nginx"
+else
+  echo "== real log not present ($real): row skipped"
+fi

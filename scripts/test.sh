@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need when it is missing (as root, with apt-get),
+# then runs every test. This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests talk to, as "command:package" pairs. (Redis and an SMTP server join
+# this list with the features that need them.)
+needs=()
+missing=()
+for pair in "${needs[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "the tests need: ${missing[*]}; install them (sudo apt-get install ${missing[*]}) and rerun" >&2
+    exit 1
+  fi
+fi
+
+cargo test --locked --all-targets "$@"
