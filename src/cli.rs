@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
     name = "arkwatch",
     version,
     about = "Hot-lead alerts, SaaS metrics and reports from nginx logs and product events",
-    after_help = "Exit status: 0 ok; 1 finished with errors (see the summary); 2 usage; \
+    after_help = "Exit status: 0 ok; 1 failed or finished with errors (see the message); 2 usage; \
                   65 corrupt state; 75 busy or a service temporarily down (try later, nothing lost); \
                   78 configuration error."
 )]

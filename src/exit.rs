@@ -11,8 +11,8 @@ use std::process::ExitCode;
 pub enum Status {
     /// Everything asked for was done.
     Ok = 0,
-    /// The run finished, but part of it failed (a log could not be read, say); the rest was
-    /// saved. The summary says what.
+    /// The run failed (an I/O error, say), or finished with part of it failed (a log that could
+    /// not be read); whatever was done was saved, and the message or summary says what.
     Partial = 1,
     /// The command line was wrong (clap uses 2 as well).
     Usage = 2,

@@ -242,3 +242,25 @@ fn demo_configuration_runs_and_finds_the_leads() {
     }
     assert!(visits.contains("\"utm_source\":\"linkedin\""));
 }
+
+#[test]
+fn a_file_without_newlines_is_counted_malformed_not_held_in_memory() {
+    let site = Site::new("");
+    // 9 MiB of bytes with no newline: two 4 MiB "lines" handed out whole, the rest waits.
+    std::fs::write(&site.log, vec![b'x'; 9 << 20]).unwrap();
+    let s = site.ingest();
+    assert_eq!(s["malformed"], 2, "{s:#}");
+    assert_eq!(s["files"][0]["bytes_read"], 8 << 20);
+}
+
+#[test]
+fn an_infinite_wait_is_accepted() {
+    let site = Site::new("");
+    site.append("access.log", &lines(0..3));
+    let out = site
+        .command()
+        .args(["--wait", "inf", "ingest-nginx"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+}

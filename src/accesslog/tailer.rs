@@ -28,6 +28,10 @@ use crate::state::{FileCheckpoint, GzMark};
 /// How many leading bytes identify a file.
 pub const FP_MAX: usize = 1024;
 
+/// A "line" longer than this is cut and counted as malformed (nginx's own limits on a request
+/// line and headers are far lower).
+const MAX_LINE: usize = 4 << 20;
+
 /// A file of a log's rotation set, as found on disk.
 #[derive(Debug)]
 pub struct Candidate {
@@ -212,13 +216,27 @@ pub fn plan(
     let mut chosen: Vec<Option<(usize, u64)>> = vec![None; with_prefix.len()];
     for idx in order {
         let (c, prefix) = &with_prefix[idx];
+        // Records mostly share one fingerprint length: hash the prefix once per length.
+        let mut hashes: Vec<(u32, u64)> = Vec::new();
+        let mut matches = |r: &FileCheckpoint| {
+            let len = r.fp_len;
+            if len == 0 || prefix.len() < len as usize {
+                return false;
+            }
+            let hash = match hashes.iter().find(|(l, _)| *l == len) {
+                Some((_, h)) => *h,
+                None => {
+                    let h = fingerprint(&prefix[..len as usize]);
+                    hashes.push((len, h));
+                    h
+                }
+            };
+            hash == r.fp
+        };
         let matching = records
             .iter()
             .enumerate()
-            .filter(|(_, (_, r))| {
-                let len = r.fp_len as usize;
-                len > 0 && prefix.len() >= len && fingerprint(&prefix[..len]) == r.fp
-            })
+            .filter(|(_, (_, r))| matches(r))
             .max_by_key(|(_, (_, r))| r.fp_len)
             .map(|(i, _)| i);
         match matching {
@@ -407,6 +425,9 @@ pub fn read(
             match memchr::memrchr(b'\n', &buf) {
                 Some(nl) => nl + 1,
                 None if at_eof => 0,
+                // No access-log line is this long: hand it out whole, to be counted malformed,
+                // rather than hold an endless line in memory.
+                None if buf.len() >= MAX_LINE => buf.len(),
                 // One line longer than a chunk: keep reading until it ends.
                 None => {
                     carry = buf;

@@ -15,7 +15,8 @@ use crate::exit::Status;
 /// Runs one command line.
 pub fn run(args: Args) -> Result<Status> {
     let config = Config::discover(args.config.as_deref())?;
-    let wait = Duration::from_secs_f64(args.wait.max(0.0));
+    // Clamped: from_secs_f64 panics on infinity, and a day is longer than any cron period.
+    let wait = Duration::from_secs_f64(args.wait.clamp(0.0, 86_400.0));
     match args.command {
         Command::IngestNginx(opts) => ingest_nginx::run(&config, wait, opts),
     }
