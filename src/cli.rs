@@ -32,6 +32,48 @@ pub enum Command {
     /// Read what is new in the access logs (and their rotated siblings), record visits to
     /// tracked pages, and fold every request into daily traffic rollups
     IngestNginx(IngestNginxArgs),
+    /// Append a product event to the configured event store (or import many with --from-file)
+    Track(TrackArgs),
+    /// Fold new product events into the users projection and the daily activity rollups
+    FoldEvents(FoldEventsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch track registration --user 42
+  arkwatch track conversion --user 42 plan=pro mrr=29.00
+  arkwatch track api_call --user 42 provider=openai cost=0.0021 latency_ms=840
+  arkwatch track --from-file backfill.jsonl")]
+pub struct TrackArgs {
+    /// Event type: registration, command, conversion, cancellation, api_call, error (others
+    /// are kept and counted, but left out of metrics)
+    #[arg(value_name = "TYPE", required_unless_present = "from_file")]
+    pub kind: Option<String>,
+
+    /// The user the event is about
+    #[arg(long, required_unless_present = "from_file")]
+    pub user: Option<String>,
+
+    /// When it happened (RFC 3339 or Unix seconds) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Import a JSON Lines file, one event object a line (`{"type": ..., "user": ..., ...}`);
+    /// all or nothing: a file with an invalid line imports no event
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "user", "at", "fields"])]
+    pub from_file: Option<PathBuf>,
+
+    /// Fields of the event as name=value (name, plan, mrr, provider, cost, latency_ms,
+    /// message, command, ip)
+    #[arg(value_name = "FIELD=VALUE")]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FoldEventsArgs {
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

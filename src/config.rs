@@ -94,6 +94,42 @@ pub struct Config {
     /// Path prefix -> tier, longest prefix first.
     pub pages: Vec<(String, PageTier)>,
     pub filters: Filters,
+    pub events: Events,
+}
+
+/// Where product events live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventStoreKind {
+    /// `data_dir/events.jsonl`: no server needed.
+    File,
+    /// A `redis://` URL (the password may come from `ARKWATCH_REDIS_PASSWORD` instead).
+    Redis(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Events {
+    pub store: EventStoreKind,
+    /// Prefix of every Redis key arkwatch owns.
+    pub prefix: String,
+    pub retention_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEvents {
+    store: String,
+    prefix: String,
+    retention_days: u32,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        RawEvents {
+            store: "file".into(),
+            prefix: "arkwatch:".into(),
+            retention_days: 30,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -111,6 +147,8 @@ struct RawConfig {
     pages: Option<BTreeMap<String, PageTier>>,
     #[serde(default)]
     filters: RawFilters,
+    #[serde(default)]
+    events: RawEvents,
 }
 
 #[derive(Deserialize)]
@@ -331,7 +369,39 @@ impl Config {
                 .collect(),
         };
 
+        let e = raw.events;
+        let store = match e.store.trim() {
+            "" | "file" => EventStoreKind::File,
+            url if url.starts_with("redis://") || url.starts_with("redis+unix://") => {
+                EventStoreKind::Redis(url.to_string())
+            }
+            url if url.starts_with("rediss://") => {
+                return Err(bad(
+                    "events.store: rediss:// (TLS) is not supported by this build yet; \
+                     use redis:// through a TLS tunnel (stunnel, spiped)"
+                        .to_string(),
+                )
+                .into());
+            }
+            other => {
+                return Err(bad(format!(
+                    "events.store: {:?} is neither \"file\" nor a redis:// URL",
+                    redact(other)
+                ))
+                .into());
+            }
+        };
+        if e.retention_days == 0 {
+            return Err(bad("events.retention_days: must be at least 1".to_string()).into());
+        }
+        let events = Events {
+            store,
+            prefix: e.prefix,
+            retention_days: e.retention_days,
+        };
+
         Ok(Config {
+            events,
             path: path.to_path_buf(),
             data_dir,
             site_name: raw.site_name,
@@ -345,6 +415,16 @@ impl Config {
             pages,
             filters,
         })
+    }
+}
+
+/// A URL with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -435,6 +515,27 @@ mod tests {
             !nets
                 .iter()
                 .any(|n| n.contains(&"203.0.113.8".parse::<IpAddr>().unwrap()))
+        );
+    }
+
+    #[test]
+    fn event_store_choice_and_no_password_in_errors() {
+        let c = parse("data_dir = \"d\"\n").unwrap();
+        assert_eq!(c.events.store, EventStoreKind::File);
+        assert_eq!(
+            (c.events.prefix.as_str(), c.events.retention_days),
+            ("arkwatch:", 30)
+        );
+        let c =
+            parse("data_dir = \"d\"\n[events]\nstore = \"redis://127.0.0.1:6379/2\"\n").unwrap();
+        assert_eq!(
+            c.events.store,
+            EventStoreKind::Redis("redis://127.0.0.1:6379/2".into())
+        );
+        let msg = message("data_dir = \"d\"\n[events]\nstore = \"mysql://u:hunter2@db/x\"\n");
+        assert!(
+            msg.contains("events.store") && !msg.contains("hunter2"),
+            "{msg}"
         );
     }
 

@@ -30,7 +30,7 @@ impl Status {
         for cause in err.chain() {
             if let Some(kind) = cause.downcast_ref::<Fatal>() {
                 return match kind {
-                    Fatal::Busy { .. } => Status::TempFail,
+                    Fatal::Busy { .. } | Fatal::ServiceDown { .. } => Status::TempFail,
                     Fatal::CorruptState { .. } | Fatal::NewerState { .. } => Status::DataError,
                     Fatal::Config(_) => Status::Config,
                 };
@@ -72,6 +72,15 @@ pub enum Fatal {
         path: PathBuf,
         found: u32,
         supported: u32,
+    },
+    #[error(
+        "{service} at {address} is unreachable ({reason}); nothing was changed, and the next \
+         run picks up where this one would have"
+    )]
+    ServiceDown {
+        service: String,
+        address: String,
+        reason: String,
     },
     #[error("{0}")]
     Config(String),

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod day;
+pub mod events;
 pub mod exit;
 pub mod fsutil;
 pub mod ingest;

@@ -145,6 +145,14 @@ pub struct State {
     pub traffic: BTreeMap<NaiveDate, u64>,
     #[serde(default)]
     pub last_ingest: Option<DateTime<Utc>>,
+    /// The last event folded into the activity rollups.
+    #[serde(default)]
+    pub events_cursor: Option<crate::events::event::EventId>,
+    /// Per day: the generation of the current activity rollup file.
+    #[serde(default)]
+    pub activity: BTreeMap<NaiveDate, u64>,
+    #[serde(default)]
+    pub last_fold: Option<DateTime<Utc>>,
 }
 
 impl State {

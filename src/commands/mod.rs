@@ -1,7 +1,9 @@
 //! One module per subcommand. Each takes the loaded configuration and its options, does its
 //! work, prints its output, and returns the exit status.
 
+mod fold_events;
 mod ingest_nginx;
+mod track;
 
 use std::io::Write;
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub fn run(args: Args) -> Result<Status> {
     let wait = Duration::from_secs_f64(args.wait.clamp(0.0, 86_400.0));
     match args.command {
         Command::IngestNginx(opts) => ingest_nginx::run(&config, wait, opts),
+        Command::Track(opts) => track::run(&config, opts),
+        Command::FoldEvents(opts) => fold_events::run(&config, wait, opts),
     }
 }
 

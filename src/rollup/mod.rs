@@ -1,3 +1,5 @@
 //! Per-day aggregates, so that metrics and reports outlive log rotation and event trimming.
 
+pub mod activity;
+pub mod files;
 pub mod traffic;

@@ -1,18 +1,17 @@
 //! Daily traffic rollups: what every request of a local day adds up to.
 //!
-//! Each day is one JSON file, `rollups/traffic/DAY.gN.json`, where N is the state generation
-//! that wrote it. The state names the current generation of every day, so the rollups and the
-//! log checkpoints change together in one atomic state write: a run that dies before that write
-//! leaves only files no state refers to, which the next run deletes.
+//! Each day is one JSON file under `rollups/traffic/`, committed with the log checkpoints (see
+//! [`super::files`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
+use super::files::DayFiles;
 use crate::config::PageTier;
 use crate::state::State;
 
@@ -159,99 +158,38 @@ impl DayDelta {
     }
 }
 
-pub fn traffic_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("rollups").join("traffic")
-}
-
-fn day_file(data_dir: &Path, day: NaiveDate, generation: u64) -> PathBuf {
-    traffic_dir(data_dir).join(format!("{day}.g{generation}.json"))
+fn files(data_dir: &Path) -> DayFiles {
+    DayFiles::new(data_dir, "traffic")
 }
 
 /// Reads the current rollup of `day`, or an empty one if the state has none.
 pub fn load_day(data_dir: &Path, state: &State, day: NaiveDate) -> Result<TrafficDay> {
-    let Some(generation) = state.traffic.get(&day) else {
-        return Ok(TrafficDay::default());
-    };
-    let path = day_file(data_dir, day, *generation);
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "cannot read traffic rollup {} named by the state",
-            path.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("traffic rollup {} is corrupt", path.display()))
+    files(data_dir).load(&state.traffic, day)
 }
 
 /// Reads every day the state names, oldest first.
 pub fn load_all(data_dir: &Path, state: &State) -> Result<BTreeMap<NaiveDate, TrafficDay>> {
-    state
-        .traffic
-        .keys()
-        .map(|day| Ok((*day, load_day(data_dir, state, *day)?)))
-        .collect()
+    files(data_dir).load_all(&state.traffic)
 }
 
-/// Writes `day` as generation `generation` and fsyncs it. No temp file and rename are needed:
-/// no state names this generation yet, so a half-written file is never read, and the next run
-/// removes it. Call [`sync_written`] once after the last day, before committing the state.
+/// Writes `day` as generation `generation` (see [`DayFiles::write`]).
 pub fn write_day(
     data_dir: &Path,
     day: NaiveDate,
     generation: u64,
     rollup: &TrafficDay,
 ) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = traffic_dir(data_dir);
-    crate::fsutil::create_private_dir(&dir)?;
-    let bytes = serde_json::to_vec(rollup).context("cannot serialise a traffic rollup")?;
-    let path = day_file(data_dir, day, generation);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+    files(data_dir).write(day, generation, rollup)
 }
 
-/// Makes the files [`write_day`] created durable in their directory.
+/// Makes the days written durable; call before committing the state.
 pub fn sync_written(data_dir: &Path) -> Result<()> {
-    crate::fsutil::sync_dir(&traffic_dir(data_dir))
+    files(data_dir).sync()
 }
 
-/// Deletes every rollup file the state does not name: leftovers of a run that died before its
-/// commit, or generations a later commit replaced.
+/// Deletes every traffic rollup file the state does not name.
 pub fn remove_unreferenced(data_dir: &Path, state: &State) -> Result<()> {
-    let dir = traffic_dir(data_dir);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let current = parse_day_file(&name)
-            .is_some_and(|(day, generation)| state.traffic.get(&day) == Some(&generation));
-        if !current {
-            let path = entry.path();
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove stale rollup {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-fn parse_day_file(name: &str) -> Option<(NaiveDate, u64)> {
-    let stem = name.strip_suffix(".json")?;
-    let (day, generation) = stem.split_once(".g")?;
-    Some((day.parse().ok()?, generation.parse().ok()?))
+    files(data_dir).remove_unreferenced(&state.traffic)
 }
 
 #[cfg(test)]
@@ -274,14 +212,5 @@ mod tests {
         assert_eq!(day.status["2xx"], 2);
         assert_eq!(day.status["4xx"], 1);
         assert_eq!(day.unique_visitors(), 1);
-    }
-
-    #[test]
-    fn file_names_round_trip() {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
-        let name = day_file(Path::new("/d"), day, 42);
-        let name = name.file_name().unwrap().to_string_lossy();
-        assert_eq!(parse_day_file(&name), Some((day, 42)));
-        assert_eq!(parse_day_file(".2026-03-29.g42.json.tmp"), None);
     }
 }

@@ -1,0 +1,364 @@
+//! The product event model and its parsing from the flat field lists that both stores hold
+//! (a Redis stream entry's fields, or one line of the embedded file).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A position in the event stream: Redis's `<ms>-<seq>`, also used by the embedded store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl EventId {
+    pub fn time(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.ms as i64).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+impl FromStr for EventId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EventId, String> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        match (ms.parse(), seq.parse()) {
+            (Ok(ms), Ok(seq)) => Ok(EventId { ms, seq }),
+            _ => Err(format!("{s:?} is not an event id (<ms>-<seq>)")),
+        }
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EventId, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One stored entry, not yet interpreted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEntry {
+    pub id: EventId,
+    pub fields: Vec<(String, String)>,
+}
+
+impl RawEntry {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// A product event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: EventId,
+    pub time: DateTime<Utc>,
+    pub user: String,
+    pub ip: Option<IpAddr>,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Registration,
+    Command {
+        name: String,
+    },
+    /// Free to a paid plan, or a change of paid plan.
+    Conversion {
+        plan: String,
+        mrr: Decimal,
+    },
+    Cancellation {
+        plan: Option<String>,
+    },
+    ApiCall {
+        provider: String,
+        cost: Decimal,
+        latency_ms: u64,
+    },
+    Error {
+        name: Option<String>,
+        message: Option<String>,
+        command: Option<String>,
+    },
+    /// A type arkwatch does not know: kept in the store, counted, left out of metrics.
+    Unknown {
+        kind: String,
+    },
+}
+
+/// The event types, as written in the `type` field.
+pub const TYPES: &[&str] = &[
+    "registration",
+    "command",
+    "conversion",
+    "cancellation",
+    "api_call",
+    "error",
+];
+
+/// Why an entry could not be read as an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub id: EventId,
+    pub reason: String,
+}
+
+/// `2026-11-23T10:00:00Z`, `2026-11-23T10:00:00+01:00`, Unix seconds, or Unix milliseconds
+/// (13 digits or more).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return if text.trim_start_matches('-').len() >= 13 {
+            DateTime::from_timestamp_millis(n)
+        } else {
+            DateTime::from_timestamp(n, 0)
+        };
+    }
+    let secs: f64 = text.parse().ok().filter(|s: &f64| s.is_finite())?;
+    DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
+}
+
+fn money(entry: &RawEntry, field: &str) -> Result<Decimal, String> {
+    let text = entry
+        .get(field)
+        .ok_or_else(|| format!("{field} is missing"))?;
+    let value = Decimal::from_str_exact(text.trim())
+        .or_else(|_| Decimal::from_scientific(text.trim()))
+        .map_err(|_| format!("{field} {text:?} is not a number"))?;
+    if value.is_sign_negative() {
+        return Err(format!("{field} {text:?} is negative"));
+    }
+    Ok(value)
+}
+
+impl Event {
+    /// Interprets a stored entry; a missing or unreadable required field is [`Malformed`].
+    pub fn parse(entry: &RawEntry) -> Result<Event, Malformed> {
+        let bad = |reason: String| Malformed {
+            id: entry.id,
+            reason,
+        };
+        let kind_name = entry
+            .get("type")
+            .ok_or_else(|| bad("type is missing".into()))?;
+        let user = entry
+            .get("user")
+            .ok_or_else(|| bad("user is missing".into()))?;
+        let time = match entry.get("ts") {
+            Some(ts) => parse_time(ts).ok_or_else(|| bad(format!("ts {ts:?} is not a time")))?,
+            None => entry.id.time(),
+        };
+        let ip = match entry.get("ip") {
+            Some(ip) => Some(
+                ip.trim()
+                    .parse::<IpAddr>()
+                    .map(|ip| ip.to_canonical())
+                    .map_err(|_| bad(format!("ip {ip:?} is not an IP address")))?,
+            ),
+            None => None,
+        };
+        let text = |field: &str| entry.get(field).map(str::to_string);
+        let required = |field: &str| text(field).ok_or_else(|| bad(format!("{field} is missing")));
+        let kind = match kind_name {
+            "registration" => EventKind::Registration,
+            "command" => EventKind::Command {
+                name: required("name")?,
+            },
+            "conversion" => EventKind::Conversion {
+                plan: required("plan")?,
+                mrr: money(entry, "mrr").map_err(bad)?,
+            },
+            "cancellation" => EventKind::Cancellation { plan: text("plan") },
+            "api_call" => EventKind::ApiCall {
+                provider: required("provider")?,
+                cost: money(entry, "cost").map_err(bad)?,
+                latency_ms: match entry.get("latency_ms") {
+                    None => 0,
+                    Some(l) => l
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|l| l.is_finite() && *l >= 0.0)
+                        .map(|l| l.round() as u64)
+                        .ok_or_else(|| bad(format!("latency_ms {l:?} is not a number")))?,
+                },
+            },
+            "error" => {
+                let (name, message) = (text("name"), text("message"));
+                if name.is_none() && message.is_none() {
+                    return Err(bad("an error needs a name or a message".into()));
+                }
+                EventKind::Error {
+                    name,
+                    message,
+                    command: text("command"),
+                }
+            }
+            other => EventKind::Unknown {
+                kind: other.to_string(),
+            },
+        };
+        Ok(Event {
+            id: entry.id,
+            time,
+            user: user.to_string(),
+            ip,
+            kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fields: &[(&str, &str)]) -> RawEntry {
+        RawEntry {
+            id: "1795132800000-3".parse().unwrap(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ids_order_and_print() {
+        let a: EventId = "1700000000000-0".parse().unwrap();
+        let b: EventId = "1700000000000-1".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(b.to_string(), "1700000000000-1");
+        assert!("x-1".parse::<EventId>().is_err());
+    }
+
+    #[test]
+    fn every_type_parses() {
+        let e = Event::parse(&entry(&[
+            ("type", "conversion"),
+            ("user", "42"),
+            ("plan", "pro"),
+            ("mrr", "29.90"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Conversion {
+                plan: "pro".into(),
+                mrr: Decimal::new(2990, 2)
+            }
+        );
+        assert_eq!(e.time, e.id.time(), "no ts: the entry id's time");
+        let e = Event::parse(&entry(&[
+            ("type", "api_call"),
+            ("user", "7"),
+            ("provider", "openai"),
+            ("cost", "0.0021"),
+            ("latency_ms", "812"),
+            ("ts", "2026-11-23T10:00:00+01:00"),
+            ("ip", "::ffff:1.2.3.4"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::ApiCall {
+                provider: "openai".into(),
+                cost: Decimal::new(21, 4),
+                latency_ms: 812
+            }
+        );
+        assert_eq!(e.time.to_rfc3339(), "2026-11-23T09:00:00+00:00");
+        assert_eq!(e.ip, "1.2.3.4".parse().ok());
+        let e = Event::parse(&entry(&[
+            ("type", "error"),
+            ("user", "7"),
+            ("message", "timeout"),
+            ("command", "/price"),
+        ]))
+        .unwrap();
+        assert!(matches!(e.kind, EventKind::Error { name: None, .. }));
+        let e = Event::parse(&entry(&[("type", "page_share"), ("user", "7")])).unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Unknown {
+                kind: "page_share".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_events_say_why() {
+        let why = |fields: &[(&str, &str)]| Event::parse(&entry(fields)).unwrap_err().reason;
+        assert_eq!(why(&[("user", "1")]), "type is missing");
+        assert_eq!(why(&[("type", "command")]), "user is missing");
+        assert_eq!(
+            why(&[("type", "command"), ("user", "1")]),
+            "name is missing"
+        );
+        assert!(
+            why(&[
+                ("type", "api_call"),
+                ("user", "1"),
+                ("provider", "x"),
+                ("cost", "abc")
+            ])
+            .contains("not a number")
+        );
+        assert!(
+            why(&[
+                ("type", "conversion"),
+                ("user", "1"),
+                ("plan", "p"),
+                ("mrr", "-5")
+            ])
+            .contains("negative")
+        );
+        assert!(why(&[("type", "error"), ("user", "1")]).contains("name or a message"));
+        assert!(
+            why(&[("type", "registration"), ("user", "1"), ("ts", "yesterday")])
+                .contains("not a time")
+        );
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            parse_time("1700000000"),
+            DateTime::from_timestamp(1_700_000_000, 0)
+        );
+        assert_eq!(
+            parse_time("1700000000123"),
+            DateTime::from_timestamp_millis(1_700_000_000_123)
+        );
+        assert_eq!(
+            parse_time("1700000000.5"),
+            DateTime::from_timestamp_millis(1_700_000_000_500)
+        );
+        assert_eq!(parse_time("nope"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! The fold: reads events after the cursors in pages and turns them into the users projection
+//! and the daily activity rollups.
+//!
+//! Two cursors make a killed fold harmless. The activity rollups are committed with the state
+//! (cursor `events_cursor`) first; the projection is committed afterwards, atomically with its
+//! own cursor in the store. So the projection is never ahead of the activity: after a crash
+//! between the two commits, the next fold applies the missing events to the projection only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use super::event::{Event, EventId};
+use super::projection::UserRecord;
+use super::store::EventStore;
+use crate::config::Config;
+use crate::day::{self, DayResolver};
+use crate::rollup::activity::ActivityDay;
+use crate::rollup::files::DayFiles;
+use crate::state::{SCHEMA_VERSION, State, StateLock};
+
+/// Entries per `XRANGE … COUNT` page: memory stays bounded whatever the backlog.
+pub const PAGE: usize = 10_000;
+const MAX_MALFORMED_LISTED: usize = 20;
+
+#[derive(Debug, Default, Serialize)]
+pub struct FoldSummary {
+    pub store: String,
+    /// Entries read.
+    pub events: u64,
+    pub unknown: u64,
+    pub malformed: u64,
+    /// Ids (and reasons) of malformed entries, the first few.
+    pub malformed_ids: Vec<MalformedEvent>,
+    pub cursor: Option<EventId>,
+    pub days: BTreeSet<NaiveDate>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MalformedEvent {
+    pub id: EventId,
+    pub reason: String,
+}
+
+pub fn activity_files(config: &Config) -> DayFiles {
+    DayFiles::new(&config.data_dir, "activity")
+}
+
+/// Folds every event after the cursors, then commits. The caller holds the lock.
+pub fn fold(
+    config: &Config,
+    lock: &StateLock,
+    state: &mut State,
+    store: &mut dyn EventStore,
+) -> Result<FoldSummary> {
+    let started = Instant::now();
+    let files = activity_files(config);
+    files.remove_unreferenced(&state.activity)?;
+    let activity_cursor = state.events_cursor;
+    let projection_cursor = store.projection_cursor()?;
+    // Read from the earlier of the two; each part skips what it already has.
+    let mut cursor = match (activity_cursor, projection_cursor) {
+        (Some(a), Some(p)) => Some(a.min(p)),
+        _ => None,
+    };
+    let mut summary = FoldSummary {
+        store: store.describe(),
+        ..FoldSummary::default()
+    };
+    let mut users: BTreeMap<String, Option<UserRecord>> = BTreeMap::new();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut deltas: BTreeMap<i32, ActivityDay> = BTreeMap::new();
+    let mut days = DayResolver::new(config.timezone);
+    loop {
+        let page = store.read_after(cursor, PAGE)?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        let unseen: Vec<&str> = page
+            .iter()
+            .filter_map(|e| e.get("user"))
+            .filter(|u| !users.contains_key(*u))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut loaded = store.load_users(&unseen)?;
+        for user in unseen {
+            users.insert(user.to_string(), loaded.remove(user));
+        }
+        for entry in &page {
+            summary.events += 1;
+            let event = match Event::parse(entry) {
+                Ok(event) => event,
+                Err(bad) => {
+                    summary.malformed += 1;
+                    if summary.malformed_ids.len() < MAX_MALFORMED_LISTED {
+                        summary.malformed_ids.push(MalformedEvent {
+                            id: bad.id,
+                            reason: bad.reason,
+                        });
+                    }
+                    continue;
+                }
+            };
+            let record = users
+                .get_mut(&event.user)
+                .expect("every user of the page was looked up")
+                .get_or_insert_with(|| UserRecord::new(&event));
+            let in_projection = projection_cursor.is_none_or(|c| event.id > c);
+            let movement = if in_projection {
+                changed.insert(event.user.clone());
+                record.apply(&event).unwrap_or_default()
+            } else {
+                Default::default()
+            };
+            if activity_cursor.is_none_or(|c| event.id > c) {
+                if let super::event::EventKind::Unknown { .. } = event.kind {
+                    summary.unknown += 1;
+                }
+                let day = days.day(event.time.timestamp());
+                deltas.entry(day).or_default().add(&event, movement);
+            }
+        }
+    }
+    summary.cursor = cursor.or(activity_cursor);
+
+    // Commit the activity with the state first, then the projection (see the module docs).
+    if !deltas.is_empty() {
+        let generation = state.generation + 1;
+        for (day, delta) in deltas {
+            let date = day::to_date(day);
+            let mut rollup: ActivityDay = files.load(&state.activity, date)?;
+            merge(&mut rollup, delta);
+            files.write(date, generation, &rollup)?;
+            state.activity.insert(date, generation);
+            summary.days.insert(date);
+        }
+        files.sync()?;
+        state.generation = generation;
+    }
+    if cursor > state.events_cursor {
+        state.events_cursor = cursor;
+    }
+    state.version = SCHEMA_VERSION;
+    state.last_fold = Some(Utc::now());
+    lock.save(state)?;
+    files.remove_unreferenced(&state.activity)?;
+    if let Some(cursor) = cursor
+        && projection_cursor.is_none_or(|p| cursor > p)
+    {
+        let records: BTreeMap<String, UserRecord> = changed
+            .into_iter()
+            .filter_map(|u| users.remove(&u).flatten().map(|r| (u, r)))
+            .collect();
+        store.save_users(&records, cursor)?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn merge(into: &mut ActivityDay, delta: ActivityDay) {
+    into.events += delta.events;
+    into.unknown += delta.unknown;
+    into.active_users.extend(delta.active_users);
+    into.registrations += delta.registrations;
+    for (k, n) in delta.commands {
+        *into.commands.entry(k).or_default() += n;
+    }
+    into.errors += delta.errors;
+    for (k, n) in delta.errors_by_name {
+        *into.errors_by_name.entry(k).or_default() += n;
+    }
+    for (provider, api) in delta.api {
+        let a = into.api.entry(provider).or_default();
+        a.calls += api.calls;
+        a.cost += api.cost;
+        for (ms, n) in api.latency_ms {
+            *a.latency_ms.entry(ms).or_default() += n;
+        }
+    }
+    into.conversions += delta.conversions;
+    into.cancellations += delta.cancellations;
+    into.mrr_new += delta.mrr_new;
+    into.mrr_churned += delta.mrr_churned;
+    into.mrr_expansion += delta.mrr_expansion;
+    into.mrr_contraction += delta.mrr_contraction;
+}

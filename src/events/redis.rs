@@ -1,0 +1,216 @@
+//! The Redis event store: producers `XADD` to the stream `{prefix}events`; arkwatch reads it in
+//! pages (`XRANGE … COUNT`), keeps the users projection in the hash `{prefix}users`, and trims
+//! with `XTRIM MINID`. The schema is in `docs/redis-schema.md`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redis::{Commands, ConnectionLike};
+
+use super::event::{EventId, RawEntry};
+use super::projection::UserRecord;
+use super::store::EventStore;
+use crate::exit::Fatal;
+
+pub struct RedisStore {
+    conn: redis::Connection,
+    address: String,
+    stream: String,
+    users: String,
+    cursor: String,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+impl RedisStore {
+    /// Connects; the password comes from `ARKWATCH_REDIS_PASSWORD` when set, else from the URL.
+    /// An unreachable server is [`Fatal::ServiceDown`], named by host and port only.
+    pub fn connect(url: &str, prefix: &str) -> Result<RedisStore> {
+        let mut info: redis::ConnectionInfo = url
+            .into_connection_info()
+            .map_err(|err| Fatal::Config(format!("events.store: not a Redis URL ({err})")))?;
+        let address = describe(&info);
+        if let Ok(password) = std::env::var("ARKWATCH_REDIS_PASSWORD")
+            && !password.is_empty()
+        {
+            let settings = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info)
+            .map_err(|err| Fatal::Config(format!("events.store: {err}")))?;
+        let mut conn = client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(|err| down(&address, &err))?;
+        conn.set_read_timeout(Some(TIMEOUT)).ok();
+        conn.set_write_timeout(Some(TIMEOUT)).ok();
+        if !conn.check_connection() {
+            return Err(Fatal::ServiceDown {
+                service: "Redis".into(),
+                address,
+                reason: "it does not answer PING".into(),
+            }
+            .into());
+        }
+        Ok(RedisStore {
+            conn,
+            address,
+            stream: format!("{prefix}events"),
+            users: format!("{prefix}users"),
+            cursor: format!("{prefix}users:cursor"),
+        })
+    }
+
+    fn fail(&self, err: redis::RedisError) -> anyhow::Error {
+        if err.is_io_error()
+            || err.is_connection_dropped()
+            || err.is_timeout()
+            || err.is_connection_refusal()
+        {
+            down(&self.address, &err)
+        } else {
+            anyhow::anyhow!("Redis {}: {err}", self.address)
+        }
+    }
+}
+
+fn down(address: &str, err: &redis::RedisError) -> anyhow::Error {
+    Fatal::ServiceDown {
+        service: "Redis".into(),
+        address: address.to_string(),
+        reason: err.to_string(),
+    }
+    .into()
+}
+
+use redis::IntoConnectionInfo;
+
+/// `redis://host:port/db`, never with a password.
+fn describe(info: &redis::ConnectionInfo) -> String {
+    let db = info.redis_settings().db();
+    match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => format!("redis://{host}:{port}/{db}"),
+        redis::ConnectionAddr::TcpTls { host, port, .. } => format!("rediss://{host}:{port}/{db}"),
+        redis::ConnectionAddr::Unix(path) => format!("redis+unix://{}", path.display()),
+        other => format!("{other}"),
+    }
+}
+
+type StreamPage = Vec<(String, Vec<(String, String)>)>;
+
+impl EventStore for RedisStore {
+    fn describe(&self) -> String {
+        format!("{} (stream {})", self.address, self.stream)
+    }
+
+    fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>> {
+        let mut pipe = redis::pipe();
+        for fields in events {
+            pipe.cmd("XADD").arg(&self.stream).arg("*").arg(fields);
+        }
+        let ids: Vec<String> = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+        ids.iter()
+            .map(|id| id.parse().map_err(|e: String| anyhow::anyhow!(e)))
+            .collect()
+    }
+
+    fn read_after(&mut self, after: Option<EventId>, count: usize) -> Result<Vec<RawEntry>> {
+        let start = match after {
+            Some(id) => format!("({id}"),
+            None => "-".to_string(),
+        };
+        let page: StreamPage = redis::cmd("XRANGE")
+            .arg(&self.stream)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        page.into_iter()
+            .map(|(id, fields)| {
+                let id = id
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("{}: {e}", self.stream))?;
+                Ok(RawEntry { id, fields })
+            })
+            .collect()
+    }
+
+    fn trim_before(&mut self, min: EventId) -> Result<u64> {
+        let removed: u64 = redis::cmd("XTRIM")
+            .arg(&self.stream)
+            .arg("MINID")
+            .arg(min.to_string())
+            .query(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        Ok(removed)
+    }
+
+    fn projection_cursor(&mut self) -> Result<Option<EventId>> {
+        let cursor: Option<String> = self.conn.get(&self.cursor).map_err(|e| self.fail(e))?;
+        cursor
+            .map(|c| {
+                c.parse()
+                    .map_err(|e: String| anyhow::anyhow!("{}: {e}", self.cursor))
+            })
+            .transpose()
+    }
+
+    fn load_users(&mut self, users: &[&str]) -> Result<BTreeMap<String, UserRecord>> {
+        let mut out = BTreeMap::new();
+        for batch in users.chunks(1000) {
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(&self.users)
+                .arg(batch)
+                .query(&mut self.conn)
+                .map_err(|e| self.fail(e))?;
+            for (user, value) in batch.iter().zip(values) {
+                if let Some(json) = value {
+                    let record = serde_json::from_str(&json).with_context(|| {
+                        format!("{} field {user:?} is not a user record", self.users)
+                    })?;
+                    out.insert(user.to_string(), record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn all_users(&mut self) -> Result<BTreeMap<String, UserRecord>> {
+        let all: BTreeMap<String, String> =
+            self.conn.hgetall(&self.users).map_err(|e| self.fail(e))?;
+        all.into_iter()
+            .map(|(user, json)| {
+                let record = serde_json::from_str(&json).with_context(|| {
+                    format!("{} field {user:?} is not a user record", self.users)
+                })?;
+                Ok((user, record))
+            })
+            .collect()
+    }
+
+    fn save_users(&mut self, users: &BTreeMap<String, UserRecord>, cursor: EventId) -> Result<()> {
+        // One MULTI/EXEC: the records and the cursor they were folded to change together.
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let records: Vec<(String, String)> = users
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::to_string(v).expect("a user record serialises"),
+                )
+            })
+            .collect();
+        for batch in records.chunks(1000) {
+            pipe.cmd("HSET").arg(&self.users).arg(batch).ignore();
+        }
+        pipe.cmd("SET")
+            .arg(&self.cursor)
+            .arg(cursor.to_string())
+            .ignore();
+        let () = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! The event store seam: one trait, a Redis stream for the real deployment and a JSON Lines file
+//! under `data_dir` for a machine with no server. Both keep the events and the users projection.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::event::{EventId, RawEntry};
+use super::projection::UserRecord;
+
+/// Where events live. Every method either succeeds or fails as a whole; a store that cannot be
+/// reached fails with [`crate::exit::Fatal::ServiceDown`].
+pub trait EventStore {
+    /// The store, for messages: a path, or `redis://host:port/db` without a password.
+    fn describe(&self) -> String;
+
+    /// Appends events (field lists as producers write them); returns their ids.
+    fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>>;
+
+    /// Up to `count` entries after `after` (from the start when `None`), in id order.
+    fn read_after(&mut self, after: Option<EventId>, count: usize) -> Result<Vec<RawEntry>>;
+
+    /// Deletes every entry with an id below `min`; returns how many went.
+    fn trim_before(&mut self, min: EventId) -> Result<u64>;
+
+    /// The last event folded into the users projection.
+    fn projection_cursor(&mut self) -> Result<Option<EventId>>;
+
+    /// The projection records of `users` that exist.
+    fn load_users(&mut self, users: &[&str]) -> Result<BTreeMap<String, UserRecord>>;
+
+    /// The whole projection.
+    fn all_users(&mut self) -> Result<BTreeMap<String, UserRecord>>;
+
+    /// Writes these projection records and the projection cursor in one atomic step.
+    fn save_users(&mut self, users: &BTreeMap<String, UserRecord>, cursor: EventId) -> Result<()>;
+}

@@ -1,0 +1,84 @@
+//! Daily activity rollups, folded from product events: active users, commands, errors, API calls
+//! with cost and latency by provider, and revenue movements. Committed with the event cursor
+//! (see [`super::files`]), so trimming old events loses no day of history.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::events::event::{Event, EventKind};
+use crate::events::projection::Movement;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityDay {
+    /// Events of known types.
+    pub events: u64,
+    /// Events of types arkwatch does not know; left out of everything else.
+    pub unknown: u64,
+    /// Users with any known event that day.
+    pub active_users: BTreeSet<String>,
+    pub registrations: u64,
+    pub commands: BTreeMap<String, u64>,
+    pub errors: u64,
+    pub errors_by_name: BTreeMap<String, u64>,
+    pub api: BTreeMap<String, ApiDay>,
+    pub conversions: u64,
+    pub cancellations: u64,
+    pub mrr_new: Decimal,
+    pub mrr_churned: Decimal,
+    pub mrr_expansion: Decimal,
+    pub mrr_contraction: Decimal,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiDay {
+    pub calls: u64,
+    pub cost: Decimal,
+    /// Calls by latency in whole milliseconds: exact percentiles over any period.
+    pub latency_ms: BTreeMap<u64, u64>,
+}
+
+impl ActivityDay {
+    /// Counts one event; `movement` is what it did to revenue (from the projection).
+    pub fn add(&mut self, event: &Event, movement: Movement) {
+        if let EventKind::Unknown { .. } = event.kind {
+            self.unknown += 1;
+            return;
+        }
+        self.events += 1;
+        if !self.active_users.contains(&event.user) {
+            self.active_users.insert(event.user.clone());
+        }
+        match &event.kind {
+            EventKind::Registration => self.registrations += 1,
+            EventKind::Command { name } => *self.commands.entry(name.clone()).or_default() += 1,
+            EventKind::Error { name, message, .. } => {
+                self.errors += 1;
+                let label = name.as_deref().or(message.as_deref()).unwrap_or_default();
+                *self.errors_by_name.entry(label.to_string()).or_default() += 1;
+            }
+            EventKind::ApiCall {
+                provider,
+                cost,
+                latency_ms,
+            } => {
+                let api = self.api.entry(provider.clone()).or_default();
+                api.calls += 1;
+                api.cost += *cost;
+                *api.latency_ms.entry(*latency_ms).or_default() += 1;
+            }
+            EventKind::Conversion { .. }
+            | EventKind::Cancellation { .. }
+            | EventKind::Unknown { .. } => {}
+        }
+        self.conversions += u64::from(movement.conversion);
+        self.cancellations += u64::from(movement.cancellation);
+        self.mrr_new += movement.new;
+        self.mrr_churned += movement.churned;
+        self.mrr_expansion += movement.expansion;
+        self.mrr_contraction += movement.contraction;
+    }
+}
