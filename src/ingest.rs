@@ -229,6 +229,7 @@ pub fn ingest(
             .push(format!("{}: {}", error.path.display(), error.error));
     }
     let lengths = writer.finish()?;
+    crate::crashpoint::here("ingest:after-visits");
     let generation = state.generation + 1;
     for (day, delta) in deltas {
         let date = day::to_date(day);
@@ -248,7 +249,9 @@ pub fn ingest(
     for (key, record) in records {
         state.logs.entry(key).or_default().files.push(record);
     }
+    crate::crashpoint::here("ingest:before-state");
     lock.save(state)?;
+    crate::crashpoint::here("ingest:after-state");
     traffic::remove_unreferenced(data_dir, state)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

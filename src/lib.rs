@@ -6,6 +6,7 @@ pub mod accesslog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod crashpoint;
 pub mod day;
 pub mod events;
 pub mod exit;

@@ -70,3 +70,27 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     site.ingest();
     site.assert_same_as_clean_pass(&lines(0..written));
 }
+
+/// The windows between the commit steps of an ingestion, hit on purpose.
+#[test]
+fn death_at_each_commit_point_is_harmless() {
+    for point in [
+        "ingest:after-visits",
+        "ingest:before-state",
+        "ingest:after-state",
+    ] {
+        let site = Site::new("");
+        site.append("access.log", &lines(0..3_000));
+        site.ingest();
+        site.append("access.log", &lines(3_000..6_000));
+        let out = site
+            .command()
+            .arg("ingest-nginx")
+            .env("ARKWATCH_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the run should have died");
+        site.ingest();
+        site.assert_same_as_clean_pass(&lines(0..6_000));
+    }
+}

@@ -146,7 +146,9 @@ pub fn fold(
     }
     state.version = SCHEMA_VERSION;
     state.last_fold = Some(Utc::now());
+    crate::crashpoint::here("fold:before-state");
     lock.save(state)?;
+    crate::crashpoint::here("fold:between-commits");
     files.remove_unreferenced(&state.activity)?;
     if let Some(cursor) = cursor
         && projection_cursor.is_none_or(|p| cursor > p)
