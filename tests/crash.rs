@@ -5,17 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Site, lines, logrotate};
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use common::{Rng, Site, lines, logrotate};
 
 #[test]
 fn sigkill_at_random_moments_loses_and_doubles_nothing() {

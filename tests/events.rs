@@ -74,14 +74,8 @@ fn track(site: &Site, args: &[&str]) {
     common::assert_success(&out);
 }
 
-fn fold(site: &Site) -> Value {
-    let out = site
-        .command()
-        .args(["fold-events", "--json"])
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+fn fold(site: &Site) -> serde_json::Value {
+    site.fold_events()
 }
 
 fn activity(site: &Site) -> BTreeMap<NaiveDate, ActivityDay> {

@@ -11,8 +11,8 @@ use arkwatch::rollup::activity::ActivityDay;
 use arkwatch::rollup::files::DayFiles;
 use arkwatch::state::StateLock;
 use chrono::NaiveDate;
-use common::Site;
 use common::redis::RedisServer;
+use common::{Rng, Site};
 
 /// Event `i` of a deterministic history over 20 days: registrations, conversions, plan changes,
 /// cancellations, commands, API calls and errors of 500 users.
@@ -59,13 +59,7 @@ fn import(site: &Site, range: std::ops::Range<u64>) {
 }
 
 fn fold(site: &Site) -> serde_json::Value {
-    let out = site
-        .command()
-        .args(["fold-events", "--json"])
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    site.fold_events()
 }
 
 /// The projection without event ids (two stores number the same events differently) and the
@@ -90,16 +84,6 @@ fn outcome(
         .load_all(&state.activity)
         .unwrap();
     (users, activity)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 fn crash_and_compare(store: &str, clean_store: &str) {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::TrackArgs;
 use crate::config::Config;
-use crate::events::event::{Event, EventId, RawEntry, parse_time};
+use crate::events::event::{Event, EventId, RawEntry, fields_from_json, parse_time};
 use crate::exit::Status;
 
 pub fn run(config: &Config, opts: TrackArgs) -> Result<Status> {
@@ -60,17 +60,7 @@ fn read_file(path: &std::path::Path) -> Result<Vec<Vec<(String, String)>>> {
         }
         let fields = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
         {
-            Ok(map) => map
-                .into_iter()
-                .filter(|(k, _)| k != "id")
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (k, v)
-                })
-                .collect::<Vec<_>>(),
+            Ok(map) => fields_from_json(map),
             Err(err) => {
                 problems.push(format!(
                     "{}:{}: not a JSON object ({err})",

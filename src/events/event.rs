@@ -59,6 +59,18 @@ pub struct RawEntry {
     pub fields: Vec<(String, String)>,
 }
 
+/// A producer's JSON object as a field list: strings as they are, other values as JSON text,
+/// `id` dropped (the store assigns it).
+pub fn fields_from_json(map: serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    map.into_iter()
+        .filter(|(k, _)| k != "id")
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
 impl RawEntry {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields

@@ -54,17 +54,7 @@ fn to_line(id: EventId, fields: &[(String, String)]) -> Vec<u8> {
 fn from_line(line: &[u8]) -> Option<RawEntry> {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
     let id = map.get("id")?.as_str()?.parse().ok()?;
-    let fields = map
-        .into_iter()
-        .filter(|(k, _)| k != "id")
-        .map(|(k, v)| {
-            let v = match v {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, v)
-        })
-        .collect();
+    let fields = super::event::fields_from_json(map);
     Some(RawEntry { id, fields })
 }
 

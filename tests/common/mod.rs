@@ -257,3 +257,28 @@ pub fn logrotate(site: &Site, compress: bool) {
         std::fs::rename(&site.log, &one).unwrap();
     }
 }
+
+/// xorshift: a seeded, repeatable source of kill moments and block sizes for the crash tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+impl Site {
+    /// Runs `fold-events --json` and returns the summary; fails the test on a non-zero exit.
+    pub fn fold_events(&self) -> serde_json::Value {
+        let out = self
+            .command()
+            .args(["fold-events", "--json"])
+            .output()
+            .unwrap();
+        assert_success(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
