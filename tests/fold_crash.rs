@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use arkwatch::events::projection::UserRecord;
+use arkwatch::events::projection::{UserRecord, UserTotals};
 use arkwatch::rollup::activity::ActivityDay;
 use arkwatch::rollup::files::DayFiles;
 use arkwatch::state::StateLock;
@@ -68,13 +68,20 @@ fn outcome(
     site: &Site,
 ) -> (
     BTreeMap<String, UserRecord>,
+    UserTotals,
     BTreeMap<NaiveDate, ActivityDay>,
 ) {
     let config = arkwatch::config::Config::load(&site.config).unwrap();
-    let mut users = arkwatch::events::open(&config)
-        .unwrap()
-        .all_users()
-        .unwrap();
+    let mut store = arkwatch::events::open(&config).unwrap();
+    let mut users = store.all_users().unwrap();
+    let totals = store.projection_totals().unwrap();
+    // The totals kept with the projection equal a count over its records.
+    assert_eq!(totals.total, users.len() as u64);
+    assert_eq!(
+        totals.premium,
+        users.values().filter(|u| u.is_paying()).count() as u64
+    );
+    assert_eq!(totals.mrr, users.values().map(|u| u.mrr).sum());
     for record in users.values_mut() {
         record.last_event = Default::default();
     }
@@ -83,7 +90,7 @@ fn outcome(
     let activity = DayFiles::new(&site.data, "activity")
         .load_all(&state.activity)
         .unwrap();
-    (users, activity)
+    (users, totals, activity)
 }
 
 fn crash_and_compare(store: &str, clean_store: &str) {
@@ -126,8 +133,12 @@ fn crash_and_compare(store: &str, clean_store: &str) {
     let clean = Site::new(clean_store);
     import(&clean, 0..written);
     fold(&clean);
-    let (users, activity) = outcome(&site);
-    let (clean_users, clean_activity) = outcome(&clean);
+    let (users, totals, activity) = outcome(&site);
+    let (clean_users, clean_totals, clean_activity) = outcome(&clean);
+    assert_eq!(
+        totals, clean_totals,
+        "{store:?}: the totals differ from a clean fold"
+    );
     assert_eq!(users.len(), clean_users.len());
     assert_eq!(
         users, clean_users,

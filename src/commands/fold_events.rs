@@ -4,50 +4,23 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use rust_decimal::Decimal;
-use serde::Serialize;
 
 use crate::cli::FoldEventsArgs;
 use crate::config::Config;
-use crate::events::fold::{self, FoldSummary};
+use crate::events::fold;
 use crate::exit::Status;
 use crate::state::StateLock;
-
-#[derive(Serialize)]
-struct Output {
-    #[serde(flatten)]
-    fold: FoldSummary,
-    users: UsersNow,
-}
-
-/// The projection after the fold.
-#[derive(Serialize)]
-struct UsersNow {
-    total: u64,
-    premium: u64,
-    mrr: Decimal,
-}
 
 pub fn run(config: &Config, wait: Duration, opts: FoldEventsArgs) -> Result<Status> {
     let lock = StateLock::acquire(&config.data_dir, wait)?;
     let mut state = lock.load()?;
     let mut store = crate::events::open(config)?;
-    let summary = fold::fold(config, &lock, &mut state, store.as_mut())?;
-    let users = store.all_users()?;
+    let f = fold::fold(config, &lock, &mut state, store.as_mut())?;
     drop(lock);
-    let out = Output {
-        users: UsersNow {
-            total: users.len() as u64,
-            premium: users.values().filter(|u| u.is_paying()).count() as u64,
-            mrr: users.values().map(|u| u.mrr).sum(),
-        },
-        fold: summary,
-    };
     if opts.json {
-        super::print(&(serde_json::to_string_pretty(&out)? + "\n"))?;
+        super::print(&(serde_json::to_string_pretty(&f)? + "\n"))?;
     } else {
         let mut text = String::new();
-        let f = &out.fold;
         let _ = writeln!(
             text,
             "folded {} events from {} in {:.3}s (unknown types {}, malformed {})",
@@ -59,7 +32,7 @@ pub fn run(config: &Config, wait: Duration, opts: FoldEventsArgs) -> Result<Stat
         let _ = writeln!(
             text,
             "users {} (premium {}), MRR {}",
-            out.users.total, out.users.premium, out.users.mrr
+            f.users.total, f.users.premium, f.users.mrr
         );
         super::print(&text)?;
     }

@@ -156,10 +156,8 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
 }
 
-fn money(entry: &RawEntry, field: &str) -> Result<Decimal, String> {
-    let text = entry
-        .get(field)
-        .ok_or_else(|| format!("{field} is missing"))?;
+fn money(field: &str, text: Option<&str>) -> Result<Decimal, String> {
+    let text = text.ok_or_else(|| format!("{field} is missing"))?;
     let value = Decimal::from_str_exact(text.trim())
         .or_else(|_| Decimal::from_scientific(text.trim()))
         .map_err(|_| format!("{field} {text:?} is not a number"))?;
@@ -176,17 +174,36 @@ impl Event {
             id: entry.id,
             reason,
         };
-        let kind_name = entry
-            .get("type")
-            .ok_or_else(|| bad("type is missing".into()))?;
-        let user = entry
-            .get("user")
-            .ok_or_else(|| bad("user is missing".into()))?;
-        let time = match entry.get("ts") {
+        // One pass over the fields (this runs for every event of a fold).
+        let mut f = Fields::default();
+        for (k, v) in &entry.fields {
+            if v.is_empty() {
+                continue;
+            }
+            let slot = match k.as_str() {
+                "type" => &mut f.kind,
+                "user" => &mut f.user,
+                "ts" => &mut f.ts,
+                "ip" => &mut f.ip,
+                "name" => &mut f.name,
+                "plan" => &mut f.plan,
+                "mrr" => &mut f.mrr,
+                "provider" => &mut f.provider,
+                "cost" => &mut f.cost,
+                "latency_ms" => &mut f.latency_ms,
+                "message" => &mut f.message,
+                "command" => &mut f.command,
+                _ => continue,
+            };
+            slot.get_or_insert(v.as_str());
+        }
+        let kind_name = f.kind.ok_or_else(|| bad("type is missing".into()))?;
+        let user = f.user.ok_or_else(|| bad("user is missing".into()))?;
+        let time = match f.ts {
             Some(ts) => parse_time(ts).ok_or_else(|| bad(format!("ts {ts:?} is not a time")))?,
             None => entry.id.time(),
         };
-        let ip = match entry.get("ip") {
+        let ip = match f.ip {
             Some(ip) => Some(
                 ip.trim()
                     .parse::<IpAddr>()
@@ -195,22 +212,24 @@ impl Event {
             ),
             None => None,
         };
-        let text = |field: &str| entry.get(field).map(str::to_string);
-        let required = |field: &str| text(field).ok_or_else(|| bad(format!("{field} is missing")));
+        let text = |v: Option<&str>| v.map(str::to_string);
+        let required = |field: &str, v: Option<&str>| {
+            text(v).ok_or_else(|| bad(format!("{field} is missing")))
+        };
         let kind = match kind_name {
             "registration" => EventKind::Registration,
             "command" => EventKind::Command {
-                name: required("name")?,
+                name: required("name", f.name)?,
             },
             "conversion" => EventKind::Conversion {
-                plan: required("plan")?,
-                mrr: money(entry, "mrr").map_err(bad)?,
+                plan: required("plan", f.plan)?,
+                mrr: money("mrr", f.mrr).map_err(bad)?,
             },
-            "cancellation" => EventKind::Cancellation { plan: text("plan") },
+            "cancellation" => EventKind::Cancellation { plan: text(f.plan) },
             "api_call" => EventKind::ApiCall {
-                provider: required("provider")?,
-                cost: money(entry, "cost").map_err(bad)?,
-                latency_ms: match entry.get("latency_ms") {
+                provider: required("provider", f.provider)?,
+                cost: money("cost", f.cost).map_err(bad)?,
+                latency_ms: match f.latency_ms {
                     None => 0,
                     Some(l) => l
                         .trim()
@@ -222,14 +241,13 @@ impl Event {
                 },
             },
             "error" => {
-                let (name, message) = (text("name"), text("message"));
-                if name.is_none() && message.is_none() {
+                if f.name.is_none() && f.message.is_none() {
                     return Err(bad("an error needs a name or a message".into()));
                 }
                 EventKind::Error {
-                    name,
-                    message,
-                    command: text("command"),
+                    name: text(f.name),
+                    message: text(f.message),
+                    command: text(f.command),
                 }
             }
             other => EventKind::Unknown {
@@ -244,6 +262,23 @@ impl Event {
             kind,
         })
     }
+}
+
+/// The fields an event may carry, found in one pass.
+#[derive(Default)]
+struct Fields<'a> {
+    kind: Option<&'a str>,
+    user: Option<&'a str>,
+    ts: Option<&'a str>,
+    ip: Option<&'a str>,
+    name: Option<&'a str>,
+    plan: Option<&'a str>,
+    mrr: Option<&'a str>,
+    provider: Option<&'a str>,
+    cost: Option<&'a str>,
+    latency_ms: Option<&'a str>,
+    message: Option<&'a str>,
+    command: Option<&'a str>,
 }
 
 #[cfg(test)]

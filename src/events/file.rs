@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::event::{EventId, RawEntry};
-use super::projection::UserRecord;
+use super::projection::{UserRecord, UserTotals};
 use super::store::EventStore;
 
 pub struct FileStore {
@@ -124,6 +124,8 @@ fn seek_after(file: &mut File, after: EventId) -> Result<u64> {
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Projection {
     cursor: Option<EventId>,
+    #[serde(default)]
+    totals: UserTotals,
     users: BTreeMap<String, UserRecord>,
 }
 
@@ -249,8 +251,18 @@ impl EventStore for FileStore {
         Ok(self.projection()?.users)
     }
 
-    fn save_users(&mut self, users: &BTreeMap<String, UserRecord>, cursor: EventId) -> Result<()> {
+    fn projection_totals(&mut self) -> Result<UserTotals> {
+        Ok(self.projection()?.totals)
+    }
+
+    fn save_users(
+        &mut self,
+        users: &BTreeMap<String, UserRecord>,
+        totals: UserTotals,
+        cursor: EventId,
+    ) -> Result<()> {
         let mut projection = self.projection()?;
+        projection.totals = totals;
         projection
             .users
             .extend(users.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -14,7 +14,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use super::event::{Event, EventId};
-use super::projection::UserRecord;
+use super::projection::{UserRecord, UserTotals};
 use super::store::EventStore;
 use crate::config::Config;
 use crate::day::{self, DayResolver};
@@ -37,6 +37,8 @@ pub struct FoldSummary {
     pub malformed_ids: Vec<MalformedEvent>,
     pub cursor: Option<EventId>,
     pub days: BTreeSet<NaiveDate>,
+    /// The projection's users, paying users and MRR after the fold.
+    pub users: UserTotals,
     pub seconds: f64,
 }
 
@@ -44,6 +46,14 @@ pub struct FoldSummary {
 pub struct MalformedEvent {
     pub id: EventId,
     pub reason: String,
+}
+
+/// A user's projection record during a fold, and whether the fold changed it.
+struct Slot {
+    record: Option<UserRecord>,
+    /// The user's MRR when loaded (None: not in the projection yet), for the totals.
+    before: Option<rust_decimal::Decimal>,
+    changed: bool,
 }
 
 pub fn activity_files(config: &Config) -> DayFiles {
@@ -71,24 +81,33 @@ pub fn fold(
         store: store.describe(),
         ..FoldSummary::default()
     };
-    let mut users: BTreeMap<String, Option<UserRecord>> = BTreeMap::new();
-    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut users: foldhash::HashMap<String, Slot> = foldhash::HashMap::default();
     let mut deltas: BTreeMap<i32, ActivityDay> = BTreeMap::new();
+    let mut active: BTreeMap<i32, foldhash::HashSet<String>> = BTreeMap::new();
     let mut days = DayResolver::new(config.timezone);
     loop {
         let page = store.read_after(cursor, PAGE)?;
         let Some(last) = page.last() else { break };
         cursor = Some(last.id);
-        let unseen: Vec<&str> = page
-            .iter()
-            .filter_map(|e| e.get("user"))
-            .filter(|u| !users.contains_key(*u))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let mut unseen: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        for user in page.iter().filter_map(|e| e.get("user")) {
+            if !users.contains_key(user) {
+                unseen.insert(user);
+            }
+        }
+        let unseen: Vec<&str> = unseen.into_iter().collect();
         let mut loaded = store.load_users(&unseen)?;
         for user in unseen {
-            users.insert(user.to_string(), loaded.remove(user));
+            let record = loaded.remove(user);
+            let before = record.as_ref().map(|r| r.mrr);
+            users.insert(
+                user.to_string(),
+                Slot {
+                    record,
+                    before,
+                    changed: false,
+                },
+            );
         }
         for entry in &page {
             summary.events += 1;
@@ -105,14 +124,16 @@ pub fn fold(
                     continue;
                 }
             };
-            let record = users
+            let slot = users
                 .get_mut(&event.user)
-                .expect("every user of the page was looked up")
-                .get_or_insert_with(|| UserRecord::new(&event));
+                .expect("every user of the page was looked up");
             let in_projection = projection_cursor.is_none_or(|c| event.id > c);
             let movement = if in_projection {
-                changed.insert(event.user.clone());
-                record.apply(&event).unwrap_or_default()
+                slot.changed = true;
+                slot.record
+                    .get_or_insert_with(|| UserRecord::new(&event))
+                    .apply(&event)
+                    .unwrap_or_default()
             } else {
                 Default::default()
             };
@@ -121,7 +142,12 @@ pub fn fold(
                     summary.unknown += 1;
                 }
                 let day = days.day(event.time.timestamp());
-                deltas.entry(day).or_default().add(&event, movement);
+                if deltas.entry(day).or_default().add(&event, movement) {
+                    let users = active.entry(day).or_default();
+                    if !users.contains(&event.user) {
+                        users.insert(event.user.clone());
+                    }
+                }
             }
         }
     }
@@ -130,7 +156,10 @@ pub fn fold(
     // Commit the activity with the state first, then the projection (see the module docs).
     if !deltas.is_empty() {
         let generation = state.generation + 1;
-        for (day, delta) in deltas {
+        for (day, mut delta) in deltas {
+            delta
+                .active_users
+                .extend(active.remove(&day).unwrap_or_default());
             let date = day::to_date(day);
             let mut rollup: ActivityDay = files.load(&state.activity, date)?;
             merge(&mut rollup, delta);
@@ -153,11 +182,19 @@ pub fn fold(
     if let Some(cursor) = cursor
         && projection_cursor.is_none_or(|p| cursor > p)
     {
-        let records: BTreeMap<String, UserRecord> = changed
-            .into_iter()
-            .filter_map(|u| users.remove(&u).flatten().map(|r| (u, r)))
-            .collect();
-        store.save_users(&records, cursor)?;
+        let mut totals = store.projection_totals()?;
+        let mut records = BTreeMap::new();
+        for (user, slot) in users {
+            if let (true, Some(record)) = (slot.changed, slot.record) {
+                totals.update(slot.before, &record);
+                records.insert(user, record);
+            }
+        }
+        store.save_users(&records, totals, cursor)?;
+        summary.users = totals;
+    }
+    if summary.users == UserTotals::default() {
+        summary.users = store.projection_totals()?;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

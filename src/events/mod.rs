@@ -7,6 +7,7 @@ pub mod file;
 pub mod fold;
 pub mod projection;
 pub mod redis;
+mod resp;
 pub mod store;
 
 use anyhow::Result;

@@ -30,6 +30,30 @@ pub struct UserRecord {
     pub last_event: EventId,
 }
 
+/// Users, paying users and MRR over the whole projection, kept with it so that reading them
+/// costs nothing, and updated by each fold from the records it changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTotals {
+    pub total: u64,
+    pub premium: u64,
+    pub mrr: Decimal,
+}
+
+impl UserTotals {
+    /// Replaces one user's contribution: `before` is their MRR before (None: a new user).
+    pub fn update(&mut self, before: Option<Decimal>, after: &UserRecord) {
+        match before {
+            None => self.total += 1,
+            Some(mrr) => {
+                self.mrr -= mrr;
+                self.premium -= u64::from(mrr > Decimal::ZERO);
+            }
+        }
+        self.mrr += after.mrr;
+        self.premium += u64::from(after.is_paying());
+    }
+}
+
 /// What an event did to revenue, for the day's activity rollup.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Movement {

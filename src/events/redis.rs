@@ -9,16 +9,19 @@ use anyhow::{Context, Result};
 use redis::{Commands, ConnectionLike};
 
 use super::event::{EventId, RawEntry};
-use super::projection::UserRecord;
+use super::projection::{UserRecord, UserTotals};
 use super::store::EventStore;
 use crate::exit::Fatal;
 
 pub struct RedisStore {
     conn: redis::Connection,
+    /// The fast reader for `XRANGE` pages (TCP addresses; others use `conn`).
+    pages: Option<super::resp::XrangeReader>,
     address: String,
     stream: String,
     users: String,
     cursor: String,
+    totals: String,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,7 +40,7 @@ impl RedisStore {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
-        let client = redis::Client::open(info)
+        let client = redis::Client::open(info.clone())
             .map_err(|err| Fatal::Config(format!("events.store: {err}")))?;
         let mut conn = client
             .get_connection_with_timeout(TIMEOUT)
@@ -52,12 +55,29 @@ impl RedisStore {
             }
             .into());
         }
+        let settings = info.redis_settings();
+        let pages = match info.addr() {
+            redis::ConnectionAddr::Tcp(host, port) => Some(
+                super::resp::XrangeReader::connect(
+                    host,
+                    *port,
+                    settings.db(),
+                    settings.username(),
+                    settings.password(),
+                    TIMEOUT,
+                )
+                .map_err(|err| down_io(&address, &err))?,
+            ),
+            _ => None,
+        };
         Ok(RedisStore {
             conn,
+            pages,
             address,
             stream: format!("{prefix}events"),
             users: format!("{prefix}users"),
             cursor: format!("{prefix}users:cursor"),
+            totals: format!("{prefix}users:totals"),
         })
     }
 
@@ -72,6 +92,15 @@ impl RedisStore {
             anyhow::anyhow!("Redis {}: {err}", self.address)
         }
     }
+}
+
+fn down_io(address: &str, err: &std::io::Error) -> anyhow::Error {
+    Fatal::ServiceDown {
+        service: "Redis".into(),
+        address: address.to_string(),
+        reason: err.to_string(),
+    }
+    .into()
 }
 
 fn down(address: &str, err: &redis::RedisError) -> anyhow::Error {
@@ -119,6 +148,15 @@ impl EventStore for RedisStore {
             Some(id) => format!("({id}"),
             None => "-".to_string(),
         };
+        if let Some(pages) = &mut self.pages {
+            return pages.xrange(&self.stream, &start, count).map_err(|err| {
+                if err.kind() == std::io::ErrorKind::InvalidData {
+                    anyhow::anyhow!("Redis {}: XRANGE {}: {err}", self.address, self.stream)
+                } else {
+                    down_io(&self.address, &err)
+                }
+            });
+        }
         let page: StreamPage = redis::cmd("XRANGE")
             .arg(&self.stream)
             .arg(start)
@@ -190,7 +228,21 @@ impl EventStore for RedisStore {
             .collect()
     }
 
-    fn save_users(&mut self, users: &BTreeMap<String, UserRecord>, cursor: EventId) -> Result<()> {
+    fn projection_totals(&mut self) -> Result<UserTotals> {
+        let totals: Option<String> = self.conn.get(&self.totals).map_err(|e| self.fail(e))?;
+        match totals {
+            None => Ok(UserTotals::default()),
+            Some(json) => serde_json::from_str(&json)
+                .with_context(|| format!("{} is not a totals record", self.totals)),
+        }
+    }
+
+    fn save_users(
+        &mut self,
+        users: &BTreeMap<String, UserRecord>,
+        totals: UserTotals,
+        cursor: EventId,
+    ) -> Result<()> {
         // One MULTI/EXEC: the records and the cursor they were folded to change together.
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -206,6 +258,8 @@ impl EventStore for RedisStore {
         for batch in records.chunks(1000) {
             pipe.cmd("HSET").arg(&self.users).arg(batch).ignore();
         }
+        let totals = serde_json::to_string(&totals).expect("totals serialise");
+        pipe.cmd("SET").arg(&self.totals).arg(totals).ignore();
         pipe.cmd("SET")
             .arg(&self.cursor)
             .arg(cursor.to_string())

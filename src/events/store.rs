@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use super::event::{EventId, RawEntry};
-use super::projection::UserRecord;
+use super::projection::{UserRecord, UserTotals};
 
 /// Where events live. Every method either succeeds or fails as a whole; a store that cannot be
 /// reached fails with [`crate::exit::Fatal::ServiceDown`].
@@ -32,6 +32,14 @@ pub trait EventStore {
     /// The whole projection.
     fn all_users(&mut self) -> Result<BTreeMap<String, UserRecord>>;
 
-    /// Writes these projection records and the projection cursor in one atomic step.
-    fn save_users(&mut self, users: &BTreeMap<String, UserRecord>, cursor: EventId) -> Result<()>;
+    /// Users, paying users and MRR of the whole projection.
+    fn projection_totals(&mut self) -> Result<UserTotals>;
+
+    /// Writes these projection records, the totals and the cursor in one atomic step.
+    fn save_users(
+        &mut self,
+        users: &BTreeMap<String, UserRecord>,
+        totals: UserTotals,
+        cursor: EventId,
+    ) -> Result<()>;
 }

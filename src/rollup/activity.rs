@@ -32,6 +32,16 @@ pub struct ActivityDay {
     pub mrr_contraction: Decimal,
 }
 
+/// Adds one to `key`, allocating its name only the first time (this runs once per event).
+fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiDay {
@@ -42,30 +52,32 @@ pub struct ApiDay {
 }
 
 impl ActivityDay {
-    /// Counts one event; `movement` is what it did to revenue (from the projection).
-    pub fn add(&mut self, event: &Event, movement: Movement) {
+    /// Counts one event; `movement` is what it did to revenue (from the projection). Returns
+    /// whether the event counts as activity: the caller adds its user to `active_users` (the
+    /// fold keeps a hash set per day, much faster than this ordered set for each event).
+    pub fn add(&mut self, event: &Event, movement: Movement) -> bool {
         if let EventKind::Unknown { .. } = event.kind {
             self.unknown += 1;
-            return;
+            return false;
         }
         self.events += 1;
-        if !self.active_users.contains(&event.user) {
-            self.active_users.insert(event.user.clone());
-        }
         match &event.kind {
             EventKind::Registration => self.registrations += 1,
-            EventKind::Command { name } => *self.commands.entry(name.clone()).or_default() += 1,
+            EventKind::Command { name } => count(&mut self.commands, name),
             EventKind::Error { name, message, .. } => {
                 self.errors += 1;
                 let label = name.as_deref().or(message.as_deref()).unwrap_or_default();
-                *self.errors_by_name.entry(label.to_string()).or_default() += 1;
+                count(&mut self.errors_by_name, label);
             }
             EventKind::ApiCall {
                 provider,
                 cost,
                 latency_ms,
             } => {
-                let api = self.api.entry(provider.clone()).or_default();
+                if !self.api.contains_key(provider) {
+                    self.api.insert(provider.clone(), ApiDay::default());
+                }
+                let api = self.api.get_mut(provider).expect("inserted above");
                 api.calls += 1;
                 api.cost += *cost;
                 *api.latency_ms.entry(*latency_ms).or_default() += 1;
@@ -80,5 +92,6 @@ impl ActivityDay {
         self.mrr_churned += movement.churned;
         self.mrr_expansion += movement.expansion;
         self.mrr_contraction += movement.contraction;
+        true
     }
 }
