@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests talk to, as "command:package" pairs. (Redis and an SMTP server join
 # this list with the features that need them.)
-needs=("redis-server:redis-server" "redis-cli:redis-tools")
+needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl")
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

@@ -372,16 +372,11 @@ impl Config {
         let e = raw.events;
         let store = match e.store.trim() {
             "" | "file" => EventStoreKind::File,
-            url if url.starts_with("redis://") || url.starts_with("redis+unix://") => {
+            url if url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://") =>
+            {
                 EventStoreKind::Redis(url.to_string())
-            }
-            url if url.starts_with("rediss://") => {
-                return Err(bad(
-                    "events.store: rediss:// (TLS) is not supported by this build yet; \
-                     use redis:// through a TLS tunnel (stunnel, spiped)"
-                        .to_string(),
-                )
-                .into());
             }
             other => {
                 return Err(bad(format!(

@@ -406,3 +406,31 @@ fn redis_down_exits_75_and_the_next_run_catches_up() {
     assert_eq!(f["events"], 3, "{f:#}");
     assert_eq!(f["users"]["total"], 3);
 }
+
+/// `rediss://`: the same store over TLS (a TLS-only server with a self-signed certificate).
+#[test]
+fn rediss_store_over_tls() {
+    let server = RedisServer::start_tls();
+    let site = Site::new(&format!("[events]\nstore = \"{}\"\n", server.url()));
+    track(&site, &["registration", "--user", "1"]);
+    track(
+        &site,
+        &["conversion", "--user", "1", "plan=pro", "mrr=9.00"],
+    );
+    let f = fold(&site);
+    assert!(
+        f["store"]
+            .as_str()
+            .unwrap()
+            .starts_with("rediss://127.0.0.1:"),
+        "{f:#}"
+    );
+    assert_eq!(
+        (f["events"].as_u64(), f["users"]["premium"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        server.cli(&["XLEN", "arkwatch:events"]).as_deref(),
+        Some("2")
+    );
+}

@@ -1,16 +1,19 @@
 //! The users projection: one record per user, folded from events, kept durably so that trimming
 //! old events loses no user and no MRR.
 
+use chrono::serde::{ts_milliseconds, ts_milliseconds_option};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventId, EventKind};
 
+/// Times are stored as Unix milliseconds: a fold reads and writes thousands of records, and
+/// RFC 3339 text took most of that time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// When the user registered (unknown when their registration predates the events).
-    #[serde(default)]
+    #[serde(default, with = "ts_milliseconds_option")]
     pub registered: Option<DateTime<Utc>>,
     /// The paid plan, while there is one.
     #[serde(default)]
@@ -19,12 +22,14 @@ pub struct UserRecord {
     #[serde(default)]
     pub mrr: Decimal,
     /// The first conversion to a paid plan.
-    #[serde(default)]
+    #[serde(default, with = "ts_milliseconds_option")]
     pub converted: Option<DateTime<Utc>>,
     /// The last cancellation, while the user stays free after it.
-    #[serde(default)]
+    #[serde(default, with = "ts_milliseconds_option")]
     pub cancelled: Option<DateTime<Utc>>,
+    #[serde(with = "ts_milliseconds")]
     pub first_seen: DateTime<Utc>,
+    #[serde(with = "ts_milliseconds")]
     pub last_seen: DateTime<Utc>,
     /// The last event applied; an event at or before it is not applied again.
     pub last_event: EventId,

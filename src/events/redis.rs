@@ -40,6 +40,11 @@ impl RedisStore {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
+        if matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+            // rediss://: rustls needs its crypto provider named once per process (ring, which
+            // builds with a C compiler alone); a second install is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(info.clone())
             .map_err(|err| Fatal::Config(format!("events.store: {err}")))?;
         let mut conn = client

@@ -18,6 +18,8 @@ pub struct XrangeReader {
     /// The page already asked for (key, start, count), whose reply is on its way: Redis
     /// builds it while the caller folds the previous one.
     pending: Option<(String, String, usize)>,
+    /// The current header line, reused: a page has a dozen headers per entry.
+    line: Vec<u8>,
 }
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -46,6 +48,7 @@ impl XrangeReader {
             writer: stream,
             request: Vec::new(),
             pending: None,
+            line: Vec::with_capacity(64),
         };
         if let Some(password) = password {
             match username {
@@ -73,13 +76,13 @@ impl XrangeReader {
     /// A command answered by `+OK` (or an error).
     fn simple(&mut self, args: &[&str]) -> io::Result<()> {
         self.send(args)?;
-        let line = self.line()?;
-        match line.first() {
+        self.read_line()?;
+        match self.line.first() {
             Some(b'+') => Ok(()),
             _ => Err(invalid(format!(
                 "{}: {}",
                 args[0],
-                String::from_utf8_lossy(&line)
+                String::from_utf8_lossy(&self.line)
             ))),
         }
     }
@@ -134,35 +137,42 @@ impl XrangeReader {
         Ok(entries)
     }
 
-    /// One `\r\n`-terminated line, without its terminator.
-    fn line(&mut self) -> io::Result<Vec<u8>> {
-        let mut line = Vec::with_capacity(16);
-        self.reader.read_until(b'\n', &mut line)?;
-        if !line.ends_with(b"\r\n") {
+    /// Reads one `\r\n`-terminated line into `self.line`, without its terminator.
+    fn read_line(&mut self) -> io::Result<()> {
+        self.line.clear();
+        self.reader.read_until(b'\n', &mut self.line)?;
+        if !self.line.ends_with(b"\r\n") {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "Redis closed the connection",
             ));
         }
-        line.truncate(line.len() - 2);
-        Ok(line)
+        self.line.truncate(self.line.len() - 2);
+        Ok(())
     }
 
-    fn number(line: &[u8]) -> io::Result<i64> {
-        std::str::from_utf8(line)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| invalid("a malformed length in a reply"))
-    }
-
+    /// The number after a `kind` byte (`*3`, `$12`), or the error Redis sent instead.
     fn header(&mut self, kind: u8) -> io::Result<i64> {
-        let line = self.line()?;
-        match line.split_first() {
-            Some((k, rest)) if *k == kind => Self::number(rest),
+        self.read_line()?;
+        match self.line.split_first() {
+            Some((k, rest)) if *k == kind => {
+                let mut n: i64 = 0;
+                let (negative, digits) = match rest.split_first() {
+                    Some((b'-', d)) => (true, d),
+                    _ => (false, rest),
+                };
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(invalid("a malformed length in a reply"));
+                }
+                for d in digits {
+                    n = n * 10 + i64::from(d - b'0');
+                }
+                Ok(if negative { -n } else { n })
+            }
             Some((b'-', rest)) => Err(invalid(String::from_utf8_lossy(rest).into_owned())),
             _ => Err(invalid(format!(
                 "unexpected reply {:?}",
-                String::from_utf8_lossy(&line)
+                String::from_utf8_lossy(&self.line)
             ))),
         }
     }

@@ -9,6 +9,8 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Serve TLS only (a self-signed certificate made with openssl).
+    tls: bool,
 }
 
 impl RedisServer {
@@ -23,6 +25,44 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            tls: false,
+        };
+        server.restart();
+        server
+    }
+
+    /// A server that speaks only TLS, with a self-signed certificate for 127.0.0.1.
+    pub fn start_tls() -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is needed for the TLS test: apt-get install openssl");
+        assert!(status.success(), "openssl could not make a certificate");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+            tls: true,
         };
         server.restart();
         server
@@ -31,8 +71,29 @@ impl RedisServer {
     /// Starts the server (again, after [`RedisServer::stop`], with the data it saved).
     pub fn restart(&mut self) {
         let port = self.port;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+        let mut cmd = Command::new("redis-server");
+        if self.tls {
+            let file = |name: &str| self.dir.path().join(name).display().to_string();
+            cmd.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .args([
+                "--tls-cert-file",
+                &file("cert.pem"),
+                "--tls-key-file",
+                &file("key.pem"),
+            ])
+            .args(["--tls-ca-cert-file", &file("cert.pem")]);
+        } else {
+            cmd.args(["--port", &port.to_string()]);
+        }
+        let child = cmd
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -56,13 +117,22 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        if self.tls {
+            // The certificate is self-signed: no CA to verify it against.
+            format!("rediss://127.0.0.1:{}/0#insecure", self.port)
+        } else {
+            format!("redis://127.0.0.1:{}/0", self.port)
+        }
     }
 
     /// Runs `redis-cli -p PORT ARGS…` and returns its trimmed output (None if it failed).
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &self.port.to_string()]);
+        if self.tls {
+            cmd.args(["--tls", "--insecure"]);
+        }
+        let out = cmd
             .args(args)
             .output()
             .expect("redis-cli is installed with redis-server (apt-get install redis-server)");
