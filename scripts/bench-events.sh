@@ -43,7 +43,7 @@ echo "  XLEN $(cli XLEN arkwatch:events), $(cli MEMORY USAGE arkwatch:events) by
 "$gen" --events 10000 --seed 2 --now-ids > new-10000.resp
 
 echo "== fold from an empty cursor (hyperfine, 5 runs)"
-reset="rm -rf $work/data && redis-cli -p $port DEL arkwatch:users arkwatch:users:cursor >/dev/null"
+reset="rm -rf $work/data && redis-cli -p $port DEL arkwatch:users arkwatch:users:cursor arkwatch:users:totals >/dev/null"
 hyperfine --style basic --warmup 1 --runs 5 --prepare "$reset" --export-json full.json \
   -n "fold $events" "$bin --config ev.toml fold-events --json" >/dev/null 2>&1
 eval "$reset"

@@ -434,3 +434,28 @@ fn rediss_store_over_tls() {
         Some("2")
     );
 }
+
+/// Regression: totals kept beside a projection that was reset by hand (cursor deleted, stale
+/// totals left) are recounted, not trusted.
+#[test]
+fn a_projection_reset_by_hand_gets_fresh_totals() {
+    let server = RedisServer::start();
+    let site = Site::new(&format!("[events]\nstore = \"{}\"\n", server.url()));
+    track(
+        &site,
+        &["conversion", "--user", "1", "plan=pro", "mrr=9.00"],
+    );
+    assert_eq!(fold(&site)["users"]["total"], 1);
+    server
+        .cli(&["DEL", "arkwatch:users", "arkwatch:users:cursor"])
+        .unwrap();
+    std::fs::remove_dir_all(&site.data).unwrap();
+    std::fs::create_dir(&site.data).unwrap();
+    let f = fold(&site);
+    assert_eq!(f["events"], 1);
+    assert_eq!(
+        (f["users"]["total"].as_u64(), f["users"]["premium"].as_u64()),
+        (Some(1), Some(1)),
+        "{f:#}"
+    );
+}

@@ -182,7 +182,12 @@ pub fn fold(
     if let Some(cursor) = cursor
         && projection_cursor.is_none_or(|p| cursor > p)
     {
-        let mut totals = store.projection_totals()?;
+        // Totals are only trusted next to a cursor; a projection without one (new, or reset by
+        // hand) is counted from the records it holds.
+        let mut totals = match projection_cursor {
+            Some(_) => store.projection_totals()?,
+            None => UserTotals::count(store.all_users()?.values()),
+        };
         let mut records = BTreeMap::new();
         for (user, slot) in users {
             if let (true, Some(record)) = (slot.changed, slot.record) {

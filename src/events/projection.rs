@@ -45,6 +45,14 @@ pub struct UserTotals {
 }
 
 impl UserTotals {
+    pub fn count<'a>(records: impl IntoIterator<Item = &'a UserRecord>) -> UserTotals {
+        let mut totals = UserTotals::default();
+        for record in records {
+            totals.update(None, record);
+        }
+        totals
+    }
+
     /// Replaces one user's contribution: `before` is their MRR before (None: a new user).
     pub fn update(&mut self, before: Option<Decimal>, after: &UserRecord) {
         match before {
