@@ -24,11 +24,7 @@ fn free_port() -> u16 {
 impl RedisServer {
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut server = RedisServer {
             child: None,
             port,
@@ -61,11 +57,7 @@ impl RedisServer {
             .status()
             .expect("openssl is needed for the TLS test: apt-get install openssl");
         assert!(status.success(), "openssl could not make a certificate");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut server = RedisServer {
             child: None,
             port,
