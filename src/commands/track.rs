@@ -94,9 +94,6 @@ fn read_file(path: &std::path::Path) -> Result<Vec<Vec<(String, String)>>> {
 
 /// The same checks the fold applies, before the event is written.
 fn check(fields: &[(String, String)]) -> std::result::Result<(), String> {
-    let entry = RawEntry {
-        id: EventId::default(),
-        fields: fields.to_vec(),
-    };
+    let entry = RawEntry::from_pairs(EventId::default(), fields.iter().map(|(k, v)| (k, v)));
     Event::parse(&entry).map(|_| ()).map_err(|m| m.reason)
 }

@@ -54,8 +54,10 @@ fn to_line(id: EventId, fields: &[(String, String)]) -> Vec<u8> {
 fn from_line(line: &[u8]) -> Option<RawEntry> {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
     let id = map.get("id")?.as_str()?.parse().ok()?;
-    let fields = super::event::fields_from_json(map);
-    Some(RawEntry { id, fields })
+    Some(RawEntry::from_pairs(
+        id,
+        super::event::fields_from_json(map),
+    ))
 }
 
 /// The id of the last complete line of `file`.

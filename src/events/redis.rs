@@ -175,7 +175,7 @@ impl EventStore for RedisStore {
                 let id = id
                     .parse()
                     .map_err(|e: String| anyhow::anyhow!("{}: {e}", self.stream))?;
-                Ok(RawEntry { id, fields })
+                Ok(RawEntry::from_pairs(id, fields))
             })
             .collect()
     }

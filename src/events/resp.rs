@@ -20,6 +20,8 @@ pub struct XrangeReader {
     pending: Option<(String, String, usize)>,
     /// The current header line, reused: a page has a dozen headers per entry.
     line: Vec<u8>,
+    /// The current bulk string, reused likewise.
+    body: Vec<u8>,
 }
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -49,6 +51,7 @@ impl XrangeReader {
             request: Vec::new(),
             pending: None,
             line: Vec::with_capacity(64),
+            body: Vec::with_capacity(256),
         };
         if let Some(password) = password {
             match username {
@@ -121,18 +124,21 @@ impl XrangeReader {
             if self.array_len()? != 2 {
                 return Err(invalid("an XRANGE entry is not [id, fields]"));
             }
-            let id = self.bulk()?;
-            let id = id
-                .parse()
-                .map_err(|e: String| invalid(format!("stream id: {e}")))?;
-            let len = self.array_len()?;
-            let mut fields = Vec::with_capacity(len / 2);
-            for _ in 0..len / 2 {
-                let k = self.bulk()?;
-                let v = self.bulk()?;
-                fields.push((k, v));
+            self.bulk()?;
+            let id = std::str::from_utf8(&self.body)
+                .ok()
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| invalid("a stream id that is not <ms>-<seq>"))?;
+            let mut entry = RawEntry::new(id);
+            let len = self.array_len()? / 2 * 2;
+            for _ in 0..len {
+                self.bulk()?;
+                match std::str::from_utf8(&self.body) {
+                    Ok(text) => entry.push(text),
+                    Err(_) => entry.push(&String::from_utf8_lossy(&self.body)),
+                }
             }
-            entries.push(RawEntry { id, fields });
+            entries.push(entry);
         }
         Ok(entries)
     }
@@ -181,14 +187,16 @@ impl XrangeReader {
         Ok(self.header(b'*')?.max(0) as usize)
     }
 
-    fn bulk(&mut self) -> io::Result<String> {
+    /// Reads one bulk string into `self.body` (empty for a nil).
+    fn bulk(&mut self) -> io::Result<()> {
         let len = self.header(b'$')?;
+        self.body.clear();
         if len < 0 {
-            return Ok(String::new());
+            return Ok(());
         }
-        let mut buf = vec![0; len as usize + 2];
-        self.reader.read_exact(&mut buf)?;
-        buf.truncate(len as usize);
-        String::from_utf8(buf).or_else(|e| Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        self.body.resize(len as usize + 2, 0);
+        self.reader.read_exact(&mut self.body)?;
+        self.body.truncate(len as usize);
+        Ok(())
     }
 }
