@@ -98,6 +98,15 @@ impl VisitorKeys {
         (u64::from(self.ip_day(ip, day)) << 32) | (h.finish() & 0xffff_ffff)
     }
 
+    /// A keyed hash of a product user id: activity rollups count distinct users with it, over
+    /// any period, without storing the ids.
+    pub fn user(&self, user: &str) -> u64 {
+        let mut h = self.hasher();
+        h.write_u8(b'u');
+        h.write(user.as_bytes());
+        h.finish()
+    }
+
     /// A keyed hash of an address alone, for the audit log.
     pub fn address(&self, ip: IpAddr) -> u64 {
         let mut h = self.hasher();

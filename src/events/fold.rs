@@ -83,7 +83,8 @@ pub fn fold(
     };
     let mut users: foldhash::HashMap<String, Slot> = foldhash::HashMap::default();
     let mut deltas: BTreeMap<i32, ActivityDay> = BTreeMap::new();
-    let mut active: BTreeMap<i32, foldhash::HashSet<String>> = BTreeMap::new();
+    let mut active: BTreeMap<i32, foldhash::HashSet<u64>> = BTreeMap::new();
+    let keys = crate::visitor::VisitorKeys::load_or_create(lock.data_dir())?;
     let mut days = DayResolver::new(config.timezone);
     loop {
         let page = store.read_after(cursor, PAGE)?;
@@ -143,10 +144,10 @@ pub fn fold(
                 }
                 let day = days.day(event.time.timestamp());
                 if deltas.entry(day).or_default().add(&event, movement) {
-                    let users = active.entry(day).or_default();
-                    if !users.contains(&event.user) {
-                        users.insert(event.user.clone());
-                    }
+                    active
+                        .entry(day)
+                        .or_default()
+                        .insert(keys.user(&event.user));
                 }
             }
         }

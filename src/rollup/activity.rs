@@ -17,8 +17,10 @@ pub struct ActivityDay {
     pub events: u64,
     /// Events of types arkwatch does not know; left out of everything else.
     pub unknown: u64,
-    /// Users with any known event that day.
-    pub active_users: BTreeSet<String>,
+    /// Users with any known event that day, as keyed hashes of their ids
+    /// ([`crate::visitor::VisitorKeys::user`]): distinct users over any period are the size of
+    /// the union.
+    pub active_users: BTreeSet<u64>,
     pub registrations: u64,
     pub commands: BTreeMap<String, u64>,
     pub errors: u64,
