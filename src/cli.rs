@@ -74,6 +74,12 @@ pub struct FoldEventsArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
+
+    /// `[events] store` names another store than the last fold read: fold it from its start,
+    /// adding to the activity history already kept (use when its events are not the old
+    /// store's, or the history would count them twice)
+    #[arg(long)]
+    pub new_store: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -148,6 +148,9 @@ pub struct State {
     /// The last event folded into the activity rollups.
     #[serde(default)]
     pub events_cursor: Option<crate::events::event::EventId>,
+    /// The store `events_cursor` is a position in ([`crate::events::store::EventStore::identity`]).
+    #[serde(default)]
+    pub events_store: Option<String>,
     /// Per day: the generation of the current activity rollup file.
     #[serde(default)]
     pub activity: BTreeMap<NaiveDate, u64>,

@@ -459,3 +459,39 @@ fn a_projection_reset_by_hand_gets_fresh_totals() {
         "{f:#}"
     );
 }
+
+/// Regression: switching `[events] store` does not fold the new store from the old one's
+/// cursor; it is refused with an explanation, and `--new-store` adopts the new store.
+#[test]
+fn switching_the_event_store_is_refused_until_adopted() {
+    let server = RedisServer::start();
+    let site = Site::new("");
+    track(&site, &["registration", "--user", "1"]);
+    assert_eq!(fold(&site)["events"], 1);
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        format!("{config}\n[events]\nstore = \"{}\"\n", server.url()),
+    )
+    .unwrap();
+    track(&site, &["registration", "--user", "2"]);
+    let out = site.command().arg("fold-events").output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("file events.jsonl") && err.contains("--new-store"),
+        "{err}"
+    );
+    let out = site
+        .command()
+        .args(["fold-events", "--json", "--new-store"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        f["events"], 1,
+        "the new store is folded from its start: {f:#}"
+    );
+    assert_eq!(fold(&site)["events"], 0);
+}

@@ -15,6 +15,10 @@ pub fn run(config: &Config, wait: Duration, opts: FoldEventsArgs) -> Result<Stat
     let lock = StateLock::acquire(&config.data_dir, wait)?;
     let mut state = lock.load()?;
     let mut store = crate::events::open(config)?;
+    if opts.new_store && state.events_store.as_deref() != Some(store.identity().as_str()) {
+        state.events_cursor = None;
+        state.events_store = None;
+    }
     let f = fold::fold(config, &lock, &mut state, store.as_mut())?;
     drop(lock);
     if opts.json {

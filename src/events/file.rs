@@ -147,6 +147,10 @@ impl EventStore for FileStore {
         self.events.display().to_string()
     }
 
+    fn identity(&self) -> String {
+        "file events.jsonl".to_string()
+    }
+
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>> {
         if let Some(dir) = self.events.parent() {
             crate::fsutil::create_private_dir(dir)?;

@@ -18,6 +18,7 @@ use super::projection::{UserRecord, UserTotals};
 use super::store::EventStore;
 use crate::config::Config;
 use crate::day::{self, DayResolver};
+use crate::exit::Fatal;
 use crate::rollup::activity::ActivityDay;
 use crate::rollup::files::DayFiles;
 use crate::state::{SCHEMA_VERSION, State, StateLock};
@@ -70,6 +71,21 @@ pub fn fold(
     let started = Instant::now();
     let files = activity_files(config);
     files.remove_unreferenced(&state.activity)?;
+    let identity = store.identity();
+    if let (Some(cursor), Some(known)) = (state.events_cursor, &state.events_store)
+        && *known != identity
+    {
+        return Err(Fatal::Config(format!(
+            "the fold cursor {cursor} in {} is a position in the event store \"{known}\", but \
+             [events] store in {} is now \"{identity}\"; folding it from that cursor could skip \
+             or repeat events. Point [events] store back, or run `arkwatch fold-events \
+             --new-store` to fold the new store from its start on top of the history kept",
+            lock.state_path().display(),
+            config.path.display(),
+        ))
+        .into());
+    }
+    state.events_store = Some(identity);
     let activity_cursor = state.events_cursor;
     let projection_cursor = store.projection_cursor()?;
     // Read from the earlier of the two; each part skips what it already has.

@@ -18,6 +18,7 @@ pub struct RedisStore {
     /// The fast reader for `XRANGE` pages (TCP addresses; others use `conn`).
     pages: Option<super::resp::XrangeReader>,
     address: String,
+    db: i64,
     stream: String,
     users: String,
     cursor: String,
@@ -79,6 +80,7 @@ impl RedisStore {
             conn,
             pages,
             address,
+            db: settings.db(),
             stream: format!("{prefix}events"),
             users: format!("{prefix}users"),
             cursor: format!("{prefix}users:cursor"),
@@ -135,6 +137,10 @@ type StreamPage = Vec<(String, Vec<(String, String)>)>;
 impl EventStore for RedisStore {
     fn describe(&self) -> String {
         format!("{} (stream {})", self.address, self.stream)
+    }
+
+    fn identity(&self) -> String {
+        format!("redis db {} stream {}", self.db, self.stream)
     }
 
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>> {

@@ -14,6 +14,10 @@ pub trait EventStore {
     /// The store, for messages: a path, or `redis://host:port/db` without a password.
     fn describe(&self) -> String;
 
+    /// What the fold cursor is a position in: the same for every address of one store (so a
+    /// host renamed is no change), different for another store (a file, another db or stream).
+    fn identity(&self) -> String;
+
     /// Appends events (field lists as producers write them); returns their ids.
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>>;
 
