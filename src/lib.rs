@@ -3,6 +3,7 @@
 //! exit status, and nothing below [`cli`] knows about the command line.
 
 pub mod accesslog;
+pub mod alerts;
 pub mod cli;
 pub mod commands;
 pub mod config;

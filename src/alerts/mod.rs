@@ -1,0 +1,3 @@
+//! Alerts: hot-lead journeys and scores (the rules, ledger and notifiers come with `scan`).
+
+pub mod journey;
