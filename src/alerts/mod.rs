@@ -1,3 +1,5 @@
-//! Alerts: hot-lead journeys and scores (the rules, ledger and notifiers come with `scan`).
+//! Alerts: hot-lead journeys and scores, and the ledger's dedup, cooldown and rate-limit
+//! decisions. The rules that feed them and the notifiers come with `scan`.
 
 pub mod journey;
+pub mod ledger;
