@@ -3,3 +3,4 @@
 
 pub mod journey;
 pub mod ledger;
+pub mod message;

@@ -1,0 +1,144 @@
+//! The alert message as a mail client sees it: written to the outbox by lettre, parsed back with
+//! a MIME parser. Hostile visitor text stays harmless in headers, text and HTML.
+
+use arkwatch::alerts::journey::{self, ScoreWeights};
+use arkwatch::alerts::ledger::{LeadAlert, RuleAlert};
+use arkwatch::alerts::message::{Digest, LeadItem, RuleItem, to_outbox};
+use arkwatch::config::PageTier;
+use arkwatch::visits::Visit;
+use chrono::{DateTime, Utc};
+use mailparse::MailHeaderMap;
+
+fn visit(ip: &str, ua: &str, path: &str, referrer: &str, tier: PageTier) -> Visit {
+    Visit {
+        time: DateTime::parse_from_rfc3339("2026-11-23T09:04:00+01:00").unwrap(),
+        path: path.into(),
+        tier,
+        ip: ip.parse().unwrap(),
+        user_agent: ua.into(),
+        referrer: Some(referrer.into()),
+        query: Default::default(),
+        status: 200,
+        source: "access.log".into(),
+        offset: 0,
+    }
+}
+
+fn lead(v: Visit) -> LeadItem {
+    let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    LeadItem {
+        kind: LeadAlert::New,
+        journey: journey::build(&[v], now, ScoreWeights::default()).unwrap(),
+    }
+}
+
+fn written(digest: &Digest) -> Vec<u8> {
+    let outbox = tempfile::tempdir().unwrap();
+    let from = "ArkWatch <arkwatch@acme.example>".parse().unwrap();
+    let to = ["founders@acme.example".parse().unwrap()];
+    to_outbox(outbox.path(), &digest.message(&from, &to).unwrap()).unwrap();
+    let files: Vec<_> = std::fs::read_dir(outbox.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one message in the outbox");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    std::fs::read(&files[0]).unwrap()
+}
+
+#[test]
+fn hostile_visitor_text_is_harmless_in_headers_text_and_html() {
+    let mut digest = Digest {
+        site_name: "Acme".into(),
+        leads: vec![lead(visit(
+            "203.0.113.45",
+            "<script>alert(1)</script>",
+            "/pricing\r\nBcc: x@y",
+            "javascript:alert(1)",
+            PageTier::Hot,
+        ))],
+        rules: vec![RuleItem {
+            name: "error_rate".into(),
+            kind: RuleAlert::Fired,
+            detail: "error rate 7.5% over the last hour (3 of 40 commands)".into(),
+        }],
+    };
+    digest.sort();
+    let raw = written(&digest);
+    let mail = mailparse::parse_mail(&raw).unwrap();
+
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("[Acme] 1 hot lead, 1 alert")
+    );
+    assert!(
+        mail.headers.get_first_value("Bcc").is_none(),
+        "no header was injected"
+    );
+    assert!(mail.headers.iter().all(|h| !h.get_value().contains("x@y")));
+    assert_eq!(mail.ctype.mimetype, "multipart/alternative");
+    assert_eq!(mail.subparts.len(), 2);
+
+    let text = mail.subparts[0].get_body().unwrap();
+    assert_eq!(mail.subparts[0].ctype.mimetype, "text/plain");
+    assert!(text.contains("javascript[:]alert(1)"), "{text}");
+    assert!(!text.contains("javascript:alert"), "{text}");
+    assert!(
+        text.contains("/pricing  Bcc: x@y"),
+        "the line break is gone: {text}"
+    );
+    assert!(text.contains("error rate 7.5%"), "{text}");
+
+    let html = mail.subparts[1].get_body().unwrap();
+    assert_eq!(mail.subparts[1].ctype.mimetype, "text/html");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("href"), "no link at all: {html}");
+}
+
+#[test]
+fn a_thousand_leads_make_one_digest_with_the_top_ones_and_a_count() {
+    let mut digest = Digest {
+        site_name: "Acme".into(),
+        leads: (0..1000)
+            .map(|i| {
+                let tier = if i == 777 {
+                    PageTier::VeryHot
+                } else {
+                    PageTier::Hot
+                };
+                lead(visit(
+                    &format!("198.51.{}.{}", i / 250, i % 250 + 1),
+                    "Mozilla/5.0 Firefox/133.0",
+                    "/pricing",
+                    "https://t.co/x",
+                    tier,
+                ))
+            })
+            .collect(),
+        rules: vec![],
+    };
+    digest.sort();
+    assert_eq!(
+        digest.leads[0].journey.ip.to_string(),
+        "198.51.3.28",
+        "the very hot lead first"
+    );
+    let raw = written(&digest);
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("[Acme] 1000 hot leads")
+    );
+    let text = mail.subparts[0].get_body().unwrap();
+    assert_eq!(
+        text.matches("Lead (new").count(),
+        arkwatch::alerts::message::LISTED_LEADS
+    );
+    assert!(text.contains("…and 980 more leads."), "{text}");
+}
