@@ -98,7 +98,7 @@ impl Digest {
     /// Leads by score, highest first.
     pub fn sort(&mut self) {
         self.leads
-            .sort_by(|a, b| b.journey.score.cmp(&a.journey.score));
+            .sort_by_key(|l| std::cmp::Reverse(l.journey.score));
     }
 
     /// `[Acme] 3 hot leads, 1 alert`.
