@@ -35,22 +35,13 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
             7 => logrotate(&site, true),
             _ => {}
         }
-        let mut child = site
-            .command()
-            .args(["ingest-nginx", "--json"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Somewhere between start-up and the end of a run of this size.
+        // Somewhere between start-up and the end of a run of this size; past the end now and
+        // then, so some runs commit and later ones build on them.
         let expected = (typical * block / 20_000).max(1_000);
-        // Past the end now and then, so some runs commit and later ones build on them.
-        std::thread::sleep(Duration::from_micros(rng.below(expected * 3 / 2)));
-        if child.try_wait().unwrap().is_none() {
+        let delay = Duration::from_micros(rng.below(expected * 3 / 2));
+        if site.run_and_kill(&["ingest-nginx", "--json"], delay) {
             killed_mid_run += 1;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
     eprintln!("{killed_mid_run} of 24 runs were killed before they finished");
     assert!(

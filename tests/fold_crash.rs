@@ -107,21 +107,12 @@ fn crash_and_compare(store: &str, clean_store: &str) {
         let block = 2_000 + rng.below(8_000);
         import(&site, written..written + block);
         written += block;
-        let mut child = site
-            .command()
-            .args(["fold-events", "--json"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
         let expected = (typical * block / 40_000).max(2_000);
         // Up to well past the end: some folds commit, some die between their two commits.
-        std::thread::sleep(Duration::from_micros(rng.below(expected * 5 / 2)));
-        if child.try_wait().unwrap().is_none() {
+        let delay = Duration::from_micros(rng.below(expected * 5 / 2));
+        if site.run_and_kill(&["fold-events", "--json"], delay) {
             interrupted += 1;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
     eprintln!("{store:?}: {interrupted} of 20 folds killed before they finished");
     assert!(

@@ -179,7 +179,7 @@ pub fn fold(
                 .extend(active.remove(&day).unwrap_or_default());
             let date = day::to_date(day);
             let mut rollup: ActivityDay = files.load(&state.activity, date)?;
-            merge(&mut rollup, delta);
+            rollup.merge(delta);
             files.write(date, generation, &rollup)?;
             state.activity.insert(date, generation);
             summary.days.insert(date);
@@ -220,32 +220,4 @@ pub fn fold(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
-}
-
-fn merge(into: &mut ActivityDay, delta: ActivityDay) {
-    into.events += delta.events;
-    into.unknown += delta.unknown;
-    into.active_users.extend(delta.active_users);
-    into.registrations += delta.registrations;
-    for (k, n) in delta.commands {
-        *into.commands.entry(k).or_default() += n;
-    }
-    into.errors += delta.errors;
-    for (k, n) in delta.errors_by_name {
-        *into.errors_by_name.entry(k).or_default() += n;
-    }
-    for (provider, api) in delta.api {
-        let a = into.api.entry(provider).or_default();
-        a.calls += api.calls;
-        a.cost += api.cost;
-        for (ms, n) in api.latency_ms {
-            *a.latency_ms.entry(ms).or_default() += n;
-        }
-    }
-    into.conversions += delta.conversions;
-    into.cancellations += delta.cancellations;
-    into.mrr_new += delta.mrr_new;
-    into.mrr_churned += delta.mrr_churned;
-    into.mrr_expansion += delta.mrr_expansion;
-    into.mrr_contraction += delta.mrr_contraction;
 }

@@ -54,6 +54,35 @@ pub struct ApiDay {
 }
 
 impl ActivityDay {
+    /// Folds another delta of the same day into this one.
+    pub fn merge(&mut self, delta: ActivityDay) {
+        self.events += delta.events;
+        self.unknown += delta.unknown;
+        self.active_users.extend(delta.active_users);
+        self.registrations += delta.registrations;
+        for (k, n) in delta.commands {
+            *self.commands.entry(k).or_default() += n;
+        }
+        self.errors += delta.errors;
+        for (k, n) in delta.errors_by_name {
+            *self.errors_by_name.entry(k).or_default() += n;
+        }
+        for (provider, api) in delta.api {
+            let a = self.api.entry(provider).or_default();
+            a.calls += api.calls;
+            a.cost += api.cost;
+            for (ms, n) in api.latency_ms {
+                *a.latency_ms.entry(ms).or_default() += n;
+            }
+        }
+        self.conversions += delta.conversions;
+        self.cancellations += delta.cancellations;
+        self.mrr_new += delta.mrr_new;
+        self.mrr_churned += delta.mrr_churned;
+        self.mrr_expansion += delta.mrr_expansion;
+        self.mrr_contraction += delta.mrr_contraction;
+    }
+
     /// Counts one event; `movement` is what it did to revenue (from the projection). Returns
     /// whether the event counts as activity: the caller adds its user to `active_users` (the
     /// fold keeps a hash set per day, much faster than this ordered set for each event).

@@ -70,11 +70,7 @@ impl VisitWriter {
         }
     }
 
-    pub fn append(&mut self, day: NaiveDate, visit: &Visit) -> Result<()> {
-        self.append_line(day, &visit.to_json_line())
-    }
-
-    /// Appends one line made by [`Visit::to_json_line`].
+    /// Appends one visit line (the format of [`Visit::to_json_line`]).
     pub fn append_line(&mut self, day: NaiveDate, line: &[u8]) -> Result<()> {
         if !self.open.contains_key(&day) {
             let dir = visits_dir(&self.data_dir);

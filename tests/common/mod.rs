@@ -271,6 +271,23 @@ impl Rng {
 }
 
 impl Site {
+    /// Starts `arkwatch ARGS…` and SIGKILLs it after `delay`; returns whether it was still
+    /// running then (killed mid-run) rather than already finished.
+    pub fn run_and_kill(&self, args: &[&str], delay: Duration) -> bool {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let interrupted = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        interrupted
+    }
+
     /// Runs `fold-events --json` and returns the summary; fails the test on a non-zero exit.
     pub fn fold_events(&self) -> serde_json::Value {
         let out = self
