@@ -36,6 +36,34 @@ pub enum Command {
     Track(TrackArgs),
     /// Fold new product events into the users projection and the daily activity rollups
     FoldEvents(FoldEventsArgs),
+    /// The cron job: ingest the logs, fold new events, raise hot-lead and threshold alerts,
+    /// and send what is due (by SMTP, or to the outbox)
+    Scan(ScanArgs),
+    /// Health: last scan, unread log bytes, pending alerts, the lock, the event store and SMTP
+    /// (exit 1 when something needs attention)
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Show what would be sent, without sending, writing or advancing anything
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Do not connect to the event store or the SMTP server
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -95,6 +95,224 @@ pub struct Config {
     pub pages: Vec<(String, PageTier)>,
     pub filters: Filters,
     pub events: Events,
+    pub alerts: Alerts,
+    /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
+    pub smtp: Option<Smtp>,
+}
+
+/// What raises an alert and how often one may be sent.
+#[derive(Clone, Debug)]
+pub struct Alerts {
+    pub from: String,
+    pub to: Vec<String>,
+    pub dedup_hours: u32,
+    pub cooldown_hours: u32,
+    pub resolved_notices: bool,
+    pub max_emails_per_hour: u32,
+    /// A visit older than this when a scan first sees it (a backfill) never alerts.
+    pub lead_max_age_hours: u32,
+    pub score: crate::alerts::journey::ScoreWeights,
+    pub rules: Rules,
+}
+
+/// The threshold rules; a rule with `enabled = false` is never evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rules {
+    pub error_rate: Option<ErrorRateRule>,
+    pub conversion_rate: Option<ConversionRateRule>,
+    pub api_cost: Option<ApiCostRule>,
+    pub silence: Option<SilenceRule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorRateRule {
+    enabled: bool,
+    pub percent: f64,
+    pub window_minutes: u32,
+    pub min_commands: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversionRateRule {
+    enabled: bool,
+    pub percent: f64,
+    pub days: u32,
+    pub min_registrations: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiCostRule {
+    enabled: bool,
+    /// Dollars (or the configured currency) spent on API calls in the current local day.
+    pub per_day: rust_decimal::Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilenceRule {
+    enabled: bool,
+    pub hours: u32,
+}
+
+impl Default for ErrorRateRule {
+    fn default() -> Self {
+        ErrorRateRule {
+            enabled: true,
+            percent: 5.0,
+            window_minutes: 60,
+            min_commands: 20,
+        }
+    }
+}
+
+impl Default for ConversionRateRule {
+    fn default() -> Self {
+        ConversionRateRule {
+            enabled: true,
+            percent: 5.0,
+            days: 7,
+            min_registrations: 20,
+        }
+    }
+}
+
+impl Default for ApiCostRule {
+    fn default() -> Self {
+        ApiCostRule {
+            enabled: true,
+            per_day: rust_decimal::Decimal::new(5, 0),
+        }
+    }
+}
+
+impl Default for SilenceRule {
+    fn default() -> Self {
+        SilenceRule {
+            enabled: true,
+            hours: 2,
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only to a loopback address (a local relay).
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    /// Read at send time from `ARKWATCH_SMTP_PASSWORD`, else from this file.
+    pub password_file: Option<PathBuf>,
+    /// Extra trusted root certificate (PEM), for a server with a private CA.
+    pub ca_file: Option<PathBuf>,
+    pub timeout_secs: u32,
+}
+
+impl Smtp {
+    /// `smtp://host:port` or `smtps://host:port`, for messages (never with credentials).
+    pub fn address(&self) -> String {
+        let scheme = if self.security == SmtpSecurity::Tls {
+            "smtps"
+        } else {
+            "smtp"
+        };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAlerts {
+    from: String,
+    to: Vec<String>,
+    dedup_hours: u32,
+    cooldown_hours: u32,
+    resolved_notices: bool,
+    max_emails_per_hour: u32,
+    lead_max_age_hours: u32,
+    score: RawScore,
+    rules: RawRules,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            from: "arkwatch@localhost".into(),
+            to: Vec::new(),
+            dedup_hours: 24,
+            cooldown_hours: 6,
+            resolved_notices: true,
+            max_emails_per_hour: 1,
+            lead_max_age_hours: 24,
+            score: RawScore::default(),
+            rules: RawRules::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawScore {
+    very_hot: u32,
+    hot: u32,
+    warm: u32,
+    repeat_visit: u32,
+}
+
+impl Default for RawScore {
+    fn default() -> Self {
+        let w = crate::alerts::journey::ScoreWeights::default();
+        RawScore {
+            very_hot: w.very_hot,
+            hot: w.hot,
+            warm: w.warm,
+            repeat_visit: w.repeat_visit,
+        }
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRules {
+    error_rate: ErrorRateRule,
+    conversion_rate: ConversionRateRule,
+    api_cost: ApiCostRule,
+    silence: SilenceRule,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    #[serde(default = "default_security")]
+    security: SmtpSecurity,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    timeout_secs: u32,
+}
+
+fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+fn default_smtp_timeout() -> u32 {
+    15
 }
 
 /// Where product events live.
@@ -149,6 +367,9 @@ struct RawConfig {
     filters: RawFilters,
     #[serde(default)]
     events: RawEvents,
+    #[serde(default)]
+    alerts: RawAlerts,
+    smtp: Option<RawSmtp>,
 }
 
 #[derive(Deserialize)]
@@ -395,7 +616,22 @@ impl Config {
             retention_days: e.retention_days,
         };
 
+        let alerts = validate_alerts(raw.alerts, &bad)?;
+        let smtp = match raw.smtp {
+            Some(smtp) => Some(validate_smtp(smtp, &resolve, &bad)?),
+            None => None,
+        };
+        if smtp.is_some() && alerts.to.is_empty() {
+            return Err(bad(
+                "alerts.to: [smtp] is configured but no recipient is (to = [\"you@example.com\"])"
+                    .to_string(),
+            )
+            .into());
+        }
+
         Ok(Config {
+            alerts,
+            smtp,
             events,
             path: path.to_path_buf(),
             data_dir,
@@ -411,6 +647,98 @@ impl Config {
             filters,
         })
     }
+}
+
+fn validate_alerts(a: RawAlerts, bad: &dyn Fn(String) -> Fatal) -> Result<Alerts> {
+    let mailbox = |key: String, text: &str| -> Result<()> {
+        text.parse::<lettre::message::Mailbox>()
+            .map(|_| ())
+            .map_err(|err| bad(format!("{key}: {text:?} is not a mail address ({err})")).into())
+    };
+    mailbox("alerts.from".into(), &a.from)?;
+    for (i, to) in a.to.iter().enumerate() {
+        mailbox(format!("alerts.to[{i}]"), to)?;
+    }
+    if a.max_emails_per_hour == 0 {
+        return Err(bad(
+            "alerts.max_emails_per_hour: must be at least 1 (alerts are never dropped, so 0 \
+             would keep them pending forever)"
+                .into(),
+        )
+        .into());
+    }
+    let r = a.rules;
+    for (key, percent) in [
+        ("alerts.rules.error_rate.percent", r.error_rate.percent),
+        (
+            "alerts.rules.conversion_rate.percent",
+            r.conversion_rate.percent,
+        ),
+    ] {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(bad(format!("{key}: {percent} is not a percentage (0 to 100)")).into());
+        }
+    }
+    if r.error_rate.window_minutes == 0 || r.conversion_rate.days == 0 || r.silence.hours == 0 {
+        return Err(
+            bad("alerts.rules: window_minutes, days and hours must be at least 1".into()).into(),
+        );
+    }
+    Ok(Alerts {
+        from: a.from,
+        to: a.to,
+        dedup_hours: a.dedup_hours,
+        cooldown_hours: a.cooldown_hours,
+        resolved_notices: a.resolved_notices,
+        max_emails_per_hour: a.max_emails_per_hour,
+        lead_max_age_hours: a.lead_max_age_hours,
+        score: crate::alerts::journey::ScoreWeights {
+            very_hot: a.score.very_hot,
+            hot: a.score.hot,
+            warm: a.score.warm,
+            repeat_visit: a.score.repeat_visit,
+        },
+        rules: Rules {
+            error_rate: r.error_rate.enabled.then_some(r.error_rate),
+            conversion_rate: r.conversion_rate.enabled.then_some(r.conversion_rate),
+            api_cost: r.api_cost.enabled.then_some(r.api_cost),
+            silence: r.silence.enabled.then_some(r.silence),
+        },
+    })
+}
+
+fn validate_smtp(
+    s: RawSmtp,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    bad: &dyn Fn(String) -> Fatal,
+) -> Result<Smtp> {
+    if s.host.trim().is_empty() {
+        return Err(bad("smtp.host: must not be empty".into()).into());
+    }
+    let loopback =
+        s.host == "localhost" || s.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if s.security == SmtpSecurity::None && !loopback {
+        return Err(bad(format!(
+            "smtp.security: \"none\" sends the password and the leads in clear text, so it is \
+             only allowed to a loopback relay, not to {:?}; use \"starttls\" or \"tls\"",
+            s.host
+        ))
+        .into());
+    }
+    let port = s.port.unwrap_or(match s.security {
+        SmtpSecurity::Starttls => 587,
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::None => 25,
+    });
+    Ok(Smtp {
+        host: s.host,
+        port,
+        security: s.security,
+        username: s.username.filter(|u| !u.is_empty()),
+        password_file: s.password_file.as_deref().map(resolve),
+        ca_file: s.ca_file.as_deref().map(resolve),
+        timeout_secs: s.timeout_secs.max(1),
+    })
 }
 
 /// A URL with any password replaced, for messages.

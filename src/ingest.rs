@@ -25,7 +25,7 @@ use crate::day;
 use crate::rollup::traffic::{self, DayDelta};
 use crate::state::{SCHEMA_VERSION, State, StateLock};
 use crate::visitor::VisitorKeys;
-use crate::visits::{self, VisitWriter};
+use crate::visits::{self, Visit, VisitWriter};
 
 /// Files with less new data than this are folded on the calling thread.
 const PARALLEL_MIN_BYTES: u64 = 4 << 20;
@@ -108,6 +108,56 @@ pub struct MalformedSample {
     pub text: String,
 }
 
+/// What is not ingested yet of one log.
+#[derive(Debug, Serialize)]
+pub struct Backlog {
+    pub path: String,
+    /// Unread bytes (a gzip archive not read yet counts its compressed size).
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How much of each source the next ingestion would read. Reads only file headers (the
+/// fingerprints), never the new data, and changes nothing.
+pub fn backlog(state: &State, sources: &[LogSource]) -> Vec<Backlog> {
+    let now = Utc::now();
+    let mut records: Records = state
+        .logs
+        .iter()
+        .flat_map(|(key, log)| log.files.iter().map(move |f| (key.clone(), f.clone())))
+        .collect();
+    let mut claimed = Vec::new();
+    let mut out = Vec::new();
+    for source in sources {
+        let key = source.path.display().to_string();
+        let mut errors = Vec::new();
+        let plans = tailer::plan(
+            &key,
+            &source.path,
+            &mut records,
+            &mut claimed,
+            now,
+            &mut errors,
+        );
+        out.push(Backlog {
+            path: key,
+            bytes: plans
+                .iter()
+                .map(|p| {
+                    p.candidate
+                        .size
+                        .saturating_sub(if p.candidate.gz { 0 } else { p.start })
+                })
+                .sum(),
+            error: errors
+                .first()
+                .map(|e| format!("{}: {}", e.path.display(), e.error)),
+        });
+    }
+    out
+}
+
 /// Undoes what an interrupted run left: visits appended past their committed length, rollup
 /// files of a generation that was never committed.
 pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
@@ -124,10 +174,44 @@ pub fn ingest(
     sources: &[LogSource],
     progress: Progress,
 ) -> Result<Summary> {
+    run(config, lock, state, sources, progress, None)
+}
+
+/// Reads what is new in `sources` as [`ingest`] would, but writes nothing: returns the summary
+/// and the visits that would be recorded (for `scan --dry-run`).
+pub fn preview(
+    config: &Config,
+    lock: &StateLock,
+    state: &State,
+    sources: &[LogSource],
+) -> Result<(Summary, Vec<Visit>)> {
+    let mut copy = state.clone();
+    let mut visits = Vec::new();
+    let summary = run(
+        config,
+        lock,
+        &mut copy,
+        sources,
+        Progress::Hidden,
+        Some(&mut visits),
+    )?;
+    Ok((summary, visits))
+}
+
+fn run(
+    config: &Config,
+    lock: &StateLock,
+    state: &mut State,
+    sources: &[LogSource],
+    progress: Progress,
+    preview: Option<&mut Vec<Visit>>,
+) -> Result<Summary> {
     let started = Instant::now();
     let now = Utc::now();
     let data_dir = lock.data_dir();
-    recover(data_dir, state)?;
+    if preview.is_none() {
+        recover(data_dir, state)?;
+    }
     let keys = VisitorKeys::load_or_create(data_dir)?;
     let bots = BotList::new(&config.filters.bot_patterns);
 
@@ -166,7 +250,11 @@ pub fn ingest(
     let pool = tailer::BufferPool::default();
     let mut run = RunFold {
         deltas: HashMap::default(),
-        writer: VisitWriter::new(data_dir),
+        writer: if preview.is_some() {
+            VisitWriter::in_memory()
+        } else {
+            VisitWriter::new(data_dir)
+        },
         summary: &mut summary,
     };
 
@@ -227,6 +315,14 @@ pub fn ingest(
         summary
             .errors
             .push(format!("{}: {}", error.path.display(), error.error));
+    }
+    if let Some(out) = preview {
+        for line in writer.into_memory() {
+            out.push(serde_json::from_slice(&line).context("a visit line does not parse back")?);
+        }
+        summary.days = deltas.keys().map(|d| day::to_date(*d)).collect();
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
     }
     let lengths = writer.finish()?;
     crate::crashpoint::here("ingest:after-visits");

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod ingest;
 pub mod rollup;
+pub mod scan;
 pub mod state;
 pub mod visitor;
 pub mod visits;

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::exit::Fatal;
 use crate::fsutil;
 
-/// The schema version this build writes. A file with a higher version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes. A file with a higher version is refused (version 2
+/// added `alerts`; version 1 files read as they are).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const LOCK_FILE: &str = "arkwatch.lock";
 const STATE_FILE: &str = "state.json";
@@ -116,6 +117,35 @@ impl Drop for StateLock {
     }
 }
 
+/// Who holds the lock of `data_dir` now (None: nobody), without taking it for longer than a
+/// look, and without waiting.
+pub fn lock_holder(data_dir: &Path) -> Result<Option<String>> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("cannot open {}", path.display())),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(None),
+        Err(TryLockError::WouldBlock) => Ok(Some(read_holder(&mut file))),
+        Err(TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Reads the state of `data_dir` without the lock, for reports: the file is only ever
+/// replaced whole, so what is read is one committed state.
+pub fn peek(data_dir: &Path) -> Result<State> {
+    let path = data_dir.join(STATE_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => State::from_json(&path, &bytes),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 fn read_holder(file: &mut File) -> String {
     let mut text = String::new();
     let _ = file.seek(SeekFrom::Start(0));
@@ -156,6 +186,9 @@ pub struct State {
     pub activity: BTreeMap<NaiveDate, u64>,
     #[serde(default)]
     pub last_fold: Option<DateTime<Utc>>,
+    /// The alert ledger, pending alerts, and how far scans have looked at visits.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertState,
 }
 
 impl State {

@@ -29,6 +29,8 @@ fn lead(v: Visit) -> LeadItem {
         .unwrap()
         .with_timezone(&Utc);
     LeadItem {
+        visitor: arkwatch::alerts::leads::visitor_key(v.ip, &v.user_agent),
+        raised_at: now,
         kind: LeadAlert::New,
         journey: journey::build(&[v], now, ScoreWeights::default()).unwrap(),
     }
@@ -62,6 +64,7 @@ fn hostile_visitor_text_is_harmless_in_headers_text_and_html() {
         rules: vec![RuleItem {
             name: "error_rate".into(),
             kind: RuleAlert::Fired,
+            raised_at: Utc::now(),
             detail: "error rate 7.5% over the last hour (3 of 40 commands)".into(),
         }],
     };

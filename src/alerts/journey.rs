@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::PageTier;
 use crate::visits::Visit;
@@ -34,14 +34,14 @@ impl Default for ScoreWeights {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageHit {
     pub time: DateTime<FixedOffset>,
     pub path: String,
     pub tier: PageTier,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub start: DateTime<FixedOffset>,
     pub end: DateTime<FixedOffset>,
@@ -52,7 +52,7 @@ pub struct Session {
     pub utm: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journey {
     pub ip: std::net::IpAddr,
     pub user_agent: String,
@@ -62,8 +62,8 @@ pub struct Journey {
     /// The highest tier reached.
     pub top_tier: PageTier,
     /// From the first visit, or from the first `warm` (demo) visit if there was one, to the
-    /// first `hot` or `very_hot` visit after it.
-    pub time_to_intent: Option<Duration>,
+    /// first `hot` or `very_hot` visit after it, in seconds.
+    pub time_to_intent_secs: Option<i64>,
     pub visits_last_7_days: usize,
     pub score: u32,
 }
@@ -131,10 +131,10 @@ pub fn build(visits: &[Visit], now: DateTime<Utc>, weights: ScoreWeights) -> Opt
         .iter()
         .find(|v| v.tier == PageTier::Warm)
         .map_or(first.time, |v| v.time);
-    let time_to_intent = visits
+    let time_to_intent_secs = visits
         .iter()
         .find(|v| v.tier >= PageTier::Hot && v.time >= from)
-        .map(|v| v.time - from);
+        .map(|v| (v.time - from).num_seconds());
     let week_ago = now - Duration::days(7);
     let visits_last_7_days = visits.iter().filter(|v| v.time >= week_ago).count();
 
@@ -156,7 +156,7 @@ pub fn build(visits: &[Visit], now: DateTime<Utc>, weights: ScoreWeights) -> Opt
         browser: describe_agent(&first.user_agent),
         sessions,
         top_tier,
-        time_to_intent,
+        time_to_intent_secs,
         visits_last_7_days,
         score,
     })
@@ -244,8 +244,8 @@ mod tests {
         assert_eq!(j.sessions[1].referrer, None);
         assert_eq!(j.top_tier, PageTier::VeryHot);
         assert_eq!(
-            j.time_to_intent,
-            Some(Duration::zero()),
+            j.time_to_intent_secs,
+            Some(0),
             "the first visit was already /pricing"
         );
         assert_eq!(j.visits_last_7_days, 3);
@@ -270,7 +270,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let j = build(&visits, now, ScoreWeights::default()).unwrap();
-        assert_eq!(j.time_to_intent, Some(Duration::minutes(12)));
+        assert_eq!(j.time_to_intent_secs, Some(12 * 60));
         assert_eq!(
             j.visits_last_7_days, 2,
             "the visit of the 20th is more than a week old"

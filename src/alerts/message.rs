@@ -13,29 +13,42 @@ use anyhow::{Context, Result};
 use lettre::Transport;
 use lettre::message::{Mailbox, Message, MultiPart};
 
-use super::journey::Journey;
 use super::ledger::{LeadAlert, RuleAlert};
+pub use super::{LeadItem, RuleItem};
 
 /// How many leads a digest lists in full; the rest are counted.
 pub const LISTED_LEADS: usize = 20;
-
-pub struct LeadItem {
-    pub kind: LeadAlert,
-    pub journey: Journey,
-}
-
-pub struct RuleItem {
-    pub name: String,
-    pub kind: RuleAlert,
-    /// What the rule measured, in words (written by arkwatch, not by a visitor).
-    pub detail: String,
-}
 
 /// Everything one message says.
 pub struct Digest {
     pub site_name: String,
     pub leads: Vec<LeadItem>,
     pub rules: Vec<RuleItem>,
+}
+
+fn lead_kind(kind: LeadAlert) -> &'static str {
+    match kind {
+        LeadAlert::New => "new",
+        LeadAlert::Escalated => "escalated",
+    }
+}
+
+fn rule_kind(kind: RuleAlert) -> &'static str {
+    match kind {
+        RuleAlert::Fired => "fired",
+        RuleAlert::Repeated => "still holds",
+        RuleAlert::Resolved => "resolved",
+    }
+}
+
+/// `12 min`, `3 h 5 min`, `2 d 4 h`.
+fn minutes(secs: i64) -> String {
+    let m = secs / 60;
+    match m {
+        m if m < 60 => format!("{m} min"),
+        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m => format!("{} d {} h", m / (24 * 60), m % (24 * 60) / 60),
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -94,6 +107,12 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// Visitor text for HTML: defused (some clients turn any URL-looking text into a link), then
+/// escaped.
+fn safe_html(text: &str) -> String {
+    escape_html(&defuse(text))
+}
+
 impl Digest {
     /// Leads by score, highest first.
     pub fn sort(&mut self) {
@@ -117,20 +136,18 @@ impl Digest {
         let mut out = String::new();
         for lead in self.leads.iter().take(LISTED_LEADS) {
             let j = &lead.journey;
-            let kind = match lead.kind {
-                LeadAlert::New => "new",
-                LeadAlert::Escalated => "escalated",
-            };
             let _ = writeln!(
                 out,
-                "Lead ({kind}, score {}): {} — {}",
+                "Lead ({}, {}, score {}): {} — {}",
+                lead_kind(lead.kind),
+                j.top_tier,
                 j.score,
                 j.ip,
                 defuse(&j.browser)
             );
             let _ = writeln!(out, "  visits in the last 7 days: {}", j.visits_last_7_days);
-            if let Some(t) = j.time_to_intent {
-                let _ = writeln!(out, "  time to /pricing or /trial: {} min", t.num_minutes());
+            if let Some(t) = j.time_to_intent_secs {
+                let _ = writeln!(out, "  time to /pricing or /trial: {}", minutes(t));
             }
             for (n, s) in j.sessions.iter().enumerate() {
                 let from = s
@@ -144,9 +161,10 @@ impl Digest {
                 for page in &s.pages {
                     let _ = writeln!(
                         out,
-                        "    {} {}",
+                        "    {} {} ({})",
                         page.time.format("%Y-%m-%d %H:%M"),
-                        defuse(&page.path)
+                        defuse(&page.path),
+                        page.tier
                     );
                 }
             }
@@ -163,9 +181,9 @@ impl Digest {
         for rule in &self.rules {
             let _ = writeln!(
                 out,
-                "Alert {} ({:?}): {}",
-                rule.name,
-                rule.kind,
+                "Alert {} {}: {}",
+                one_line(&rule.name),
+                rule_kind(rule.kind),
                 one_line(&rule.detail)
             );
         }
@@ -173,36 +191,49 @@ impl Digest {
     }
 
     pub fn html(&self) -> String {
-        let mut out = String::from("<!DOCTYPE html><html><body>");
+        let mut out =
+            String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>");
         for lead in self.leads.iter().take(LISTED_LEADS) {
             let j = &lead.journey;
             let _ = write!(
                 out,
-                "<h3>Lead, score {}: {} — {}</h3><ul>",
+                "<h3>Lead ({}, {}, score {}): {} — {}</h3><p>Visits in the last 7 days: {}",
+                lead_kind(lead.kind),
+                j.top_tier,
                 j.score,
                 escape_html(&j.ip.to_string()),
-                escape_html(&j.browser)
+                safe_html(&j.browser),
+                j.visits_last_7_days
             );
+            if let Some(t) = j.time_to_intent_secs {
+                let _ = write!(out, "; time to /pricing or /trial: {}", minutes(t));
+            }
+            out.push_str("</p><ol>");
             for s in &j.sessions {
                 let from = s
                     .referrer
                     .as_deref()
-                    .map_or_else(|| "direct".to_string(), escape_html);
-                let _ = write!(out, "<li>from {from}<ul>");
+                    .map_or_else(|| "direct".to_string(), safe_html);
+                let _ = write!(out, "<li>from {from}");
+                for (k, v) in &s.utm {
+                    let _ = write!(out, " <code>{}={}</code>", safe_html(k), safe_html(v));
+                }
+                out.push_str("<ul>");
                 for page in &s.pages {
                     let _ = write!(
                         out,
-                        "<li>{} {}</li>",
+                        "<li>{} <code>{}</code> ({})</li>",
                         page.time.format("%Y-%m-%d %H:%M"),
-                        escape_html(&page.path)
+                        safe_html(&page.path),
+                        page.tier
                     );
                 }
                 out.push_str("</ul></li>");
             }
             let _ = write!(
                 out,
-                "</ul><p>User agent: {}</p>",
-                escape_html(&j.user_agent)
+                "</ol><p>User agent: <code>{}</code></p>",
+                safe_html(&j.user_agent)
             );
         }
         if self.leads.len() > LISTED_LEADS {
@@ -215,8 +246,9 @@ impl Digest {
         for rule in &self.rules {
             let _ = write!(
                 out,
-                "<p>Alert {}: {}</p>",
+                "<p><b>Alert {} {}</b>: {}</p>",
                 escape_html(&rule.name),
+                rule_kind(rule.kind),
                 escape_html(&rule.detail)
             );
         }
@@ -228,6 +260,7 @@ impl Digest {
     pub fn message(&self, from: &Mailbox, to: &[Mailbox]) -> Result<Message> {
         let mut builder = Message::builder()
             .from(from.clone())
+            .message_id(None)
             .subject(self.subject());
         for mailbox in to {
             builder = builder.to(mailbox.clone());

@@ -1,6 +1,109 @@
-//! Alerts: hot-lead journeys and scores, and the ledger's dedup, cooldown and rate-limit
-//! decisions. The rules that feed them and the notifiers come with `scan`.
+//! Alerts: hot leads from new visits, threshold rules on product events, the ledger's dedup,
+//! cooldown and rate-limit decisions, the queue of alerts due but not yet delivered, the
+//! message, and its delivery.
 
 pub mod journey;
+pub mod leads;
 pub mod ledger;
 pub mod message;
+pub mod notify;
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use journey::Journey;
+use ledger::{AlertLedger, LeadAlert, RuleAlert};
+
+/// What the state remembers for alerting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertState {
+    #[serde(default)]
+    pub ledger: AlertLedger,
+    /// Alerts raised but not yet delivered. Saved before a send is tried, emptied only after
+    /// the server accepted the message: delivery is at-least-once.
+    #[serde(default)]
+    pub pending: Pending,
+    /// Per visits day file: how much of it scans have already evaluated for leads.
+    #[serde(default)]
+    pub scanned: BTreeMap<NaiveDate, u64>,
+    #[serde(default)]
+    pub last_scan: Option<ScanRecord>,
+    #[serde(default)]
+    pub last_sent: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    #[serde(default)]
+    pub leads: Vec<LeadItem>,
+    #[serde(default)]
+    pub rules: Vec<RuleItem>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.leads.is_empty() && self.rules.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.leads.len() + self.rules.len()
+    }
+
+    /// The oldest alert still waiting.
+    pub fn oldest(&self) -> Option<DateTime<Utc>> {
+        let leads = self.leads.iter().map(|l| l.raised_at);
+        let rules = self.rules.iter().map(|r| r.raised_at);
+        leads.chain(rules).min()
+    }
+
+    /// Queues a lead alert. A visitor already waiting keeps one entry: the newer journey, and
+    /// "new" unless the founders were already told about them.
+    pub fn push_lead(&mut self, item: LeadItem) {
+        match self.leads.iter_mut().find(|l| l.visitor == item.visitor) {
+            Some(waiting) => {
+                let kind = waiting.kind;
+                *waiting = LeadItem { kind, ..item };
+            }
+            None => self.leads.push(item),
+        }
+    }
+}
+
+/// A hot-lead alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadItem {
+    /// The visitor's ledger key (address and a hash of the User-Agent).
+    pub visitor: String,
+    pub kind: LeadAlert,
+    pub raised_at: DateTime<Utc>,
+    pub journey: Journey,
+}
+
+/// A threshold-rule alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleItem {
+    pub name: String,
+    pub kind: RuleAlert,
+    pub raised_at: DateTime<Utc>,
+    /// What the rule measured, in words (written by arkwatch, never by a visitor).
+    pub detail: String,
+}
+
+/// How the last scan ended, for `arkwatch status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    pub at: DateTime<Utc>,
+    /// The exit status it returned.
+    pub status: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    pub leads_raised: usize,
+    pub rules_raised: usize,
+    pub messages_sent: usize,
+    pub pending: usize,
+}

@@ -3,6 +3,8 @@
 
 mod fold_events;
 mod ingest_nginx;
+mod scan;
+mod status;
 mod track;
 
 use std::io::Write;
@@ -23,6 +25,8 @@ pub fn run(args: Args) -> Result<Status> {
         Command::IngestNginx(opts) => ingest_nginx::run(&config, wait, opts),
         Command::Track(opts) => track::run(&config, opts),
         Command::FoldEvents(opts) => fold_events::run(&config, wait, opts),
+        Command::Scan(opts) => scan::run(&config, wait, opts),
+        Command::Status(opts) => status::run(&config, opts),
     }
 }
 

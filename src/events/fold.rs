@@ -221,3 +221,43 @@ pub fn fold(
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
+
+/// What a fold would add, computed without writing anything (for `scan --dry-run`).
+#[derive(Debug, Default)]
+pub struct Preview {
+    pub events: u64,
+    /// Per local day: the activity of the events after the cursor.
+    pub days: BTreeMap<NaiveDate, ActivityDay>,
+    pub newest: Option<EventId>,
+}
+
+/// Reads the events after the activity cursor into activity days, in memory. Revenue movements
+/// need the projection, which a preview does not change: a conversion event counts as a
+/// conversion, and MRR is left out.
+pub fn preview(config: &Config, state: &State, store: &mut dyn EventStore) -> Result<Preview> {
+    let mut out = Preview {
+        newest: state.events_cursor,
+        ..Preview::default()
+    };
+    let mut days = DayResolver::new(config.timezone);
+    let mut cursor = state.events_cursor;
+    loop {
+        let page = store.read_after(cursor, PAGE)?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        out.newest = Some(last.id);
+        for entry in &page {
+            out.events += 1;
+            let Ok(event) = Event::parse(entry) else {
+                continue;
+            };
+            let movement = super::projection::Movement {
+                conversion: matches!(event.kind, super::event::EventKind::Conversion { .. }),
+                ..Default::default()
+            };
+            let day = day::to_date(days.day(event.time.timestamp()));
+            out.days.entry(day).or_default().add(&event, movement);
+        }
+    }
+    Ok(out)
+}

@@ -60,6 +60,8 @@ fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
 pub struct VisitWriter {
     data_dir: PathBuf,
     open: BTreeMap<NaiveDate, BufWriter<File>>,
+    /// Set for a writer that keeps lines in memory (a dry run).
+    memory: Option<Vec<Vec<u8>>>,
 }
 
 impl VisitWriter {
@@ -67,11 +69,29 @@ impl VisitWriter {
         VisitWriter {
             data_dir: data_dir.to_path_buf(),
             open: BTreeMap::new(),
+            memory: None,
         }
+    }
+
+    /// A writer that writes no file: [`VisitWriter::into_memory`] returns the lines.
+    pub fn in_memory() -> VisitWriter {
+        VisitWriter {
+            memory: Some(Vec::new()),
+            ..VisitWriter::new(Path::new(""))
+        }
+    }
+
+    /// The lines an in-memory writer was given, in order.
+    pub fn into_memory(self) -> Vec<Vec<u8>> {
+        self.memory.unwrap_or_default()
     }
 
     /// Appends one visit line (the format of [`Visit::to_json_line`]).
     pub fn append_line(&mut self, day: NaiveDate, line: &[u8]) -> Result<()> {
+        if let Some(memory) = &mut self.memory {
+            memory.push(line.to_vec());
+            return Ok(());
+        }
         if !self.open.contains_key(&day) {
             let dir = visits_dir(&self.data_dir);
             crate::fsutil::create_private_dir(&dir)?;
@@ -159,25 +179,44 @@ pub fn read_day(data_dir: &Path, state: &State, day: NaiveDate) -> Result<Vec<Vi
     let Some(&committed) = state.visits.get(&day) else {
         return Ok(Vec::new());
     };
-    let path = day_path(data_dir, day);
-    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    read_range(data_dir, day, 0..committed, &|_| true)
+}
+
+/// Reads the visits recorded in bytes `range` of one day's file (`range.start` is the start of
+/// a line), keeping those whose raw line passes `keep` (a cheap filter before the JSON parse).
+pub fn read_range(
+    data_dir: &Path,
+    day: NaiveDate,
+    range: std::ops::Range<u64>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Visit>> {
+    use std::io::{Read, Seek, SeekFrom};
     let mut visits = Vec::new();
-    let mut reader = BufReader::new(std::io::Read::take(file, committed));
+    if range.is_empty() {
+        return Ok(visits);
+    }
+    let path = day_path(data_dir, day);
+    let mut file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.seek(SeekFrom::Start(range.start))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = BufReader::new(file.take(range.end - range.start));
     let mut line = String::new();
-    let mut number = 0;
+    let mut offset = range.start;
     loop {
         line.clear();
-        if reader
+        let n = reader
             .read_line(&mut line)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            == 0
-        {
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
             break;
         }
-        number += 1;
-        let visit = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{number}: not a visit record", path.display()))?;
-        visits.push(visit);
+        if keep(&line) {
+            let visit = serde_json::from_str(&line).with_context(|| {
+                format!("{} at byte {offset}: not a visit record", path.display())
+            })?;
+            visits.push(visit);
+        }
+        offset += n as u64;
     }
     Ok(visits)
 }

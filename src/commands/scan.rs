@@ -1,0 +1,119 @@
+//! `arkwatch scan`: the cron job (see [`crate::scan`]), and its summary.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::alerts::notify::Notifier;
+use crate::cli::ScanArgs;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::scan::{Delivery, ScanReport};
+use crate::state::StateLock;
+
+pub fn run(config: &Config, wait: Duration, opts: ScanArgs) -> Result<Status> {
+    // A broken [smtp] section is a config error before anything is read.
+    let notifier = Notifier::from_config(config)?;
+    let lock = StateLock::acquire(&config.data_dir, wait)?;
+    let (report, status) = crate::scan::scan(config, &lock, &notifier, opts.dry_run)?;
+    drop(lock);
+    if opts.json {
+        super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        super::print(&human(&report))?;
+    }
+    for error in &report.errors {
+        eprintln!("arkwatch: {error}");
+    }
+    Ok(status)
+}
+
+fn human(r: &ScanReport) -> String {
+    let mut out = String::new();
+    let mut parts = Vec::new();
+    if let Some(i) = &r.ingest {
+        parts.push(format!(
+            "{} new lines ({} visits)",
+            i.lines, i.visits_recorded
+        ));
+    }
+    if let Some(f) = &r.fold {
+        parts.push(format!("{} new events", f.events));
+    }
+    if let Some(n) = r.events_previewed {
+        parts.push(format!("{n} new events"));
+    }
+    let raised_rules = r.rules.iter().filter(|x| x.alert.is_some()).count();
+    parts.push(format!(
+        "{} hot lead{} and {} alert{} raised",
+        r.leads.len(),
+        if r.leads.len() == 1 { "" } else { "s" },
+        raised_rules,
+        if raised_rules == 1 { "" } else { "s" }
+    ));
+    let _ = writeln!(
+        out,
+        "{}scan in {:.3}s: {}",
+        if r.dry_run { "dry-run " } else { "" },
+        r.seconds,
+        parts.join(", ")
+    );
+    for lead in &r.leads {
+        let _ = writeln!(
+            out,
+            "  lead {:?} {} score {}: {}",
+            lead.kind, lead.tier, lead.score, lead.ip
+        );
+    }
+    for rule in r.rules.iter().filter(|x| x.alert.is_some() || x.holds) {
+        let alert = rule
+            .alert
+            .map_or("holds, already alerted".to_string(), |a| format!("{a:?}"));
+        let _ = writeln!(out, "  rule {} ({alert}): {}", rule.name, rule.detail);
+    }
+    match &r.delivery {
+        Delivery::NothingDue => {}
+        Delivery::Sent {
+            to,
+            subject,
+            leads,
+            rules,
+        } => {
+            let _ = writeln!(
+                out,
+                "  sent \"{subject}\" ({leads} leads, {rules} alerts) to {to}"
+            );
+        }
+        Delivery::RateLimited { next_allowed } => {
+            let _ = writeln!(
+                out,
+                "  {} alerts pending: max_emails_per_hour reached, next message from {}",
+                r.pending,
+                next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        Delivery::Failed { to, .. } => {
+            let _ = writeln!(
+                out,
+                "  delivery to {to} failed; {} alerts stay pending for the next run",
+                r.pending
+            );
+        }
+        Delivery::WouldSend { to, subject, text } => {
+            let _ = writeln!(out, "  would send to {to}: {subject}\n");
+            for line in text.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        Delivery::WouldWait { next_allowed } => {
+            let _ = writeln!(
+                out,
+                "  would keep {} alerts pending until {}",
+                r.pending,
+                next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! `arkwatch status`: the health page of a cron tool. Reads the state without taking the lock
+//! (so it answers while a scan runs), and says whether anything needs attention.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::alerts::notify::Notifier;
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::ingest::{self, Backlog, LogSource};
+use crate::state;
+
+/// A scan older than this means cron stopped running it (four missed 15-minute runs).
+const STALE_SCAN: Duration = Duration::hours(1);
+/// A pending alert older than this means delivery is stuck (the rate limit alone holds an
+/// alert for at most an hour).
+const STUCK_ALERT: Duration = Duration::hours(2);
+/// A run holding the lock this long hangs.
+const LONG_LOCK: Duration = Duration::hours(1);
+
+#[derive(Debug, Serialize)]
+struct Report {
+    healthy: bool,
+    config: String,
+    data_dir: String,
+    checks: Vec<Check>,
+    logs: Vec<Backlog>,
+    pending_alerts: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_scan: Option<crate::alerts::ScanRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sent: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+pub fn run(config: &Config, opts: StatusArgs) -> Result<Status> {
+    let now = Utc::now();
+    let st = state::peek(&config.data_dir)?;
+    let mut checks = Vec::new();
+    let mut check = |name, ok, detail: String| checks.push(Check { name, ok, detail });
+
+    match &st.alerts.last_scan {
+        None => check(
+            "last scan",
+            false,
+            "no scan has run yet: is `arkwatch scan` in the crontab?".into(),
+        ),
+        Some(s) => {
+            let age = now - s.at;
+            let mut detail = format!(
+                "{} ({} min ago), exit {}",
+                s.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                age.num_minutes(),
+                s.status
+            );
+            for e in &s.errors {
+                let _ = write!(detail, "; {e}");
+            }
+            let ok = s.status == 0 && age < STALE_SCAN;
+            if age >= STALE_SCAN {
+                detail.push_str("; older than an hour: is cron still running it?");
+            }
+            check("last scan", ok, detail);
+        }
+    }
+
+    let pending = &st.alerts.pending;
+    match pending.oldest() {
+        None => check("pending alerts", true, "none".into()),
+        Some(oldest) => check(
+            "pending alerts",
+            now - oldest < STUCK_ALERT,
+            format!(
+                "{} waiting, the oldest since {} ({} min)",
+                pending.len(),
+                oldest.format("%Y-%m-%d %H:%M UTC"),
+                (now - oldest).num_minutes()
+            ),
+        ),
+    }
+
+    match state::lock_holder(&config.data_dir)? {
+        None => check("lock", true, "free".into()),
+        Some(holder) => {
+            let since = holder
+                .split("since ")
+                .nth(1)
+                .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok());
+            let hangs = since.is_some_and(|t| now - t.with_timezone(&Utc) >= LONG_LOCK);
+            check(
+                "lock",
+                !hangs,
+                format!(
+                    "held by {holder}{}",
+                    if hangs { " for over an hour" } else { "" }
+                ),
+            );
+        }
+    }
+
+    let logs = ingest::backlog(&st, &LogSource::configured(config));
+    for log in &logs {
+        if let Some(error) = &log.error {
+            check("access log", false, error.clone());
+        }
+    }
+
+    if opts.offline {
+        check("event store", true, "not checked (--offline)".into());
+        check("mail", true, "not checked (--offline)".into());
+    } else {
+        let store = crate::events::open(config).and_then(|mut s| {
+            s.projection_cursor()?;
+            Ok(s.describe())
+        });
+        match store {
+            Ok(name) => {
+                let last = st
+                    .events_cursor
+                    .map_or("no event folded yet".to_string(), |c| {
+                        format!(
+                            "last event folded {}",
+                            c.time().format("%Y-%m-%d %H:%M UTC")
+                        )
+                    });
+                check("event store", true, format!("{name} answers; {last}"));
+            }
+            Err(err) => check("event store", false, format!("{err:#}")),
+        }
+        match Notifier::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
+            Ok(name) => check("mail", true, format!("{name} answers")),
+            Err(err) => check("mail", false, format!("{err:#}")),
+        }
+    }
+
+    let report = Report {
+        healthy: checks.iter().all(|c| c.ok),
+        config: config.path.display().to_string(),
+        data_dir: config.data_dir.display().to_string(),
+        checks,
+        logs,
+        pending_alerts: pending.len(),
+        last_scan: st.alerts.last_scan.clone(),
+        last_sent: st.alerts.last_sent,
+    };
+    if opts.json {
+        super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        super::print(&human(&report))?;
+    }
+    Ok(if report.healthy {
+        Status::Ok
+    } else {
+        Status::Partial
+    })
+}
+
+fn human(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "arkwatch {} (config {}, data {})",
+        if r.healthy {
+            "is healthy"
+        } else {
+            "NEEDS ATTENTION"
+        },
+        r.config,
+        r.data_dir
+    );
+    for c in &r.checks {
+        let _ = writeln!(
+            out,
+            "  {:<5} {:<15} {}",
+            if c.ok { "ok" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    for log in &r.logs {
+        let _ = writeln!(
+            out,
+            "  log   {} bytes not ingested: {}",
+            log.bytes, log.path
+        );
+    }
+    if let Some(t) = r.last_sent {
+        let _ = writeln!(
+            out,
+            "  last message sent {}",
+            t.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    out
+}
