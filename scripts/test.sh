@@ -4,13 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests talk to, as "command:package" pairs. (Redis and an SMTP server join
-# this list with the features that need them.)
+# Debian packages the tests talk to, as "command:package" pairs.
 needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl")
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# The SMTP server of the mail tests: aiosmtpd for Debian's own python3 (a pyenv or venv python3
+# earlier in PATH does not see it).
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=("python3-aiosmtpd")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]}" >&2

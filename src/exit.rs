@@ -74,8 +74,8 @@ pub enum Fatal {
         supported: u32,
     },
     #[error(
-        "{service} at {address} is unreachable ({reason}); nothing was changed, and the next \
-         run picks up where this one would have"
+        "{service} at {address} is unreachable ({reason}); no work was lost, and the next run \
+         picks up from here"
     )]
     ServiceDown {
         service: String,

@@ -87,7 +87,15 @@ impl Notifier {
 fn smtp_error(address: &str, err: &lettre::transport::smtp::Error) -> anyhow::Error {
     let reason = error_chain(err);
     if err.is_permanent() {
-        anyhow::anyhow!("SMTP server {address} refused the message for good: {reason}")
+        anyhow::anyhow!(
+            "SMTP server {address} refused the message ({reason}); the alerts stay pending. \
+             Check [smtp] and [alerts] in the configuration"
+        )
+    } else if err.is_tls() {
+        anyhow::anyhow!(
+            "TLS with SMTP server {address} failed ({reason}); the alerts stay pending. Check \
+             smtp.host (it must match the certificate), smtp.security and smtp.ca_file"
+        )
     } else {
         Fatal::ServiceDown {
             service: "SMTP server".into(),

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod redis;
+pub mod smtp;
 
 use std::collections::BTreeMap;
 use std::io::Write;
