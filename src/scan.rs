@@ -226,6 +226,8 @@ pub fn scan(
         Err(err) => errors.push(err.context("reading the visits for hot leads failed")),
     }
 
+    report.leads.sort_by_key(|l| std::cmp::Reverse(l.score));
+
     // 4. Threshold rules, only when the event store answered (a rule never resolves or fires on
     // numbers that could not be read).
     if let Some(s) = store.as_mut() {

@@ -140,7 +140,7 @@ pub fn evaluate(
 }
 
 /// The committed visits of the last [`JOURNEY_DAYS`] (and a day, for time zones) by the
-/// wanted visitors. Lines are filtered on the address text before they are parsed.
+/// wanted visitors. Lines are filtered on the address before they are parsed.
 fn history(
     data_dir: &Path,
     state: &State,
@@ -148,13 +148,14 @@ fn history(
     now: DateTime<Utc>,
 ) -> Result<Vec<Visit>> {
     let first = (now - Duration::days(JOURNEY_DAYS + 1)).date_naive();
-    let needles: Vec<String> = wanted
-        .iter()
-        .map(|(ip, _)| format!("\"ip\":\"{ip}\""))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let keep = |line: &str| needles.iter().any(|n| line.contains(n.as_str()));
+    let addresses: std::collections::HashSet<String> =
+        wanted.iter().map(|(ip, _)| ip.to_string()).collect();
+    // The address is the only field spelled exactly as `IpAddr` displays it.
+    let keep = |line: &str| {
+        line.split_once("\"ip\":\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .is_some_and(|(ip, _)| addresses.contains(ip))
+    };
     let mut out = Vec::new();
     for (&day, &committed) in state.visits.range(first..) {
         out.extend(visits::read_range(data_dir, day, 0..committed, &keep)?);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::alerts::ledger::{LeadAlert, RuleAlert};
 use crate::alerts::notify::Notifier;
 use crate::cli::ScanArgs;
 use crate::config::Config;
@@ -60,16 +61,23 @@ fn human(r: &ScanReport) -> String {
         parts.join(", ")
     );
     for lead in &r.leads {
+        let kind = match lead.kind {
+            LeadAlert::New => "new",
+            LeadAlert::Escalated => "escalated",
+        };
         let _ = writeln!(
             out,
-            "  lead {:?} {} score {}: {}",
-            lead.kind, lead.tier, lead.score, lead.ip
+            "  lead ({kind}, {}, score {}): {}",
+            lead.tier, lead.score, lead.ip
         );
     }
     for rule in r.rules.iter().filter(|x| x.alert.is_some() || x.holds) {
-        let alert = rule
-            .alert
-            .map_or("holds, already alerted".to_string(), |a| format!("{a:?}"));
+        let alert = match rule.alert {
+            None => "holds, already alerted",
+            Some(RuleAlert::Fired) => "fired",
+            Some(RuleAlert::Repeated) => "still holds",
+            Some(RuleAlert::Resolved) => "resolved",
+        };
         let _ = writeln!(out, "  rule {} ({alert}): {}", rule.name, rule.detail);
     }
     match &r.delivery {

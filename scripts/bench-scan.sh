@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# scan benchmark: the cron tick as production sees it.
+#   - a real Redis (started here on a free loopback port) with 1,000,000 events over 30 days, and
+#     a 200,000-line access log over 14 days ending today, both ingested by a first scan;
+#   - a quiet tick: `scan` with no new line and no new event (target: <= 50 ms);
+#   - a tick with 10,000 new lines of today (new visitors, so new hot leads, journeys and a
+#     digest written to the outbox every tick; target: <= 150 ms).
+# Usage: scripts/bench-scan.sh   (installs redis-server, hyperfine when run as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${BENCH_DIR:-target/bench-scan}
+events=${EVENTS:-1000000}
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "bench-scan needs: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2; exit 1
+  fi
+fi
+
+cargo build --release --locked --quiet --bin arkwatch --example genevents --example genlog
+bin=$PWD/target/release/arkwatch
+genevents=$PWD/target/release/examples/genevents
+genlog=$PWD/target/release/examples/genlog
+mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
+rm -rf redis data access.log; mkdir redis
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis" \
+  --daemonize yes --pidfile "$work/redis/pid" >/dev/null
+trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+
+today=$(date -u +%F)
+first=$(date -u -d "$today - 13 days" +%F)
+cat > scan.toml <<TOML
+data_dir = "$work/data"
+timezone = "UTC"
+site_hosts = ["acme.example"]
+[[access_log]]
+path = "$work/access.log"
+[events]
+store = "redis://127.0.0.1:$port/0"
+[alerts]
+# Every tick with new leads writes its digest (the hourly limit would skip the send).
+max_emails_per_hour = 100000
+TOML
+
+echo "== $events events over 30 days into Redis; 200,000 log lines from $first to $today"
+"$genevents" --events "$events" --days 30 | redis-cli -p "$port" --pipe >/dev/null
+"$genlog" --lines 200000 --seed 1 --start "$first" --days 14 --tz-offset +0000 > access.log
+echo "== first scan (backfill: ingest and fold everything)"
+/usr/bin/env time -f "   %e s, peak RSS %M KiB" "$bin" --config scan.toml scan > first.txt
+head -1 first.txt
+
+echo "== quiet tick (target <= 50 ms)"
+hyperfine --style basic --warmup 3 --runs "${RUNS:-30}" --export-json quiet.json \
+  -n quiet "$bin --config scan.toml scan" 2>&1 | grep -E "Time|Range"
+echo "== tick with 10,000 new lines (target <= 150 ms)"
+hyperfine --style basic --warmup 1 --runs "${RUNS:-15}" --export-json busy.json \
+  --prepare "$genlog --lines 10000 --seed \$(date +%N) --start $today --days 1 --tz-offset +0000 >> $work/access.log" \
+  -n busy "$bin --config scan.toml scan" 2>&1 | grep -E "Time|Range"
+"$bin" --config scan.toml scan --dry-run --json > last.json || true
+python3 - <<'PY'
+import json
+q = json.load(open("quiet.json"))["results"][0]
+b = json.load(open("busy.json"))["results"][0]
+def line(name, r, target):
+    ms = r["mean"] * 1000
+    verdict = "ok" if ms <= target else "OVER TARGET"
+    print(f"{name:<22} {ms:7.1f} ms ± {r['stddev']*1000:.1f}  (median {r['median']*1000:.1f}, target <= {target} ms: {verdict})")
+line("quiet tick", q, 50)
+line("10,000-line tick", b, 150)
+PY
+ls data/outbox | wc -l | xargs echo "digests in the outbox:"
