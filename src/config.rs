@@ -863,6 +863,59 @@ mod tests {
     }
 
     #[test]
+    fn alerts_and_smtp_defaults_and_errors() {
+        let c = parse("data_dir = \"d\"\n").unwrap();
+        assert!(c.smtp.is_none(), "no [smtp]: the outbox");
+        assert_eq!(c.alerts.max_emails_per_hour, 1);
+        assert_eq!(c.alerts.rules.error_rate, Some(ErrorRateRule::default()));
+        assert_eq!(
+            c.alerts.rules.api_cost.unwrap().per_day,
+            rust_decimal::Decimal::new(5, 0)
+        );
+
+        let c = parse(
+            "data_dir = \"d\"\n[alerts]\nto = [\"a@b.example\"]\n\
+             [alerts.rules.silence]\nenabled = false\n[alerts.rules.api_cost]\nper_day = \"20.50\"\n\
+             [smtp]\nhost = \"smtp.b.example\"\nsecurity = \"tls\"\nusername = \"u\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.rules.silence, None);
+        assert_eq!(
+            c.alerts.rules.api_cost.unwrap().per_day,
+            rust_decimal::Decimal::new(2050, 2)
+        );
+        let smtp = c.smtp.unwrap();
+        assert_eq!(
+            (smtp.port, smtp.address()),
+            (465, "smtps://smtp.b.example:465".into())
+        );
+
+        let msg = message(
+            "data_dir = \"d\"\n[alerts]\nto = [\"a@b.example\"]\n[smtp]\nhost = \"mail.b.example\"\nsecurity = \"none\"\n",
+        );
+        assert!(
+            msg.contains("smtp.security") && msg.contains("loopback"),
+            "{msg}"
+        );
+        assert!(
+            parse("data_dir = \"d\"\n[alerts]\nto = [\"a@b.example\"]\n[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n")
+                .is_ok(),
+            "plain to a local relay"
+        );
+        let msg = message("data_dir = \"d\"\n[smtp]\nhost = \"mail.b.example\"\n");
+        assert!(msg.contains("alerts.to"), "{msg}");
+        let msg =
+            message("data_dir = \"d\"\n[alerts]\nto = [\"a@b.example\", \"not an address\"]\n");
+        assert!(msg.contains("alerts.to[1]"), "{msg}");
+        let msg = message("data_dir = \"d\"\n[alerts]\nmax_emails_per_hour = 0\n");
+        assert!(msg.contains("alerts.max_emails_per_hour"), "{msg}");
+        let msg = message("data_dir = \"d\"\n[alerts.rules.error_rate]\npercent = 150\n");
+        assert!(msg.contains("alerts.rules.error_rate.percent"), "{msg}");
+        let msg = message("data_dir = \"d\"\n[alerts.rules.error_rate]\nprecent = 5\n");
+        assert!(msg.contains("precent"), "a typo is an error: {msg}");
+    }
+
+    #[test]
     fn pages_longest_prefix_first() {
         let c = parse("data_dir = \"d\"\n[pages]\n\"/p\" = \"warm\"\n\"/pricing/enterprise\" = \"very_hot\"\n").unwrap();
         assert_eq!(c.pages[0].0, "/pricing/enterprise");

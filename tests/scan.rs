@@ -697,3 +697,27 @@ fn a_crash_around_the_send_never_loses_an_alert() {
         assert!(text_part(mails.last().unwrap()).contains("203.0.113.1"));
     }
 }
+
+#[test]
+fn an_smtp_login_without_a_password_is_a_config_error_before_anything_is_read() {
+    let site = site(
+        "[alerts]\nto = [\"a@acme.example\"]\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"arkwatch\"\n",
+    );
+    site.append(
+        "access.log",
+        &[req("203.0.113.1", "GET", "/pricing", 200, SAFARI, 5)],
+    );
+    let out = site
+        .command()
+        .env_remove("ARKWATCH_SMTP_PASSWORD")
+        .arg("scan")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ARKWATCH_SMTP_PASSWORD") && stderr.contains("smtp.password_file"),
+        "{stderr}"
+    );
+    assert!(!site.data.join("state.json").exists(), "nothing was read");
+}
