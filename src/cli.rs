@@ -42,6 +42,37 @@ pub enum Command {
     /// Health: last scan, unread log bytes, pending alerts, the lock, the event store and SMTP
     /// (exit 1 when something needs attention)
     Status(StatusArgs),
+    /// Remove every record of an address or network from every store (GDPR erasure); with
+    /// --dry-run --json, print them all instead (right of access)
+    PurgeIp(PurgeIpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch purge-ip 203.0.113.7 --dry-run --json   # everything held about it
+  arkwatch purge-ip 203.0.113.7                    # erase it
+  arkwatch purge-ip 2001:db8:42::/48               # a network")]
+pub struct PurgeIpArgs {
+    /// An address (IPv4 or IPv6, any spelling) or a CIDR
+    #[arg(value_name = "IP|CIDR")]
+    pub target: String,
+
+    /// Find and print, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as JSON (with --dry-run: every record found, store by store)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also blank the address's lines in the rotated access logs arkwatch reads (not the live
+    /// one: see the README)
+    #[arg(long)]
+    pub include_access_logs: bool,
+
+    /// Allow a network wider than /16 (IPv4) or /48 (IPv6)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -12,10 +12,7 @@ use anyhow::{Context, Result};
 /// new one, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent(path);
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let tmp = temp_path(path);
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -30,6 +27,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     fs::rename(&tmp, path)
         .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     sync_dir(dir)
+}
+
+/// The temporary file a replacement of `path` is written to first: `.NAME.tmp` beside it (the
+/// stores skip dot files; a run killed mid-write leaves it to be overwritten by the next).
+pub fn temp_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "unnamed".into(), |n| n.to_string_lossy().into_owned());
+    parent(path).join(format!(".{name}.tmp"))
+}
+
+/// Creates (or truncates) `path` for writing, mode 0600.
+pub fn create_private(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Makes a rename or a file creation in `dir` durable.

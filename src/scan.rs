@@ -293,7 +293,7 @@ pub fn scan(
         let digest = digest(config, &state);
         let outcome = notify::mailboxes(config)
             .and_then(|(from, to)| digest.message(&from, &to))
-            .and_then(|message| notifier.send(&message));
+            .and_then(|message| notifier.send(&message, &digest));
         match outcome {
             Ok(()) => {
                 crate::crashpoint::here("scan:after-send");

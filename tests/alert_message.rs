@@ -40,7 +40,7 @@ fn written(digest: &Digest) -> Vec<u8> {
     let outbox = tempfile::tempdir().unwrap();
     let from = "ArkWatch <arkwatch@acme.example>".parse().unwrap();
     let to = ["founders@acme.example".parse().unwrap()];
-    to_outbox(outbox.path(), &digest.message(&from, &to).unwrap()).unwrap();
+    to_outbox(outbox.path(), &digest.message(&from, &to).unwrap(), None).unwrap();
     let files: Vec<_> = std::fs::read_dir(outbox.path())
         .unwrap()
         .map(|e| e.unwrap().path())

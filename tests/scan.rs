@@ -67,6 +67,7 @@ fn outbox(site: &Site) -> Vec<Vec<u8>> {
             let e = e.unwrap();
             (e.metadata().unwrap().modified().unwrap(), e.path())
         })
+        .filter(|(_, p)| p.extension().is_some_and(|x| x == "eml"))
         .collect();
     files.sort();
     files

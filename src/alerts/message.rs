@@ -20,6 +20,7 @@ pub use super::{LeadItem, RuleItem};
 pub const LISTED_LEADS: usize = 20;
 
 /// Everything one message says.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Digest {
     pub site_name: String,
     pub leads: Vec<LeadItem>,
@@ -271,13 +272,19 @@ impl Digest {
     }
 }
 
-/// Writes `message` as a `.eml` file into `outbox`.
-pub fn to_outbox(outbox: &Path, message: &Message) -> Result<()> {
+/// Writes `message` as `ID.eml` into `outbox` and returns the id. With `digest`, its alerts are
+/// kept beside it as `ID.json`, so that `purge-ip` can write the message again without the
+/// alerts of one address.
+pub fn to_outbox(outbox: &Path, message: &Message, digest: Option<&Digest>) -> Result<String> {
     crate::fsutil::create_private_dir(outbox)?;
-    lettre::FileTransport::new(outbox)
+    let id = lettre::FileTransport::new(outbox)
         .send(message)
         .with_context(|| format!("cannot write the message into {}", outbox.display()))?;
-    Ok(())
+    if let Some(digest) = digest {
+        let json = serde_json::to_vec(digest).context("cannot serialise the digest")?;
+        crate::fsutil::write_atomic(&outbox.join(format!("{id}.json")), &json, 0o600)?;
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

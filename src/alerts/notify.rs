@@ -13,6 +13,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 
+use super::message::Digest;
 use crate::config::{Config, Smtp, SmtpSecurity};
 use crate::exit::Fatal;
 
@@ -53,9 +54,11 @@ impl Notifier {
     /// Hands `message` over. An unreachable or temporarily failing server is
     /// [`Fatal::ServiceDown`] (exit 75); a server that refuses for good (bad credentials, a
     /// rejected recipient) is a plain error (exit 1). Either way the caller keeps the alerts.
-    pub fn send(&self, message: &Message) -> Result<()> {
+    pub fn send(&self, message: &Message, digest: &Digest) -> Result<()> {
         match self {
-            Notifier::Outbox(dir) => super::message::to_outbox(dir, message),
+            Notifier::Outbox(dir) => {
+                super::message::to_outbox(dir, message, Some(digest)).map(drop)
+            }
             Notifier::Smtp { transport, address } => match transport.send(message) {
                 Ok(_) => Ok(()),
                 Err(err) => Err(smtp_error(address, &err)),

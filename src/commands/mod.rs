@@ -3,6 +3,7 @@
 
 mod fold_events;
 mod ingest_nginx;
+mod purge_ip;
 mod scan;
 mod status;
 mod track;
@@ -27,6 +28,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::FoldEvents(opts) => fold_events::run(&config, wait, opts),
         Command::Scan(opts) => scan::run(&config, wait, opts),
         Command::Status(opts) => status::run(&config, opts),
+        Command::PurgeIp(opts) => purge_ip::run(&config, wait, opts),
     }
 }
 

@@ -36,6 +36,18 @@ impl FileStore {
     }
 }
 
+/// Whether the open `file` is the file at `path` now.
+fn same_file(file: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file
+        .metadata()
+        .with_context(|| format!("cannot stat {}", path.display()))?;
+    Ok(match std::fs::metadata(path) {
+        Ok(now) => now.ino() == open.ino() && now.dev() == open.dev(),
+        Err(_) => false,
+    })
+}
+
 /// One line of the file: the id, then the producer's fields in order.
 fn to_line(id: EventId, fields: &[(String, String)]) -> Vec<u8> {
     let mut map = serde_json::Map::new();
@@ -155,15 +167,23 @@ impl EventStore for FileStore {
         if let Some(dir) = self.events.parent() {
             crate::fsutil::create_private_dir(dir)?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.events)
-            .with_context(|| format!("cannot open {}", self.events.display()))?;
-        file.lock()
-            .with_context(|| format!("cannot lock {}", self.events.display()))?;
+        // Trimming and purging replace the file (under its lock); a producer that opened the
+        // old one before must not append to it after: reopen until the locked file is the one
+        // at the path.
+        let mut file = loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&self.events)
+                .with_context(|| format!("cannot open {}", self.events.display()))?;
+            file.lock()
+                .with_context(|| format!("cannot lock {}", self.events.display()))?;
+            if same_file(&file, &self.events)? {
+                break file;
+            }
+        };
         let last =
             last_id(&mut file).with_context(|| format!("cannot read {}", self.events.display()))?;
         let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
@@ -230,6 +250,34 @@ impl EventStore for FileStore {
             let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
             match from_line(&line) {
                 Some(entry) if entry.id < min => removed += 1,
+                _ if line.is_empty() => {}
+                _ => {
+                    kept.extend_from_slice(&line);
+                    kept.push(b'\n');
+                }
+            }
+        }
+        if removed > 0 {
+            crate::fsutil::write_atomic(&self.events, &kept, 0o600)?;
+        }
+        Ok(removed)
+    }
+
+    fn remove(&mut self, ids: &std::collections::BTreeSet<EventId>) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let Some(file) = self.open_read()? else {
+            return Ok(0);
+        };
+        file.lock()
+            .with_context(|| format!("cannot lock {}", self.events.display()))?;
+        let mut kept = Vec::new();
+        let mut removed = 0;
+        for line in BufReader::new(&file).split(b'\n') {
+            let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
+            match from_line(&line) {
+                Some(entry) if ids.contains(&entry.id) => removed += 1,
                 _ if line.is_empty() => {}
                 _ => {
                     kept.extend_from_slice(&line);

@@ -196,6 +196,20 @@ impl EventStore for RedisStore {
         Ok(removed)
     }
 
+    fn remove(&mut self, ids: &std::collections::BTreeSet<EventId>) -> Result<u64> {
+        let mut removed = 0;
+        let ids: Vec<String> = ids.iter().map(EventId::to_string).collect();
+        for batch in ids.chunks(1000) {
+            let n: u64 = redis::cmd("XDEL")
+                .arg(&self.stream)
+                .arg(batch)
+                .query(&mut self.conn)
+                .map_err(|e| self.fail(e))?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+
     fn projection_cursor(&mut self) -> Result<Option<EventId>> {
         let cursor: Option<String> = self.conn.get(&self.cursor).map_err(|e| self.fail(e))?;
         cursor

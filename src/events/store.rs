@@ -27,6 +27,9 @@ pub trait EventStore {
     /// Deletes every entry with an id below `min`; returns how many went.
     fn trim_before(&mut self, min: EventId) -> Result<u64>;
 
+    /// Deletes the entries with these ids (for `purge-ip`); returns how many went.
+    fn remove(&mut self, ids: &std::collections::BTreeSet<EventId>) -> Result<u64>;
+
     /// The last event folded into the users projection.
     fn projection_cursor(&mut self) -> Result<Option<EventId>>;
 

@@ -5,6 +5,10 @@
 //! after appending but before saving the state leaves a longer file, and the next run cuts it
 //! back to the committed length before it reads anything (see [`recover`]). That is what makes
 //! a killed run leave no duplicate visit.
+//!
+//! `purge-ip` and `rotate` remove visits by overwriting their lines with spaces (through a
+//! temporary file and a rename), so that the committed lengths and the scan offsets in the state
+//! stay valid without a second commit; readers skip blank lines, and archiving drops them.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -51,7 +55,12 @@ pub fn visits_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("visits")
 }
 
-fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
+/// Where `rotate` keeps day files it took out of the live store, as `DAY.jsonl.gz`.
+pub fn archive_dir(data_dir: &Path) -> PathBuf {
+    visits_dir(data_dir).join("archive")
+}
+
+pub fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
     visits_dir(data_dir).join(format!("{day}.jsonl"))
 }
 
@@ -210,7 +219,9 @@ pub fn read_range(
         if n == 0 {
             break;
         }
-        if keep(&line) {
+        // A line of spaces is a visit `purge-ip` or `rotate` blanked in place (keeping every
+        // offset the state holds valid).
+        if !line.trim().is_empty() && keep(&line) {
             let visit = serde_json::from_str(&line).with_context(|| {
                 format!("{} at byte {offset}: not a visit record", path.display())
             })?;
