@@ -219,12 +219,13 @@ fn bounded(text: &[u8], at: usize, n: &Needle) -> bool {
     let after = text.get(at + n.text.len()).copied();
     if n.v4 {
         // `::ffff:1.2.3.4` holds 1.2.3.4; `11.2.3.45` and `1.2.3.4.5` do not.
-        !before.is_some_and(|b| b.is_ascii_digit() || b == b'.')
-            && !after.is_some_and(|b| b.is_ascii_digit())
-            && !(after == Some(b'.')
-                && text
-                    .get(at + n.text.len() + 1)
-                    .is_some_and(u8::is_ascii_digit))
+        let next = text.get(at + n.text.len() + 1);
+        let longer = match after {
+            Some(b) if b.is_ascii_digit() => true,
+            Some(b'.') => next.is_some_and(u8::is_ascii_digit),
+            _ => false,
+        };
+        !before.is_some_and(|b| b.is_ascii_digit() || b == b'.') && !longer
     } else {
         let part = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
         !before.is_some_and(part) && !after.is_some_and(part)
