@@ -45,6 +45,20 @@ pub enum Command {
     /// Remove every record of an address or network from every store (GDPR erasure); with
     /// --dry-run --json, print them all instead (right of access)
     PurgeIp(PurgeIpArgs),
+    /// Keep arkwatch's own data within retention: archive old visits, trim folded events,
+    /// compact the state, clean the outbox
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// Show what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -96,8 +96,35 @@ pub struct Config {
     pub filters: Filters,
     pub events: Events,
     pub alerts: Alerts,
+    pub retention: Retention,
     /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
     pub smtp: Option<Smtp>,
+}
+
+/// How much of its own data arkwatch keeps (`rotate`). Rollups are kept for ever: they hold
+/// no address, and reports outlive the logs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Visits kept in the live store (the newest); older ones go to gzip archives.
+    pub max_visits: u64,
+    /// Visits older than this (local days) go to the archives whatever their number.
+    pub max_age_days: u32,
+    /// Archives of days older than this are deleted.
+    pub archive_days: u32,
+    /// Messages in the outbox older than this are deleted.
+    pub outbox_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_visits: 10_000,
+            max_age_days: 90,
+            archive_days: 365,
+            outbox_days: 30,
+        }
+    }
 }
 
 /// What raises an alert and how often one may be sent.
@@ -369,6 +396,8 @@ struct RawConfig {
     events: RawEvents,
     #[serde(default)]
     alerts: RawAlerts,
+    #[serde(default)]
+    retention: Retention,
     smtp: Option<RawSmtp>,
 }
 
@@ -629,8 +658,19 @@ impl Config {
             .into());
         }
 
+        let retention = raw.retention;
+        if retention.archive_days < retention.max_age_days {
+            return Err(bad(format!(
+                "retention.archive_days ({}) is shorter than retention.max_age_days ({}): \
+                 archives would be deleted before they are made",
+                retention.archive_days, retention.max_age_days
+            ))
+            .into());
+        }
+
         Ok(Config {
             alerts,
+            retention,
             smtp,
             events,
             path: path.to_path_buf(),

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod ingest;
 pub mod purge;
 pub mod rollup;
+pub mod rotate;
 pub mod scan;
 pub mod state;
 pub mod visitor;

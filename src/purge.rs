@@ -125,12 +125,8 @@ impl Target {
         }
     }
 
-    /// `text` with every matching address replaced by `[purged]`.
-    pub fn redact(&self, text: &str) -> String {
-        if !self.in_text(text.as_bytes()) {
-            return text.to_string();
-        }
-        let bytes = text.as_bytes();
+    /// The byte ranges of `bytes` that spell a matching address.
+    fn spans(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
         let mut cut: Vec<(usize, usize)> = Vec::new();
         if self.single() {
             for n in &self.needles {
@@ -152,9 +148,14 @@ impl Target {
             }
         }
         cut.sort();
+        cut
+    }
+
+    /// `text` with every matching address replaced by `[purged]`.
+    pub fn redact(&self, text: &str) -> String {
         let mut out = String::new();
         let mut at = 0;
-        for (start, end) in cut {
+        for (start, end) in self.spans(text.as_bytes()) {
             if start < at {
                 continue;
             }
@@ -164,6 +165,14 @@ impl Target {
         }
         out.push_str(&text[at..]);
         out
+    }
+
+    /// Overwrites every matching address in `bytes` with `x` (same length, so a JSON string
+    /// stays valid and a file keeps its offsets).
+    pub fn mask(&self, bytes: &mut [u8]) {
+        for (start, end) in self.spans(bytes) {
+            bytes[start..end].fill(b'x');
+        }
     }
 }
 
@@ -424,7 +433,7 @@ fn purge_visits(
     let mut report = StoreReport::default();
     let dir = crate::visits::visits_dir(data_dir);
     for path in list(&dir, ".jsonl")? {
-        let n = blank_lines(&path, target, dry, &mut |line| {
+        let n = blank_lines(&path, target, dry, Some(&visit_owner), &mut |line| {
             note_visit(line, seen, dry.then_some(&mut report.found));
         })?;
         if n > 0 {
@@ -439,12 +448,18 @@ fn purge_visits(
         }
         let mut kept = String::new();
         let mut n = 0;
-        for line in text.lines() {
-            if target.in_text(line.as_bytes()) {
-                n += 1;
-                note_visit(line.as_bytes(), seen, dry.then_some(&mut report.found));
-            } else if !line.trim().is_empty() {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if !target.in_text(line.as_bytes()) {
                 kept.push_str(line);
+                kept.push('\n');
+                continue;
+            }
+            n += 1;
+            note_visit(line.as_bytes(), seen, dry.then_some(&mut report.found));
+            if visit_owner(line.as_bytes()).is_some_and(|ip| !target.matches(ip)) {
+                let mut bytes = line.as_bytes().to_vec();
+                target.mask(&mut bytes);
+                kept.push_str(&String::from_utf8_lossy(&bytes));
                 kept.push('\n');
             }
         }
@@ -455,6 +470,13 @@ fn purge_visits(
         }
     }
     Ok(report)
+}
+
+/// The address a visits line is the record of (its `ip` field, always written first-class).
+fn visit_owner(line: &[u8]) -> Option<IpAddr> {
+    let at = memmem::find(line, b"\"ip\":\"")? + 6;
+    let len = memchr::memchr(b'"', &line[at..])?;
+    std::str::from_utf8(&line[at..at + len]).ok()?.parse().ok()
 }
 
 fn note_visit(
@@ -502,11 +524,13 @@ pub(crate) fn list(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
 
 /// Overwrites with spaces every line of `path` that names the target (keeping the newline, so
 /// the file keeps its length and every offset into it), through a temporary file and a rename.
-/// Returns how many lines matched; `found` sees each one before it is blanked.
+/// With `owner` (the address a line is the record of), a line owned by another address only has
+/// the mention masked. Returns how many lines matched; `found` sees each one before.
 pub(crate) fn blank_lines(
     path: &Path,
     target: &Target,
     dry: bool,
+    owner: Option<&dyn Fn(&[u8]) -> Option<IpAddr>>,
     found: &mut dyn FnMut(&[u8]),
 ) -> Result<u64> {
     const CHUNK: usize = 4 << 20;
@@ -546,8 +570,14 @@ pub(crate) fn blank_lines(
             }
         }
         for &(start, stop) in &hits {
-            found(&region[start..stop]);
-            region[start..stop].fill(b' ');
+            let line = &mut region[start..stop];
+            found(line);
+            // A record of someone else that merely mentions the address keeps its place, with
+            // the address masked.
+            match owner.map(|f| f(line)) {
+                Some(Some(ip)) if !target.matches(ip) => target.mask(line),
+                _ => line.fill(b' '),
+            }
         }
         matched += hits.len() as u64;
         if !dry && !hits.is_empty() && out.is_none() {
@@ -969,7 +999,7 @@ mod tests {
         let text = "{\"ip\":\"203.0.113.7\"}\n{\"ip\":\"203.0.113.8\"}\n{\"ip\":\"203.0.113.7\"}";
         std::fs::write(&path, text).unwrap();
         let mut found = 0;
-        let n = blank_lines(&path, &t("203.0.113.7"), false, &mut |_| found += 1).unwrap();
+        let n = blank_lines(&path, &t("203.0.113.7"), false, None, &mut |_| found += 1).unwrap();
         assert_eq!((n, found), (2, 2));
         let after = std::fs::read_to_string(&path).unwrap();
         assert_eq!(after.len(), text.len());

@@ -4,6 +4,7 @@
 mod fold_events;
 mod ingest_nginx;
 mod purge_ip;
+mod rotate;
 mod scan;
 mod status;
 mod track;
@@ -29,6 +30,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Scan(opts) => scan::run(&config, wait, opts),
         Command::Status(opts) => status::run(&config, opts),
         Command::PurgeIp(opts) => purge_ip::run(&config, wait, opts),
+        Command::Rotate(opts) => rotate::run(&config, wait, opts),
     }
 }
 

@@ -1,0 +1,57 @@
+//! `arkwatch rotate`: retention for arkwatch's own data (see [`crate::rotate`]).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::RotateArgs;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::state::StateLock;
+
+pub fn run(config: &Config, wait: Duration, opts: RotateArgs) -> Result<Status> {
+    let lock = StateLock::acquire(&config.data_dir, wait)?;
+    let (r, status) = crate::rotate::rotate(config, &lock, opts.dry_run)?;
+    drop(lock);
+    if opts.json {
+        super::print(&(serde_json::to_string_pretty(&r)? + "\n"))?;
+    } else {
+        let mut out = String::new();
+        let would = if r.dry_run { "would be " } else { "" };
+        let _ = writeln!(
+            out,
+            "{}rotate in {:.3}s{}",
+            if r.dry_run { "dry-run " } else { "" },
+            r.seconds,
+            if r.changed_anything() {
+                ""
+            } else {
+                ": nothing to do"
+            }
+        );
+        let v = &r.visits;
+        let _ = writeln!(
+            out,
+            "  visits: {} kept, {} {would}archived ({} whole days), {} archives {would}deleted",
+            v.kept, v.archived, v.days_archived, v.archives_deleted
+        );
+        let _ = writeln!(
+            out,
+            "  events: {} {would}trimmed{}",
+            r.events_trimmed,
+            r.events_trimmed_before
+                .map_or(String::new(), |b| format!(" (ids before {b})"))
+        );
+        let _ = writeln!(
+            out,
+            "  state: {} ledger entries and {} checkpoints {would}dropped; outbox: {} messages {would}deleted",
+            r.ledger_entries_dropped, r.checkpoints_dropped, r.outbox_messages_deleted
+        );
+        super::print(&out)?;
+    }
+    for error in &r.errors {
+        eprintln!("arkwatch: {error}");
+    }
+    Ok(status)
+}
