@@ -372,6 +372,8 @@ pub fn purge(
             state.version = SCHEMA_VERSION;
             lock.save(&state)?;
             traffic::remove_unreferenced(data_dir, &state)?;
+            crate::rollup::files::DayFiles::new(data_dir, "activity")
+                .remove_unreferenced(&state.activity)?;
         }
         audit(data_dir, &keys, target, "done", Some(&report))?;
     }
@@ -871,6 +873,46 @@ fn purge_rollups(
     }
     if written {
         traffic::sync_written(data_dir)?;
+    }
+    // Activity rollups hold no address, except in names a producer chose (an error message
+    // that quotes one, say).
+    let files = crate::rollup::files::DayFiles::new(data_dir, "activity");
+    let days: Vec<chrono::NaiveDate> = state.activity.keys().copied().collect();
+    let mut activity_written = false;
+    for date in days {
+        let mut rollup: crate::rollup::activity::ActivityDay = files.load(&state.activity, date)?;
+        let mut renamed = 0u64;
+        for map in [&mut rollup.commands, &mut rollup.errors_by_name] {
+            let named: Vec<String> = map
+                .keys()
+                .filter(|k| target.in_text(k.as_bytes()))
+                .cloned()
+                .collect();
+            for name in named {
+                let count = map.remove(&name).unwrap_or_default();
+                *map.entry(target.redact(&name)).or_default() += count;
+                renamed += 1;
+            }
+        }
+        if renamed == 0 {
+            continue;
+        }
+        report.records += renamed;
+        if dry {
+            report
+                .found
+                .push(serde_json::json!({"activity_rollup": date, "names": renamed}));
+            continue;
+        }
+        files.write(date, generation, &rollup)?;
+        state.activity.insert(date, generation);
+        report.files += 1;
+        activity_written = true;
+    }
+    if activity_written {
+        files.sync()?;
+    }
+    if written || activity_written {
         state.generation = generation;
     }
     Ok(report)
