@@ -151,6 +151,34 @@ impl Target {
         cut
     }
 
+    /// The lines of `text` (start, end without the newline) that name a matching address. For
+    /// one address the whole text is searched for its spellings at once (SIMD memmem), and only
+    /// the lines around a hit are looked at.
+    fn matching_lines(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        let line_of = |at: usize| {
+            let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+            let stop = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+            (start, stop)
+        };
+        let mut lines: Vec<(usize, usize)> = if self.single() {
+            self.spans(text).into_iter().map(|(at, _)| line_of(at)).collect()
+        } else {
+            let mut out = Vec::new();
+            let mut start = 0;
+            while start < text.len() {
+                let stop = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+                if self.in_text(&text[start..stop]) {
+                    out.push((start, stop));
+                }
+                start = stop + 1;
+            }
+            out
+        };
+        lines.sort_unstable();
+        lines.dedup();
+        lines
+    }
+
     /// `text` with every matching address replaced by `[purged]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = String::new();
@@ -559,18 +587,7 @@ pub(crate) fn blank_lines(
             }
         };
         let region = &mut buf[..end];
-        let mut hits = Vec::new();
-        if target.in_text(region) {
-            let mut start = 0;
-            while start < region.len() {
-                let stop =
-                    memchr::memchr(b'\n', &region[start..]).map_or(region.len(), |i| start + i);
-                if target.in_text(&region[start..stop]) {
-                    hits.push((start, stop));
-                }
-                start = stop + 1;
-            }
-        }
+        let hits = target.matching_lines(region);
         for &(start, stop) in &hits {
             let line = &mut region[start..stop];
             found(line);
