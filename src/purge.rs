@@ -161,7 +161,10 @@ impl Target {
             (start, stop)
         };
         let mut lines: Vec<(usize, usize)> = if self.single() {
-            self.spans(text).into_iter().map(|(at, _)| line_of(at)).collect()
+            self.spans(text)
+                .into_iter()
+                .map(|(at, _)| line_of(at))
+                .collect()
         } else {
             let mut out = Vec::new();
             let mut start = 0;
@@ -380,8 +383,12 @@ pub fn purge(
     report.events = purge_events(store.as_mut(), target, dry, &mut seen)?;
     report.visits = purge_visits(data_dir, target, dry, &mut seen)?;
     report.outbox = purge_outbox(config, target, dry, &mut seen)?;
+    let mut logs_changed = false;
     if opts.include_access_logs {
-        anyhow::bail!("--include-access-logs is not implemented yet");
+        let (logs, notes) = purge_access_logs(config, lock, &mut state, target, dry)?;
+        logs_changed = logs.files > 0;
+        report.access_logs = Some(logs);
+        report.notes.extend(notes);
     }
     report.state = purge_state(&mut state, target, dry, &mut seen);
     report.rollups = purge_rollups(data_dir, &mut state, &keys, target, &seen, dry)?;
@@ -396,7 +403,7 @@ pub fn purge(
         );
     }
     if !dry {
-        if report.rollups.records > 0 || report.state.records > 0 {
+        if report.rollups.records > 0 || report.state.records > 0 || logs_changed {
             state.version = SCHEMA_VERSION;
             lock.save(&state)?;
             traffic::remove_unreferenced(data_dir, &state)?;
@@ -407,6 +414,139 @@ pub fn purge(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The rotated access logs: lines naming the address are blanked (plain files in place through
+/// a rename, archives recompressed). A checkpoint whose fingerprint the blanking changes gets
+/// the new one as `alt_fp`, saved before the file is replaced, so ingestion knows the file
+/// either way and reads no line twice. The live log is never rewritten (nginx is appending to
+/// it): a note says how many of its lines name the address.
+fn purge_access_logs(
+    config: &Config,
+    lock: &StateLock,
+    state: &mut State,
+    target: &Target,
+    dry: bool,
+) -> Result<(StoreReport, Vec<String>)> {
+    use crate::accesslog::tailer::{self, FP_MAX};
+    let mut report = StoreReport::default();
+    let mut notes = Vec::new();
+    for log in &config.access_logs {
+        let candidates = match tailer::discover(&log.path) {
+            Ok(c) => c,
+            Err(err) => {
+                notes.push(format!("{}: {err}", log.path.display()));
+                continue;
+            }
+        };
+        for c in candidates {
+            let mut found = |line: &[u8]| {
+                if dry {
+                    report.found.push(serde_json::json!({
+                        "file": c.path.display().to_string(),
+                        "line": String::from_utf8_lossy(line),
+                    }));
+                }
+            };
+            if c.live {
+                let bytes = std::fs::read(&c.path)
+                    .with_context(|| format!("cannot read {}", c.path.display()))?;
+                let lines = target.matching_lines(&bytes);
+                for &(start, stop) in &lines {
+                    found(&bytes[start..stop]);
+                }
+                if !lines.is_empty() {
+                    notes.push(format!(
+                        "the live log {} has {} line(s) naming the address and was left alone \
+                         (nginx writes to it): rotate it (logrotate -f), run `arkwatch scan`, \
+                         then run this purge again",
+                        c.path.display(),
+                        lines.len()
+                    ));
+                }
+                continue;
+            }
+            let old_prefix = c
+                .prefix()
+                .with_context(|| format!("cannot read {}", c.path.display()))?;
+            let mut bytes = if c.gz {
+                read_gz(&c.path)?.into_bytes()
+            } else {
+                // The first bytes and the rest of their last line, enough for the fingerprint.
+                let mut head = Vec::new();
+                File::open(&c.path)
+                    .and_then(|f| f.take((FP_MAX + (4 << 20)) as u64).read_to_end(&mut head))
+                    .with_context(|| format!("cannot read {}", c.path.display()))?;
+                head
+            };
+            let lines = target.matching_lines(&bytes);
+            if lines.is_empty() && c.gz {
+                continue;
+            }
+            for &(start, stop) in &lines {
+                if c.gz {
+                    found(&bytes[start..stop]);
+                }
+                bytes[start..stop].fill(b' ');
+            }
+            // The checkpoint of this file, by the fingerprint it has now.
+            let record = state
+                .logs
+                .values_mut()
+                .flat_map(|l| l.files.iter_mut())
+                .find(|r| {
+                    let len = r.fp_len as usize;
+                    len > 0
+                        && old_prefix.len() >= len
+                        && tailer::fingerprint(&old_prefix[..len]) == r.fp
+                });
+            let new_fp = record.as_ref().and_then(|r| {
+                let len = r.fp_len as usize;
+                let fp = tailer::fingerprint(&bytes[..len.min(bytes.len())]);
+                (fp != r.fp).then_some(fp)
+            });
+            let n = if c.gz {
+                report.records += lines.len() as u64;
+                lines.len() as u64
+            } else {
+                // Counted and reported by the streaming pass below.
+                0
+            };
+            if dry {
+                if !c.gz {
+                    report.records += blank_lines(&c.path, target, true, None, &mut found)?;
+                }
+                continue;
+            }
+            if let (Some(record), Some(fp)) = (record, new_fp) {
+                record.alt_fp = Some(fp);
+                state.version = SCHEMA_VERSION;
+                lock.save(state)?;
+            }
+            crate::crashpoint::here("purge:log-before-replace");
+            let changed = if c.gz {
+                write_gz_atomic(&c.path, &bytes)?;
+                n
+            } else {
+                let m = blank_lines(&c.path, target, false, None, &mut found)?;
+                report.records += m;
+                m
+            };
+            crate::crashpoint::here("purge:log-replaced");
+            if changed > 0 {
+                report.files += 1;
+            }
+            if let Some(fp) = new_fp {
+                for r in state.logs.values_mut().flat_map(|l| l.files.iter_mut()) {
+                    if r.alt_fp == Some(fp) {
+                        r.fp = fp;
+                        r.alt_fp = None;
+                    }
+                }
+            }
+        }
+    }
+    Ok((report, notes))
 }
 
 fn purge_events(
@@ -552,6 +692,9 @@ pub(crate) fn list(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Which address a line is the record of.
+pub(crate) type Owner = dyn Fn(&[u8]) -> Option<IpAddr>;
+
 /// Overwrites with spaces every line of `path` that names the target (keeping the newline, so
 /// the file keeps its length and every offset into it), through a temporary file and a rename.
 /// With `owner` (the address a line is the record of), a line owned by another address only has
@@ -560,7 +703,7 @@ pub(crate) fn blank_lines(
     path: &Path,
     target: &Target,
     dry: bool,
-    owner: Option<&dyn Fn(&[u8]) -> Option<IpAddr>>,
+    owner: Option<&Owner>,
     found: &mut dyn FnMut(&[u8]),
 ) -> Result<u64> {
     const CHUNK: usize = 4 << 20;

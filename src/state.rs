@@ -231,6 +231,11 @@ pub struct FileCheckpoint {
     pub fp_len: u32,
     /// Hash of those bytes (of the decompressed content for a gzip file).
     pub fp: u64,
+    /// A second fingerprint the file may have: set by `purge-ip --include-access-logs` before
+    /// it replaces a file whose first bytes it blanks, so the file is known whether the run
+    /// dies before or after the replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_fp: Option<u64>,
     /// Bytes consumed: always the end of a complete line.
     pub offset: u64,
     /// Lines consumed, so that malformed-line samples can name a line number.

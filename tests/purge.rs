@@ -438,3 +438,96 @@ fn copy_site(site: &Site) -> Site {
     assert!(status.success());
     copy
 }
+
+#[test]
+fn rotated_access_logs_are_blanked_and_no_line_is_read_twice() {
+    for crash in [
+        None,
+        Some("purge:log-before-replace"),
+        Some("purge:log-replaced"),
+    ] {
+        let site = Site::new("");
+        let target = "203.0.113.7";
+        // The address's line first, so that blanking it changes the file's fingerprint.
+        let first = [
+            req(target, "/pricing", "-", SAFARI, 300),
+            req("198.51.100.1", "/", "-", SAFARI, 299),
+            req("198.51.100.2", "/x?from=203.0.113.7", "-", SAFARI, 298),
+        ];
+        site.append("access.log", &first);
+        ok(&site, &["ingest-nginx", "--json"]);
+        common::logrotate(&site, false);
+        site.append("access.log", &[req(target, "/trial", "-", SAFARI, 200)]);
+        ok(&site, &["ingest-nginx", "--json"]);
+        common::logrotate(&site, true); // access.log.1 -> .2.gz, access.log -> .1
+        site.append(
+            "access.log",
+            &[
+                req(target, "/", "-", SAFARI, 100),
+                req("198.51.100.3", "/", "-", SAFARI, 99),
+            ],
+        );
+        let before = ok(&site, &["ingest-nginx", "--json"]);
+        assert_eq!(before["lines"], 2);
+        let hits_before: u64 = site.rollups().values().map(|r| r.hits).sum();
+
+        let mut cmd = site.command();
+        cmd.args(["purge-ip", target, "--include-access-logs", "--json"]);
+        if let Some(point) = crash {
+            let out = cmd.env("ARKWATCH_CRASH_AT", point).output().unwrap();
+            assert!(!out.status.success(), "{point}: the run died");
+            // Ingestion between the crash and the rerun reads nothing again.
+            let mid = ok(&site, &["ingest-nginx", "--json"]);
+            assert_eq!(mid["lines"], 0, "{point}: {mid:#}");
+            assert_eq!(mid["malformed"], 0, "{point}");
+        } else {
+            let out = cmd.output().unwrap();
+            common::assert_success(&out);
+            let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                r["access_logs"]["records"], 3,
+                "two lines of it, one mention: {r:#}"
+            );
+            let notes = r["notes"].as_array().unwrap();
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.as_str().unwrap().contains("live log")),
+                "the live log is named: {r:#}"
+            );
+        }
+        ok(
+            &site,
+            &["purge-ip", target, "--include-access-logs", "--json"],
+        );
+        for name in ["access.log.1", "access.log.2.gz"] {
+            let path = site.path(name);
+            let mut text = String::new();
+            if name.ends_with(".gz") {
+                flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+                    .read_to_string(&mut text)
+                    .unwrap();
+            } else {
+                text = std::fs::read_to_string(&path).unwrap();
+            }
+            assert!(!names_the_v4_address(&text), "{crash:?}: {name}:\n{text}");
+            if name.ends_with(".gz") {
+                assert!(text.contains("198.51.100.1"), "others' lines stay: {text}");
+            }
+        }
+        assert!(
+            names_the_v4_address(&std::fs::read_to_string(&site.log).unwrap()),
+            "the live log is never rewritten"
+        );
+        let after = ok(&site, &["ingest-nginx", "--json"]);
+        assert_eq!(
+            after["lines"], 0,
+            "{crash:?}: no line read twice: {after:#}"
+        );
+        let hits_after: u64 = site.rollups().values().map(|r| r.hits).sum();
+        assert_eq!(
+            hits_after, hits_before,
+            "{crash:?}: traffic counts unchanged"
+        );
+    }
+}

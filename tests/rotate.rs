@@ -109,14 +109,21 @@ fn rotate_keeps_exactly_the_caps_and_a_second_run_changes_nothing() {
         let day: chrono::NaiveDate = name.trim_end_matches(".jsonl.gz").parse().unwrap();
         assert!(day >= oldest_kept, "{name} is older than archive_days");
     }
-    assert!(archived_lines(&site) >= 130 - 3 * 20, "archived visits of the kept days");
+    assert!(
+        archived_lines(&site) >= 130 - 3 * 20,
+        "archived visits of the kept days"
+    );
 
     // Twice in a row: nothing changes the second time.
     let snapshot = files(&site.data);
     let again = ok(&site, &["rotate", "--json"]);
     assert_eq!(again["visits"]["archived"], 0, "{again:#}");
     assert_eq!(again["visits"]["archives_deleted"], 0);
-    assert_eq!(files(&site.data), snapshot, "the second rotate changed nothing");
+    assert_eq!(
+        files(&site.data),
+        snapshot,
+        "the second rotate changed nothing"
+    );
 
     // Scans and ingestion go on over the blanked lines.
     site.append("access.log", &[req("203.0.113.9", "/trial", 1)]);
@@ -124,7 +131,13 @@ fn rotate_keeps_exactly_the_caps_and_a_second_run_changes_nothing() {
     assert_eq!(scan["ingest"]["lines"], 1);
     assert_eq!(site.visits().len(), 51);
     let r = ok(&site, &["rotate", "--json"]);
-    assert_eq!((r["visits"]["kept"].as_u64(), r["visits"]["archived"].as_u64()), (Some(50), Some(1)));
+    assert_eq!(
+        (
+            r["visits"]["kept"].as_u64(),
+            r["visits"]["archived"].as_u64()
+        ),
+        (Some(50), Some(1))
+    );
 }
 
 #[test]
@@ -145,7 +158,11 @@ fn old_visits_go_by_age_even_under_the_cap() {
     assert_eq!(archived_lines(&site), 2);
     let state: Value =
         serde_json::from_slice(&std::fs::read(site.data.join("state.json")).unwrap()).unwrap();
-    assert_eq!(state["visits"].as_object().unwrap().len(), 1, "archived days leave the state");
+    assert_eq!(
+        state["visits"].as_object().unwrap().len(),
+        1,
+        "archived days leave the state"
+    );
 }
 
 #[test]

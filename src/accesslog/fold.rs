@@ -117,6 +117,10 @@ impl<'c> Folder<'c> {
         source: &str,
         report: &mut ChunkReport,
     ) {
+        // A line `purge-ip` blanked: nothing to count.
+        if line.first() == Some(&b' ') && line.iter().all(|&b| b == b' ') {
+            return;
+        }
         let req = match self.parser.parse(line) {
             Ok(req) => req,
             Err(why) => return self.malformed(line, index, why.describe(), report),

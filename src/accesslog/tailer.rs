@@ -62,7 +62,7 @@ impl Candidate {
     }
 
     /// The first bytes of the content (decompressed for gzip).
-    fn prefix(&self) -> io::Result<Vec<u8>> {
+    pub fn prefix(&self) -> io::Result<Vec<u8>> {
         let file = File::open(&self.path)?;
         let mut prefix = Vec::with_capacity(FP_MAX);
         if self.gz {
@@ -231,7 +231,7 @@ pub fn plan(
                     h
                 }
             };
-            hash == r.fp
+            hash == r.fp || Some(hash) == r.alt_fp
         };
         let matching = records
             .iter()
@@ -251,6 +251,7 @@ pub fn plan(
                     FileCheckpoint {
                         fp_len: prefix.len() as u32,
                         fp: fingerprint(prefix),
+                        alt_fp: None,
                         offset: 0,
                         lines: 0,
                         last_day: None,
@@ -292,6 +293,7 @@ pub fn advance(
     if plan.prefix.len() > record.fp_len as usize {
         record.fp_len = plan.prefix.len() as u32;
         record.fp = fingerprint(&plan.prefix);
+        record.alt_fp = None;
     }
     record.offset = offset;
     record.lines += lines;
