@@ -48,6 +48,49 @@ pub enum Command {
     /// Keep arkwatch's own data within retention: archive old visits, trim folded events,
     /// compact the state, clean the outbox
     Rotate(RotateArgs),
+    /// SaaS and traffic numbers for a period: tables, JSON, CSV or Prometheus text
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch metrics                          # every section, the last 30 days
+  arkwatch metrics revenue --since 2026-11-01 --until 2026-11-30
+  arkwatch metrics all --json --days 7
+  arkwatch metrics --prometheus --out /var/lib/node_exporter/textfile/arkwatch.prom")]
+pub struct MetricsArgs {
+    /// Which numbers
+    #[arg(value_name = "SECTION", default_value = "all",
+          value_parser = ["users", "revenue", "engagement", "costs", "traffic", "funnel", "all"])]
+    pub section: String,
+
+    /// First local day of the period [default: 30 days before --until]
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+
+    /// Last local day of the period [default: today]
+    #[arg(long, value_name = "DATE", conflicts_with = "days")]
+    pub until: Option<chrono::NaiveDate>,
+
+    /// Length of the period in days (from --since, or ending today)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: Option<u32>,
+
+    /// One JSON object: period, users, revenue, engagement, costs, traffic, funnel
+    #[arg(long, group = "format")]
+    pub json: bool,
+
+    /// section,metric,value rows
+    #[arg(long, group = "format")]
+    pub csv: bool,
+
+    /// Prometheus text format (node_exporter's textfile collector)
+    #[arg(long, group = "format")]
+    pub prometheus: bool,
+
+    /// Write to FILE (atomically) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

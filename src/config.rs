@@ -97,8 +97,28 @@ pub struct Config {
     pub events: Events,
     pub alerts: Alerts,
     pub retention: Retention,
+    pub metrics: MetricsConfig,
     /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
     pub smtp: Option<Smtp>,
+}
+
+/// Settings of `metrics` and `report`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// The currency every amount (prices, MRR, API cost) is in; named once in outputs.
+    pub currency: String,
+    /// Infrastructure cost per month (servers, SaaS), for the cost per active user.
+    pub infra_cost_per_month: rust_decimal::Decimal,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            currency: "USD".into(),
+            infra_cost_per_month: rust_decimal::Decimal::ZERO,
+        }
+    }
 }
 
 /// How much of its own data arkwatch keeps (`rotate`). Rollups are kept for ever: they hold
@@ -398,6 +418,8 @@ struct RawConfig {
     alerts: RawAlerts,
     #[serde(default)]
     retention: Retention,
+    #[serde(default)]
+    metrics: MetricsConfig,
     smtp: Option<RawSmtp>,
 }
 
@@ -668,9 +690,19 @@ impl Config {
             .into());
         }
 
+        if raw.metrics.currency.trim().is_empty()
+            || raw.metrics.infra_cost_per_month.is_sign_negative()
+        {
+            return Err(bad(
+                "metrics: currency must be named and infra_cost_per_month not negative".into(),
+            )
+            .into());
+        }
+
         Ok(Config {
             alerts,
             retention,
+            metrics: raw.metrics,
             smtp,
             events,
             path: path.to_path_buf(),

@@ -13,6 +13,7 @@ pub mod events;
 pub mod exit;
 pub mod fsutil;
 pub mod ingest;
+pub mod metrics;
 pub mod purge;
 pub mod rollup;
 pub mod rotate;

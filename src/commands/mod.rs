@@ -3,6 +3,7 @@
 
 mod fold_events;
 mod ingest_nginx;
+mod metrics;
 mod purge_ip;
 mod rotate;
 mod scan;
@@ -31,6 +32,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Status(opts) => status::run(&config, opts),
         Command::PurgeIp(opts) => purge_ip::run(&config, wait, opts),
         Command::Rotate(opts) => rotate::run(&config, wait, opts),
+        Command::Metrics(opts) => metrics::run(&config, wait, opts),
     }
 }
 
