@@ -50,6 +50,35 @@ pub enum Command {
     Rotate(RotateArgs),
     /// SaaS and traffic numbers for a period: tables, JSON, CSV or Prometheus text
     Metrics(MetricsArgs),
+    /// The report of the last closed day, ISO week or month, as Markdown or HTML, or by email
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch report weekly                    # last Monday-to-Sunday, Markdown on stdout
+  arkwatch report monthly --date 2026-11-01 --format html --out october.html
+  arkwatch report daily --email")]
+pub struct ReportArgs {
+    /// Which period
+    #[arg(value_name = "PERIOD", value_parser = ["daily", "weekly", "monthly"])]
+    pub kind: String,
+
+    /// Report the period closed before this local day [default: today]
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<chrono::NaiveDate>,
+
+    /// Write to FILE (atomically) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// md or html
+    #[arg(long, value_name = "FORMAT", default_value = "md", value_parser = ["md", "html"])]
+    pub format: String,
+
+    /// Send it (Markdown text part, HTML part) to [alerts] to, by SMTP or to the outbox
+    #[arg(long)]
+    pub email: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod ingest;
 pub mod metrics;
 pub mod purge;
+pub mod report;
 pub mod rollup;
 pub mod rotate;
 pub mod scan;

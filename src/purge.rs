@@ -391,6 +391,17 @@ pub fn purge(
         report.notes.extend(notes);
     }
     report.state = purge_state(&mut state, target, dry, &mut seen);
+    let history = crate::alerts::history::path(data_dir);
+    if history.exists() {
+        let n = blank_lines(&history, target, dry, Some(&visit_owner), &mut |line| {
+            if dry {
+                report.state.found.push(serde_json::json!({
+                    "alert_sent": serde_json::from_slice::<serde_json::Value>(line).ok()
+                }));
+            }
+        })?;
+        report.state.records += n;
+    }
     report.rollups = purge_rollups(data_dir, &mut state, &keys, target, &seen, dry)?;
     if let IpNet::V6(_) = target.net
         && !target.single()

@@ -293,7 +293,7 @@ pub fn scan(
         let digest = digest(config, &state);
         let outcome = notify::mailboxes(config)
             .and_then(|(from, to)| digest.message(&from, &to))
-            .and_then(|message| notifier.send(&message, &digest));
+            .and_then(|message| notifier.send(&message, Some(&digest)));
         match outcome {
             Ok(()) => {
                 crate::crashpoint::here("scan:after-send");
@@ -304,6 +304,10 @@ pub fn scan(
                     leads: digest.leads.len(),
                     rules: digest.rules.len(),
                 };
+                // The history is for reports; failing to write it must not resend the alerts.
+                if let Err(err) = crate::alerts::history::record(data_dir, &digest, now) {
+                    errors.push(err.context("cannot record the sent alerts"));
+                }
                 state.alerts.pending = Default::default();
                 state.alerts.ledger.record_sent(now);
                 state.alerts.last_sent = Some(now);

@@ -2,6 +2,7 @@
 //! cooldown and rate-limit decisions, the queue of alerts due but not yet delivered, the
 //! message, and its delivery.
 
+pub mod history;
 pub mod journey;
 pub mod leads;
 pub mod ledger;

@@ -54,11 +54,9 @@ impl Notifier {
     /// Hands `message` over. An unreachable or temporarily failing server is
     /// [`Fatal::ServiceDown`] (exit 75); a server that refuses for good (bad credentials, a
     /// rejected recipient) is a plain error (exit 1). Either way the caller keeps the alerts.
-    pub fn send(&self, message: &Message, digest: &Digest) -> Result<()> {
+    pub fn send(&self, message: &Message, digest: Option<&Digest>) -> Result<()> {
         match self {
-            Notifier::Outbox(dir) => {
-                super::message::to_outbox(dir, message, Some(digest)).map(drop)
-            }
+            Notifier::Outbox(dir) => super::message::to_outbox(dir, message, digest).map(drop),
             Notifier::Smtp { transport, address } => match transport.send(message) {
                 Ok(_) => Ok(()),
                 Err(err) => Err(smtp_error(address, &err)),

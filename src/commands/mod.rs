@@ -5,6 +5,7 @@ mod fold_events;
 mod ingest_nginx;
 mod metrics;
 mod purge_ip;
+mod report;
 mod rotate;
 mod scan;
 mod status;
@@ -33,6 +34,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::PurgeIp(opts) => purge_ip::run(&config, wait, opts),
         Command::Rotate(opts) => rotate::run(&config, wait, opts),
         Command::Metrics(opts) => metrics::run(&config, wait, opts),
+        Command::Report(opts) => report::run(&config, wait, opts),
     }
 }
 

@@ -1,0 +1,79 @@
+//! `arkwatch report daily|weekly|monthly`: build the report, then print, write or send it.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use lettre::message::{Message, MultiPart};
+
+use crate::alerts::notify::{self, Notifier};
+use crate::cli::ReportArgs;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::metrics::Sources;
+use crate::report::{self, Kind};
+use crate::state::StateLock;
+
+pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> {
+    let kind = match opts.kind.as_str() {
+        "daily" => Kind::Daily,
+        "weekly" => Kind::Weekly,
+        _ => Kind::Monthly,
+    };
+    let notifier = if opts.email {
+        Some(Notifier::from_config(config)?)
+    } else {
+        None
+    };
+    let date = opts
+        .date
+        .unwrap_or_else(|| Utc::now().with_timezone(&config.timezone).date_naive());
+    let lock = StateLock::acquire(&config.data_dir, wait)?;
+    let (state, mut store, warnings) = super::metrics::refresh(config, &lock)?;
+    drop(lock);
+    let users = store.all_users()?;
+    let totals = store.projection_totals()?;
+    let r = report::build(
+        &Sources {
+            config,
+            state: &state,
+            users: &users,
+            totals,
+        },
+        kind,
+        date,
+    )?;
+    let text = if opts.format == "html" {
+        r.html()
+    } else {
+        r.markdown()
+    };
+    match &opts.out {
+        Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)?,
+        None if !opts.email => super::print(&text)?,
+        None => {}
+    }
+    for w in &warnings {
+        eprintln!("arkwatch: {w}");
+    }
+    if let Some(notifier) = notifier {
+        let (from, to) = notify::mailboxes(config)?;
+        let mut builder = Message::builder()
+            .from(from)
+            .message_id(None)
+            .subject(format!(
+                "[{}] {}",
+                r.site_name.replace(['\r', '\n'], " "),
+                r.title
+            ));
+        for mailbox in to {
+            builder = builder.to(mailbox);
+        }
+        let message = builder
+            .multipart(MultiPart::alternative_plain_html(r.markdown(), r.html()))
+            .context("cannot build the report message")?;
+        notifier.send(&message, None)?;
+        eprintln!("arkwatch: sent \"{}\" to {}", r.title, notifier.describe());
+    }
+    Ok(Status::Ok)
+}
