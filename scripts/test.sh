@@ -13,6 +13,8 @@ done
 # The SMTP server of the mail tests: aiosmtpd for Debian's own python3 (a pyenv or venv python3
 # earlier in PATH does not see it).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=("python3-aiosmtpd")
+# The Prometheus text parser the metrics tests check arkwatch's output with.
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=("python3-prometheus-client")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]}" >&2

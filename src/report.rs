@@ -447,16 +447,17 @@ impl Report {
             rest.push_str("None.\n\n");
         }
         for (i, j) in self.hot_leads.iter().enumerate() {
+            let visits: usize = j.sessions.iter().map(|s| s.pages.len()).sum();
             let _ = writeln!(
                 rest,
-                "{}. {} — {}, {}, score {}, {} visit{}{}",
+                "{}. {} — {}, {}, score {}, {} visit{} in the period{}",
                 i + 1,
                 code(&j.ip.to_string()),
                 code(&j.browser),
                 j.top_tier,
                 j.score,
-                j.visits_last_7_days,
-                if j.visits_last_7_days == 1 { "" } else { "s" },
+                visits,
+                if visits == 1 { "" } else { "s" },
                 j.time_to_intent_secs.map_or(String::new(), |s| format!(
                     ", {} min to /pricing or /trial",
                     s / 60

@@ -57,23 +57,28 @@ impl DayFiles {
             .collect()
     }
 
-    /// Writes `day` as `generation` and fsyncs it. No temp file and rename are needed: no state
-    /// names this generation yet, so a half-written file is never read, and the next run removes
-    /// it. Call [`DayFiles::sync`] after the last day, before committing the state.
+    /// Writes `day` as `generation` and fsyncs it. No state names this generation yet, so even
+    /// a half-written file would never be read; it is still written to a temporary name and
+    /// renamed, so that no file ever holds half a rollup under a rollup's name (the next run
+    /// removes leftovers). Call [`DayFiles::sync`] after the last day, before committing the
+    /// state.
     pub fn write<T: Serialize>(&self, day: NaiveDate, generation: u64, rollup: &T) -> Result<()> {
         crate::fsutil::create_private_dir(&self.dir)?;
         let bytes = serde_json::to_vec(rollup).context("cannot serialise a rollup")?;
         let path = self.path(day, generation);
+        let tmp = crate::fsutil::temp_path(&path);
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", path.display()))
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
     }
 
     /// Makes the files [`DayFiles::write`] created durable in their directory.
