@@ -392,3 +392,62 @@ fn a_monthly_report_stays_right_after_old_events_are_trimmed() {
     let left = std::fs::read_to_string(f.data.join("events.jsonl")).unwrap();
     assert!(left.lines().count() < 21);
 }
+
+#[test]
+fn the_report_by_email_has_the_markdown_and_its_html_with_visitor_text_harmless() {
+    let f = fixture();
+    let log = f.config.parent().unwrap().join("access.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(
+        "203.0.113.66 - - [03/Nov/2026:10:00:00 +0000] \"GET /pricing/\\x0D\\x0ABcc:x@y?utm_source=https://evil.example/ HTTP/1.1\" 200 10 \"javascript:alert(1)\" \"<script>alert(1)</script>\"\n",
+    );
+    std::fs::write(&log, text).unwrap();
+    std::fs::write(
+        &f.config,
+        std::fs::read_to_string(&f.config).unwrap()
+            + "\n[alerts]\nto = [\"founders@acme.example\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        &f,
+        &["report", "monthly", "--date", "2026-12-01", "--email"],
+    );
+    assert!(out.stdout.is_empty(), "sent, not printed");
+    let outbox = f.data.join("outbox");
+    let emls: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(emls.len(), 1);
+    let raw = std::fs::read(&emls[0]).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    use mailparse::MailHeaderMap;
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("[Acme] Monthly report, November 2026")
+    );
+    assert!(mail.headers.get_first_value("Bcc").is_none());
+    assert_eq!(mail.subparts.len(), 2);
+    let md = mail.subparts[0].get_body().unwrap();
+    assert!(
+        md.starts_with("# Acme: Monthly report, November 2026"),
+        "{md}"
+    );
+    assert!(md.contains("`javascript[:]alert(1)`"), "{md}");
+    assert!(md.contains("hxxps[:]//evil.example/"), "{md}");
+    assert!(!md.contains("https://evil"), "{md}");
+    let html = mail.subparts[1].get_body().unwrap();
+    assert_eq!(mail.subparts[1].ctype.mimetype, "text/html");
+    assert!(
+        html.contains("<h1>Acme: Monthly report, November 2026</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("href"), "no link at all");
+    assert!(!html.to_ascii_lowercase().contains("javascript:"), "{html}");
+}
