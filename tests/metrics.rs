@@ -451,3 +451,29 @@ fn the_report_by_email_has_the_markdown_and_its_html_with_visitor_text_harmless(
     assert!(!html.contains("href"), "no link at all");
     assert!(!html.to_ascii_lowercase().contains("javascript:"), "{html}");
 }
+
+#[test]
+fn with_the_event_store_down_metrics_exits_75_rather_than_guess() {
+    let mut redis = common::redis::RedisServer::start();
+    let f = fixture();
+    std::fs::write(
+        &f.config,
+        std::fs::read_to_string(&f.config).unwrap()
+            + &format!("\n[events]\nstore = \"{}\"\n", redis.url()),
+    )
+    .unwrap();
+    redis.stop();
+    let out = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&f.config)
+        .args(["metrics", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", redis.port)),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no numbers printed");
+}
