@@ -10,28 +10,15 @@ cd "$(dirname "$0")/.."
 events=${1:-1000000}
 work=${BENCH_DIR:-target/bench-events}
 
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-[ -x /usr/bin/time ] || missing+=(time)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "bench-events needs: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2; exit 1
-  fi
-fi
+. scripts/lib.sh
+need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine /usr/bin/time:time
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents
 bin=$PWD/target/release/arkwatch
 gen=$PWD/target/release/examples/genevents
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
-rm -rf redis data; mkdir redis
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis" \
-  --daemonize yes --pidfile "$work/redis/pid" >/dev/null
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+rm -rf redis data
+start_redis "$work/redis"
 cli() { redis-cli -p "$port" "$@"; }
 
 printf 'data_dir = "%s/data"\ntimezone = "UTC"\n[events]\nstore = "redis://127.0.0.1:%s/0"\n' "$work" "$port" > ev.toml

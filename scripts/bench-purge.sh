@@ -12,13 +12,8 @@ work=${BENCH_DIR:-target/bench-purge}
 size_mb=${SIZE_MB:-1024}
 address=203.0.113.77
 
-if ! command -v hyperfine >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
-  else
-    echo "bench-purge needs hyperfine (sudo apt-get install hyperfine)" >&2; exit 1
-  fi
-fi
+. scripts/lib.sh
+need hyperfine:hyperfine
 cargo build --release --locked --quiet --bin arkwatch
 bin=$PWD/target/release/arkwatch
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"

@@ -11,28 +11,16 @@ cd "$(dirname "$0")/.."
 work=${BENCH_DIR:-target/bench-scan}
 events=${EVENTS:-1000000}
 
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "bench-scan needs: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2; exit 1
-  fi
-fi
+. scripts/lib.sh
+need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents --example genlog
 bin=$PWD/target/release/arkwatch
 genevents=$PWD/target/release/examples/genevents
 genlog=$PWD/target/release/examples/genlog
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
-rm -rf redis data access.log; mkdir redis
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis" \
-  --daemonize yes --pidfile "$work/redis/pid" >/dev/null
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+rm -rf redis data access.log
+start_redis "$work/redis"
 
 today=$(date -u +%F)
 first=$(date -u -d "$today - 13 days" +%F)

@@ -11,18 +11,8 @@ cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 work=${BENCH_DIR:-target/bench}
 
-missing=()
-command -v goaccess >/dev/null || missing+=(goaccess)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-[ -x /usr/bin/time ] || missing+=(time)
-command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "bench needs: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2; exit 1
-  fi
-fi
+. scripts/lib.sh
+need goaccess:goaccess hyperfine:hyperfine /usr/bin/time:time python3:python3
 
 cargo build --release --locked --quiet --bin arkwatch --example genlog
 bin=$PWD/target/release/arkwatch

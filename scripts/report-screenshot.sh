@@ -5,13 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/report.png}
-if ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "report-screenshot needs chromium (sudo apt-get install chromium)" >&2; exit 1
-  fi
-fi
+. scripts/lib.sh
+need chromium:chromium
 cargo build --release --locked --quiet --bin arkwatch
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -142,20 +142,20 @@ pub fn backlog(state: &State, sources: &[LogSource]) -> Vec<Backlog> {
         );
         out.push(Backlog {
             path: key,
-            bytes: plans
-                .iter()
-                .map(|p| {
-                    p.candidate
-                        .size
-                        .saturating_sub(if p.candidate.gz { 0 } else { p.start })
-                })
-                .sum(),
+            bytes: plans.iter().map(unread).sum(),
             error: errors
                 .first()
                 .map(|e| format!("{}: {}", e.path.display(), e.error)),
         });
     }
     out
+}
+
+/// What a plan has left to read (an archive's compressed size: its offset is not comparable).
+fn unread(p: &ReadPlan) -> u64 {
+    p.candidate
+        .size
+        .saturating_sub(if p.candidate.gz { 0 } else { p.start })
 }
 
 /// Undoes what an interrupted run left: visits appended past their committed length, rollup
@@ -237,14 +237,7 @@ fn run(
     }
 
     let mut summary = Summary::default();
-    let to_read: u64 = plans
-        .iter()
-        .map(|(_, p)| {
-            p.candidate
-                .size
-                .saturating_sub(if p.candidate.gz { 0 } else { p.start })
-        })
-        .sum();
+    let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
     let bar = progress_bar(progress, to_read);
     let today = day::DayResolver::new(config.timezone).day(now.timestamp());
     let pool = tailer::BufferPool::default();

@@ -1015,18 +1015,8 @@ fn purge_rollups(
         for tier in rollup.tiers.values_mut() {
             drop_keys(&mut tier.visitors);
         }
-        for map in [&mut rollup.pages, &mut rollup.referrers] {
-            let named: Vec<String> = map
-                .keys()
-                .filter(|k| target.in_text(k.as_bytes()))
-                .cloned()
-                .collect();
-            for name in named {
-                let count = map.remove(&name).unwrap_or_default();
-                *map.entry(target.redact(&name)).or_default() += count;
-                removed += 1;
-            }
-        }
+        removed +=
+            redact_names(&mut rollup.pages, target) + redact_names(&mut rollup.referrers, target);
         if removed == 0 {
             continue;
         }
@@ -1052,19 +1042,8 @@ fn purge_rollups(
     let mut activity_written = false;
     for date in days {
         let mut rollup: crate::rollup::activity::ActivityDay = files.load(&state.activity, date)?;
-        let mut renamed = 0u64;
-        for map in [&mut rollup.commands, &mut rollup.errors_by_name] {
-            let named: Vec<String> = map
-                .keys()
-                .filter(|k| target.in_text(k.as_bytes()))
-                .cloned()
-                .collect();
-            for name in named {
-                let count = map.remove(&name).unwrap_or_default();
-                *map.entry(target.redact(&name)).or_default() += count;
-                renamed += 1;
-            }
-        }
+        let renamed = redact_names(&mut rollup.commands, target)
+            + redact_names(&mut rollup.errors_by_name, target);
         if renamed == 0 {
             continue;
         }
@@ -1087,6 +1066,21 @@ fn purge_rollups(
         state.generation = generation;
     }
     Ok(report)
+}
+
+/// Renames the entries of a count map whose name holds the address (merging counts that meet
+/// under the redacted name); returns how many were renamed.
+fn redact_names(map: &mut BTreeMap<String, u64>, target: &Target) -> u64 {
+    let named: Vec<String> = map
+        .keys()
+        .filter(|k| target.in_text(k.as_bytes()))
+        .cloned()
+        .collect();
+    for name in &named {
+        let count = map.remove(name).unwrap_or_default();
+        *map.entry(target.redact(name)).or_default() += count;
+    }
+    named.len() as u64
 }
 
 /// Appends one line to `data_dir/audit.log`: when, what (the address only as a keyed hash),

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
 use common::Site;
@@ -32,31 +30,6 @@ fn ok(site: &Site, args: &[&str]) -> Value {
     let out = run(site, args);
     common::assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-/// Every file under `dir` (gzip files decompressed), by path.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let mut bytes = std::fs::read(&p).unwrap();
-            if p.extension().is_some_and(|x| x == "gz") {
-                let mut text = Vec::new();
-                flate2::read::MultiGzDecoder::new(&bytes[..])
-                    .read_to_end(&mut text)
-                    .unwrap();
-                bytes = text;
-            }
-            out.insert(p, bytes);
-        }
-    }
-    out
 }
 
 /// The spellings of 203.0.113.7 a file could hold, written out here rather than taken from
@@ -148,7 +121,7 @@ fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
         "the target's escalation and 2001:db8::2"
     );
 
-    let before = contents(&site.data);
+    let before = common::files_under(&site.data);
     let before_redis = redis_dump(&redis);
     assert!(
         before
@@ -171,7 +144,11 @@ fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
     );
     assert_eq!(access["outbox"]["records"], 1);
     assert!(access["rollups"]["records"].as_u64().unwrap() > 0);
-    assert_eq!(contents(&site.data), before, "a dry run changes nothing");
+    assert_eq!(
+        common::files_under(&site.data),
+        before,
+        "a dry run changes nothing"
+    );
     assert_eq!(redis_dump(&redis), before_redis);
 
     let purged = ok(&site, &["purge-ip", "::ffff:203.0.113.7", "--json"]);
@@ -181,7 +158,7 @@ fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
     );
     assert_eq!(purged["events"]["records"], 3);
 
-    for (path, bytes) in contents(&site.data) {
+    for (path, bytes) in common::files_under(&site.data) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(
             !names_the_v4_address(&text),
@@ -292,7 +269,7 @@ fn expanded_and_uppercase_ipv6_spellings_go_too() {
         r"(?i)(^|[^0-9a-f:])(2001:db8::7|2001:0db8:0000:0000:0000:0000:0000:0007|2001:db8:0:0:0:0:0:7)([^0-9a-f:]|$)",
     )
     .unwrap();
-    for (path, bytes) in contents(&site.data) {
+    for (path, bytes) in common::files_under(&site.data) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(
             !spelled.is_match(&text),
@@ -313,7 +290,7 @@ fn bad_targets_are_refused_and_touch_nothing() {
     let site = Site::new("");
     site.append("access.log", &[req("10.1.2.3", "/pricing", "-", SAFARI, 5)]);
     ok(&site, &["scan", "--json"]);
-    let before = contents(&site.data);
+    let before = common::files_under(&site.data);
     for (args, needle) in [
         (vec!["purge-ip", "10.0.0.1/8"], "--force"),
         (vec!["purge-ip", "2001:db8::/32"], "--force"),
@@ -329,7 +306,11 @@ fn bad_targets_are_refused_and_touch_nothing() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert_eq!(contents(&site.data), before, "{args:?} touched nothing");
+        assert_eq!(
+            common::files_under(&site.data),
+            before,
+            "{args:?} touched nothing"
+        );
     }
     assert!(!site.data.join("audit.log").exists());
     // With --force, a wide network is purged.
@@ -380,7 +361,7 @@ fn sigkill_at_random_moments_then_a_rerun_completes_the_purge() {
         let delay = took.mul_f64(rng.below(1000) as f64 / 1000.0);
         interrupted += u32::from(site.run_and_kill(&["purge-ip", target], delay));
         // No half-written file: every store file parses.
-        for (path, bytes) in contents(&site.data) {
+        for (path, bytes) in common::files_under(&site.data) {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if name.starts_with('.') || name == "arkwatch.lock" || name == "secret.key" {
                 continue;
@@ -402,7 +383,7 @@ fn sigkill_at_random_moments_then_a_rerun_completes_the_purge() {
             }
         }
         ok(&site, &["purge-ip", target, "--json"]);
-        for (path, bytes) in contents(&site.data) {
+        for (path, bytes) in common::files_under(&site.data) {
             let text = String::from_utf8_lossy(&bytes);
             assert!(
                 !names_the_v4_address(&text),

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
 use common::Site;
@@ -25,22 +23,6 @@ fn ok(site: &Site, args: &[&str]) -> Value {
     let out = site.command().args(args).output().unwrap();
     common::assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().unwrap() != "arkwatch.lock" {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn archived_lines(site: &Site) -> usize {
@@ -80,9 +62,13 @@ fn rotate_keeps_exactly_the_caps_and_a_second_run_changes_nothing() {
     assert_eq!(site.visits().len(), 180);
 
     let dry = ok(&site, &["rotate", "--dry-run", "--json"]);
-    let before = files(&site.data);
+    let before = common::files_under(&site.data);
     assert_eq!(dry["visits"]["kept"], 50, "{dry:#}");
-    assert_eq!(files(&site.data), before, "a dry run changes nothing");
+    assert_eq!(
+        common::files_under(&site.data),
+        before,
+        "a dry run changes nothing"
+    );
 
     let r = ok(&site, &["rotate", "--json"]);
     assert_eq!(r["visits"]["kept"], 50, "{r:#}");
@@ -115,12 +101,12 @@ fn rotate_keeps_exactly_the_caps_and_a_second_run_changes_nothing() {
     );
 
     // Twice in a row: nothing changes the second time.
-    let snapshot = files(&site.data);
+    let snapshot = common::files_under(&site.data);
     let again = ok(&site, &["rotate", "--json"]);
     assert_eq!(again["visits"]["archived"], 0, "{again:#}");
     assert_eq!(again["visits"]["archives_deleted"], 0);
     assert_eq!(
-        files(&site.data),
+        common::files_under(&site.data),
         snapshot,
         "the second rotate changed nothing"
     );

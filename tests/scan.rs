@@ -87,6 +87,17 @@ fn text_part(raw: &[u8]) -> String {
     mail.subparts[0].get_body().unwrap()
 }
 
+/// The verdict of rule `name` in a scan report.
+fn rule(report: &Value, name: &str) -> Value {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no rule {name} in {report:#}"))
+        .clone()
+}
+
 fn track(site: &Site, args: &[&str]) {
     let out = site.command().arg("track").args(args).output().unwrap();
     common::assert_success(&out);
@@ -332,13 +343,7 @@ fn threshold_rules_fire_once_stay_quiet_and_resolve() {
         );
     }
     let resolved = scan_ok(&site);
-    let error_rule = resolved["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "error_rate")
-        .unwrap()
-        .clone();
+    let error_rule = rule(&resolved, "error_rate");
     assert_eq!(error_rule["alert"], "resolved", "{resolved:#}");
     let mails = outbox(&site);
     assert_eq!(mails.len(), 2);
@@ -390,25 +395,13 @@ fn silence_fires_when_the_newest_event_arrived_hours_ago() {
     )
     .unwrap();
     let report = scan_ok(&site);
-    let silence = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "silence")
-        .unwrap()
-        .clone();
+    let silence = rule(&report, "silence");
     assert_eq!(silence["alert"], "fired", "{report:#}");
     assert!(text_part(&outbox(&site)[0]).contains("Alert silence fired: last event at"));
     // A new event ends the silence.
     track(&site, &["command", "--user", "u1", "name=x"]);
     let report = scan_ok(&site);
-    let silence = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "silence")
-        .unwrap()
-        .clone();
+    let silence = rule(&report, "silence");
     assert_eq!(silence["holds"], false);
 }
 

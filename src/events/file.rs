@@ -27,6 +27,33 @@ impl FileStore {
         }
     }
 
+    /// Rewrites the events file without the entries `drop` picks (atomically, under its lock);
+    /// returns how many went.
+    fn rewrite_without(&self, drop: &dyn Fn(EventId) -> bool) -> Result<u64> {
+        let Some(file) = self.open_read()? else {
+            return Ok(0);
+        };
+        file.lock()
+            .with_context(|| format!("cannot lock {}", self.events.display()))?;
+        let mut kept = Vec::new();
+        let mut removed = 0;
+        for line in BufReader::new(&file).split(b'\n') {
+            let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
+            match from_line(&line) {
+                Some(entry) if drop(entry.id) => removed += 1,
+                _ if line.is_empty() => {}
+                _ => {
+                    kept.extend_from_slice(&line);
+                    kept.push(b'\n');
+                }
+            }
+        }
+        if removed > 0 {
+            crate::fsutil::write_atomic(&self.events, &kept, 0o600)?;
+        }
+        Ok(removed)
+    }
+
     fn open_read(&self) -> Result<Option<File>> {
         match File::open(&self.events) {
             Ok(f) => Ok(Some(f)),
@@ -239,56 +266,14 @@ impl EventStore for FileStore {
     }
 
     fn trim_before(&mut self, min: EventId) -> Result<u64> {
-        let Some(file) = self.open_read()? else {
-            return Ok(0);
-        };
-        file.lock()
-            .with_context(|| format!("cannot lock {}", self.events.display()))?;
-        let mut kept = Vec::new();
-        let mut removed = 0;
-        for line in BufReader::new(&file).split(b'\n') {
-            let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
-            match from_line(&line) {
-                Some(entry) if entry.id < min => removed += 1,
-                _ if line.is_empty() => {}
-                _ => {
-                    kept.extend_from_slice(&line);
-                    kept.push(b'\n');
-                }
-            }
-        }
-        if removed > 0 {
-            crate::fsutil::write_atomic(&self.events, &kept, 0o600)?;
-        }
-        Ok(removed)
+        self.rewrite_without(&|id| id < min)
     }
 
     fn remove(&mut self, ids: &std::collections::BTreeSet<EventId>) -> Result<u64> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let Some(file) = self.open_read()? else {
-            return Ok(0);
-        };
-        file.lock()
-            .with_context(|| format!("cannot lock {}", self.events.display()))?;
-        let mut kept = Vec::new();
-        let mut removed = 0;
-        for line in BufReader::new(&file).split(b'\n') {
-            let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
-            match from_line(&line) {
-                Some(entry) if ids.contains(&entry.id) => removed += 1,
-                _ if line.is_empty() => {}
-                _ => {
-                    kept.extend_from_slice(&line);
-                    kept.push(b'\n');
-                }
-            }
-        }
-        if removed > 0 {
-            crate::fsutil::write_atomic(&self.events, &kept, 0o600)?;
-        }
-        Ok(removed)
+        self.rewrite_without(&|id| ids.contains(&id))
     }
 
     fn projection_cursor(&mut self) -> Result<Option<EventId>> {

@@ -259,6 +259,36 @@ pub fn logrotate(site: &Site, compress: bool) {
     }
 }
 
+/// Every file under `dir` by path, gzip files decompressed, the lock file left out (its holder
+/// line changes with each run): what "no file holds X" and "nothing changed" look at.
+pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    use std::io::Read;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.file_name().is_some_and(|n| n == "arkwatch.lock") {
+                continue;
+            }
+            let mut bytes = std::fs::read(&p).unwrap();
+            if p.extension().is_some_and(|x| x == "gz") {
+                let mut text = Vec::new();
+                flate2::read::MultiGzDecoder::new(&bytes[..])
+                    .read_to_end(&mut text)
+                    .unwrap();
+                bytes = text;
+            }
+            out.insert(p, bytes);
+        }
+    }
+    out
+}
+
 /// xorshift: a seeded, repeatable source of kill moments and block sizes for the crash tests.
 pub struct Rng(pub u64);
 
