@@ -87,6 +87,16 @@ fn text_part(raw: &[u8]) -> String {
     mail.subparts[0].get_body().unwrap()
 }
 
+/// Rewrites when the ledger says messages went out (the hourly limit's memory): the clock cannot
+/// be moved forward, so the past is moved back.
+fn set_sent(site: &Site, times: &[chrono::DateTime<Utc>]) {
+    let path = site.data.join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let times: Vec<String> = times.iter().map(|t| t.to_rfc3339()).collect();
+    state["alerts"]["ledger"]["sent"] = serde_json::json!(times);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+}
+
 /// The verdict of rule `name` in a scan report.
 fn rule(report: &Value, name: &str) -> Value {
     report["rules"]
@@ -434,11 +444,7 @@ fn the_hourly_limit_keeps_alerts_pending_and_the_next_message_has_them_all() {
     assert_eq!(status["pending_alerts"], 2);
 
     // An hour later (moved back in the state, as the clock cannot be moved forward).
-    let path = site.data.join("state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let sent = (Utc::now() - Duration::minutes(61)).to_rfc3339();
-    state["alerts"]["ledger"]["sent"] = serde_json::json!([sent]);
-    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    set_sent(&site, &[Utc::now() - Duration::minutes(61)]);
 
     let report = scan_ok(&site);
     assert_eq!(report["delivery"]["outcome"], "sent");
@@ -497,10 +503,7 @@ fn a_dry_run_shows_the_message_and_changes_nothing() {
 
     // Without the rate limit in the way (the last message moved out of the hour), it shows
     // the message.
-    let path = site.data.join("state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    state["alerts"]["ledger"]["sent"] = serde_json::json!([]);
-    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    set_sent(&site, &[]);
     let before = snapshot(&site);
     let (dry, _) = scan(&site, &["--dry-run"]);
     assert_eq!(snapshot(&site), before);

@@ -20,20 +20,9 @@ pub fn run(config: &Config, wait: Duration, opts: MetricsArgs) -> Result<Status>
     } else {
         vec![opts.section.as_str()]
     };
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
-    let (state, mut store, warnings) = refresh(config, &lock)?;
-    drop(lock);
-    let users = store.all_users()?;
-    let totals = store.projection_totals()?;
-    let m = metrics::compute(
-        &Sources {
-            config,
-            state: &state,
-            users: &users,
-            totals,
-        },
-        period,
-    )?;
+    let current = Current::load(config, wait)?;
+    let m = metrics::compute(&current.sources(config), period)?;
+    let warnings = current.warnings;
     let text = if opts.json {
         serde_json::to_string_pretty(&render::json(&m, &sections))? + "\n"
     } else if opts.csv {
@@ -71,36 +60,50 @@ fn period(today: NaiveDate, o: &MetricsArgs) -> Period {
     }
 }
 
-/// Brings the numbers up to date before they are read: ingests what is new in the logs (a log
-/// that cannot be read is a warning: the numbers are then as of the last ingestion) and folds new
-/// events (a store that does not answer is an error, exit 75: revenue would be wrong).
-pub(crate) fn refresh(
-    config: &Config,
-    lock: &StateLock,
-) -> Result<(
-    crate::state::State,
-    Box<dyn crate::events::store::EventStore>,
-    Vec<String>,
-)> {
-    let mut state = lock.load()?;
-    let mut warnings = Vec::new();
-    let sources = crate::ingest::LogSource::configured(config);
-    if !sources.is_empty() {
-        match crate::ingest::ingest(
-            config,
-            lock,
-            &mut state,
-            &sources,
-            crate::ingest::Progress::Hidden,
-        ) {
-            Ok(summary) => warnings.extend(summary.errors),
-            Err(err) => {
-                warnings.push(format!("ingesting the logs failed: {err:#}"));
-                state = lock.load()?;
+/// The data `metrics` and `report` read, brought up to date first: what is new in the logs is
+/// ingested (a log that cannot be read is a warning: the numbers are then as of the last
+/// ingestion) and new events are folded (a store that does not answer is an error, exit 75:
+/// revenue would be wrong). The lock is held only for that.
+pub(crate) struct Current {
+    state: crate::state::State,
+    users: std::collections::BTreeMap<String, crate::events::projection::UserRecord>,
+    totals: crate::events::projection::UserTotals,
+    pub warnings: Vec<String>,
+}
+
+impl Current {
+    pub fn load(config: &Config, wait: Duration) -> Result<Current> {
+        let lock = StateLock::acquire(&config.data_dir, wait)?;
+        let mut state = lock.load()?;
+        let mut warnings = Vec::new();
+        let sources = crate::ingest::LogSource::configured(config);
+        if !sources.is_empty() {
+            let progress = crate::ingest::Progress::Hidden;
+            match crate::ingest::ingest(config, &lock, &mut state, &sources, progress) {
+                Ok(summary) => warnings.extend(summary.errors),
+                Err(err) => {
+                    warnings.push(format!("ingesting the logs failed: {err:#}"));
+                    state = lock.load()?;
+                }
             }
         }
+        let mut store = crate::events::open(config)?;
+        crate::events::fold::fold(config, &lock, &mut state, store.as_mut())?;
+        drop(lock);
+        Ok(Current {
+            users: store.all_users()?,
+            totals: store.projection_totals()?,
+            state,
+            warnings,
+        })
     }
-    let mut store = crate::events::open(config)?;
-    crate::events::fold::fold(config, lock, &mut state, store.as_mut())?;
-    Ok((state, store, warnings))
+
+    pub fn sources<'a>(&'a self, config: &'a Config) -> Sources<'a> {
+        Sources {
+            config,
+            state: &self.state,
+            users: &self.users,
+            totals: self.totals,
+        }
+    }
 }

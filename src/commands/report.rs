@@ -10,9 +10,7 @@ use crate::alerts::notify::{self, Notifier};
 use crate::cli::ReportArgs;
 use crate::config::Config;
 use crate::exit::Status;
-use crate::metrics::Sources;
 use crate::report::{self, Kind};
-use crate::state::StateLock;
 
 pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> {
     let kind = match opts.kind.as_str() {
@@ -28,21 +26,9 @@ pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> 
     let date = opts
         .date
         .unwrap_or_else(|| Utc::now().with_timezone(&config.timezone).date_naive());
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
-    let (state, mut store, warnings) = super::metrics::refresh(config, &lock)?;
-    drop(lock);
-    let users = store.all_users()?;
-    let totals = store.projection_totals()?;
-    let r = report::build(
-        &Sources {
-            config,
-            state: &state,
-            users: &users,
-            totals,
-        },
-        kind,
-        date,
-    )?;
+    let current = super::metrics::Current::load(config, wait)?;
+    let r = report::build(&current.sources(config), kind, date)?;
+    let warnings = current.warnings;
     let text = if opts.format == "html" {
         r.html()
     } else {
