@@ -15,7 +15,7 @@ events=${EVENTS:-1000000}
 need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents --example genlog
-bin=$PWD/target/release/arkwatch
+bin=${ARKWATCH_BIN:-$PWD/target/release/arkwatch}  # ARKWATCH_BIN: another build, for A/B runs
 genevents=$PWD/target/release/examples/genevents
 genlog=$PWD/target/release/examples/genlog
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
