@@ -267,8 +267,9 @@ fn visitors_of(
 pub fn build(src: &Sources<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
     let config = src.config;
     let (period, previous) = kind.periods(date);
-    let m = metrics::compute(src, period)?;
-    let p = metrics::compute(src, previous)?;
+    let [m, p]: [Metrics; 2] = metrics::compute_all(src, &[period, previous])?
+        .try_into()
+        .expect("two periods give two results");
     let end = metrics::end_of(config, period.until);
     let start = metrics::end_of(config, period.since - Duration::days(1));
 

@@ -344,8 +344,19 @@ fn percentile(hist: &BTreeMap<u64, u64>, p: f64) -> Option<u64> {
 
 /// Computes every metric of `period`.
 pub fn compute(src: &Sources<'_>, period: Period) -> Result<Metrics> {
-    let config = src.config;
+    compute_with(&Days::new(src), period)
+}
+
+/// Computes every metric of each period, reading each rollup day once (a report's period and
+/// the one before share their trailing 30 days).
+pub fn compute_all(src: &Sources<'_>, periods: &[Period]) -> Result<Vec<Metrics>> {
     let days = Days::new(src);
+    periods.iter().map(|p| compute_with(&days, *p)).collect()
+}
+
+fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
+    let src = days.src;
+    let config = src.config;
     let end = period.until;
     let end_instant = end_of(config, end);
     let start_instant = end_of(config, period.since - Duration::days(1));
