@@ -373,13 +373,14 @@ pub fn purge(
         dry_run: dry,
         ..PurgeReport::default()
     };
+    // The store first: when it does not answer, nothing was touched (not even the audit log).
+    let mut store = crate::events::open(config)?;
     if !dry {
         audit(data_dir, &keys, target, "started", None)?;
     }
     // Addresses met on the way, for the visitor keys of a network that cannot be enumerated.
     let mut seen: BTreeSet<IpAddr> = BTreeSet::new();
 
-    let mut store = crate::events::open(config)?;
     report.events = purge_events(store.as_mut(), target, dry, &mut seen)?;
     report.visits = purge_visits(data_dir, target, dry, &mut seen)?;
     report.outbox = purge_outbox(config, target, dry, &mut seen)?;

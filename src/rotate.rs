@@ -7,7 +7,8 @@
 //! - Events older than `retention_days` are trimmed (`XTRIM MINID` in Redis), never past what
 //!   the fold has read: the rollups and the projection already hold them.
 //! - The state drops expired ledger entries and the checkpoints of log files long gone; the
-//!   outbox drops messages older than `outbox_days`.
+//!   outbox drops messages older than `outbox_days`; the history of sent alerts keeps
+//!   `archive_days`.
 //!
 //! Every step can be repeated: archiving merges into an archive without duplicating a line, so a
 //! rotate killed at any point is finished by the next one, and a second rotate changes nothing.
@@ -40,6 +41,8 @@ pub struct RotateReport {
     pub ledger_entries_dropped: u64,
     pub checkpoints_dropped: u64,
     pub outbox_messages_deleted: u64,
+    /// Lines of the sent-alerts history older than `archive_days`.
+    pub alert_history_dropped: u64,
     pub errors: Vec<String>,
     pub seconds: f64,
 }
@@ -63,6 +66,7 @@ impl RotateReport {
             || self.ledger_entries_dropped > 0
             || self.checkpoints_dropped > 0
             || self.outbox_messages_deleted > 0
+            || self.alert_history_dropped > 0
     }
 }
 
@@ -243,6 +247,25 @@ pub fn rotate(config: &Config, lock: &StateLock, dry: bool) -> Result<(RotateRep
                     .with_context(|| format!("cannot remove {}", eml.display()))?;
                 let _ = std::fs::remove_file(eml.with_extension("json"));
             }
+        }
+    }
+    // The sent-alerts history: kept as long as the visit archives.
+    let history = crate::alerts::history::path(data_dir);
+    if let Ok(text) = std::fs::read_to_string(&history) {
+        let since = crate::metrics::end_of(config, drop_before);
+        let mut kept = String::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let old = serde_json::from_str::<crate::alerts::history::Sent>(line)
+                .is_ok_and(|s| s.sent_at < since);
+            if old {
+                report.alert_history_dropped += 1;
+            } else {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        if report.alert_history_dropped > 0 && !dry {
+            crate::fsutil::write_atomic(&history, kept.as_bytes(), 0o600)?;
         }
     }
     report.seconds = started.elapsed().as_secs_f64();

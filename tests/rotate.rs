@@ -178,3 +178,28 @@ fn events_are_trimmed_only_behind_the_fold() {
     let r = ok(&site, &["rotate", "--json"]);
     assert_eq!(r["events_trimmed"], 0);
 }
+
+#[test]
+fn the_sent_alerts_history_keeps_archive_days() {
+    let site = Site::new("[retention]\narchive_days = 365\n");
+    site.append("access.log", &[]);
+    let old = (Utc::now() - Duration::days(400)).to_rfc3339();
+    let new = (Utc::now() - Duration::days(3)).to_rfc3339();
+    std::fs::write(
+        site.data.join("alerts.jsonl"),
+        format!(
+            "{{\"sent_at\":\"{old}\",\"kind\":\"lead\",\"ip\":\"203.0.113.1\",\"summary\":\"x\"}}\n\
+             {{\"sent_at\":\"{new}\",\"kind\":\"lead\",\"ip\":\"203.0.113.2\",\"summary\":\"y\"}}\n"
+        ),
+    )
+    .unwrap();
+    let r = ok(&site, &["rotate", "--json"]);
+    assert_eq!(r["alert_history_dropped"], 1, "{r:#}");
+    let left = std::fs::read_to_string(site.data.join("alerts.jsonl")).unwrap();
+    assert!(
+        left.contains("203.0.113.2") && !left.contains("203.0.113.1"),
+        "{left}"
+    );
+    let r = ok(&site, &["rotate", "--json"]);
+    assert_eq!(r["alert_history_dropped"], 0);
+}

@@ -45,8 +45,11 @@ pub fn run(config: &Config, wait: Duration, opts: RotateArgs) -> Result<Status> 
         );
         let _ = writeln!(
             out,
-            "  state: {} ledger entries and {} checkpoints {would}dropped; outbox: {} messages {would}deleted",
-            r.ledger_entries_dropped, r.checkpoints_dropped, r.outbox_messages_deleted
+            "  state: {} ledger entries and {} checkpoints {would}dropped; outbox: {} messages {would}deleted; alert history: {} lines {would}dropped",
+            r.ledger_entries_dropped,
+            r.checkpoints_dropped,
+            r.outbox_messages_deleted,
+            r.alert_history_dropped
         );
         super::print(&out)?;
     }
