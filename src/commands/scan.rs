@@ -90,7 +90,9 @@ fn human(r: &ScanReport) -> String {
         } => {
             let _ = writeln!(
                 out,
-                "  sent \"{subject}\" ({leads} leads, {rules} alerts) to {to}"
+                "  sent \"{subject}\" ({leads} lead{}, {rules} alert{}) to {to}",
+                if *leads == 1 { "" } else { "s" },
+                if *rules == 1 { "" } else { "s" }
             );
         }
         Delivery::RateLimited { next_allowed } => {
