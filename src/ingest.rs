@@ -121,34 +121,52 @@ pub struct Backlog {
 /// How much of each source the next ingestion would read. Reads only file headers (the
 /// fingerprints), never the new data, and changes nothing.
 pub fn backlog(state: &State, sources: &[LogSource]) -> Vec<Backlog> {
-    let now = Utc::now();
     let mut records: Records = state
         .logs
         .iter()
         .flat_map(|(key, log)| log.files.iter().map(move |f| (key.clone(), f.clone())))
         .collect();
-    let mut claimed = Vec::new();
-    let mut out = Vec::new();
-    for source in sources {
-        let key = source.path.display().to_string();
-        let mut errors = Vec::new();
-        let plans = tailer::plan(
-            &key,
-            &source.path,
-            &mut records,
-            &mut claimed,
-            now,
-            &mut errors,
-        );
-        out.push(Backlog {
-            path: key,
-            bytes: plans.iter().map(unread).sum(),
+    let (plans, errors) = plan_sources(&mut records, sources, Utc::now());
+    sources
+        .iter()
+        .enumerate()
+        .map(|(i, source)| Backlog {
+            path: source.path.display().to_string(),
+            bytes: plans
+                .iter()
+                .filter(|(s, _)| *s == i)
+                .map(|(_, p)| unread(p))
+                .sum(),
             error: errors
-                .first()
-                .map(|e| format!("{}: {}", e.path.display(), e.error)),
-        });
+                .iter()
+                .find(|(s, _)| *s == i)
+                .map(|(_, e)| format!("{}: {}", e.path.display(), e.error)),
+        })
+        .collect()
+}
+
+/// Read plans and unexaminable files, each tagged with its source's index.
+type Planned = (Vec<(usize, ReadPlan)>, Vec<(usize, FileError)>);
+
+/// What to read of each source (by its index) against the checkpoints in `records`, and the
+/// files that could not be examined (by source index too).
+fn plan_sources(
+    records: &mut Records,
+    sources: &[LogSource],
+    now: chrono::DateTime<Utc>,
+) -> Planned {
+    let mut claimed = Vec::new();
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let key = source.path.display().to_string();
+        let mut found = Vec::new();
+        for plan in tailer::plan(&key, &source.path, records, &mut claimed, now, &mut found) {
+            plans.push((i, plan));
+        }
+        errors.extend(found.into_iter().map(|e| (i, e)));
     }
-    out
+    (plans, errors)
 }
 
 /// What a plan has left to read (an archive's compressed size: its offset is not comparable).
@@ -219,22 +237,7 @@ fn run(
         .into_iter()
         .flat_map(|(key, log)| log.files.into_iter().map(move |f| (key.clone(), f)))
         .collect();
-    let mut claimed = Vec::new();
-    let mut errors: Vec<FileError> = Vec::new();
-    let mut plans: Vec<(usize, ReadPlan)> = Vec::new();
-    for (i, source) in sources.iter().enumerate() {
-        let key = source.path.display().to_string();
-        for plan in tailer::plan(
-            &key,
-            &source.path,
-            &mut records,
-            &mut claimed,
-            now,
-            &mut errors,
-        ) {
-            plans.push((i, plan));
-        }
-    }
+    let (plans, errors) = plan_sources(&mut records, sources, now);
 
     let mut summary = Summary::default();
     let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
@@ -304,7 +307,7 @@ fn run(
     bar.finish_and_clear();
     // Commit: visits first, then rollups under a new generation, then the state.
     let RunFold { deltas, writer, .. } = run;
-    for error in errors {
+    for (_, error) in errors {
         summary
             .errors
             .push(format!("{}: {}", error.path.display(), error.error));
