@@ -18,8 +18,15 @@ pub enum Status {
     Usage = 2,
     /// The state file is corrupt or from a newer arkwatch; nothing was changed.
     DataError = 65,
+    /// The event store lost the data arkwatch was folding (a Redis restart without
+    /// persistence, a `FLUSHDB`): nothing was folded; `arkwatch fold-events --restore` puts the
+    /// projection back.
+    StoreLost = 69,
     /// Another run holds the lock, or a service is temporarily down; no work was lost.
     TempFail = 75,
+    /// Not allowed, and retrying will not help: a server refused the credentials or its TLS
+    /// certificate, or `data_dir` belongs to another user.
+    Denied = 77,
     /// The configuration file is missing or invalid.
     Config = 78,
 }
@@ -33,6 +40,9 @@ impl Status {
                     Fatal::Busy { .. } | Fatal::ServiceDown { .. } => Status::TempFail,
                     Fatal::CorruptState { .. } | Fatal::NewerState { .. } => Status::DataError,
                     Fatal::Config(_) => Status::Config,
+                    Fatal::Usage(_) => Status::Usage,
+                    Fatal::Denied(_) => Status::Denied,
+                    Fatal::StoreLost(_) => Status::StoreLost,
                 };
             }
         }
@@ -84,4 +94,12 @@ pub enum Fatal {
     },
     #[error("{0}")]
     Config(String),
+    /// The command line (or a hidden setting) is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Authentication, TLS or ownership: permanent until someone changes something.
+    #[error("{0}")]
+    Denied(String),
+    #[error("{0}")]
+    StoreLost(String),
 }

@@ -723,7 +723,7 @@ pub(crate) fn blank_lines(
     let mut file = File::open(path).with_context(read_err)?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
     let mut done: u64 = 0; // bytes of the file already handled
-    let mut out: Option<(File, PathBuf)> = None;
+    let mut out: Option<fsutil::TempFile> = None;
     let mut matched = 0u64;
     let mut eof = false;
     while !eof {
@@ -755,27 +755,20 @@ pub(crate) fn blank_lines(
         }
         matched += hits.len() as u64;
         if !dry && !hits.is_empty() && out.is_none() {
-            let tmp = fsutil::temp_path(path);
-            let mut f = fsutil::create_private(&tmp)?;
-            let mut original = File::open(path).with_context(read_err)?;
-            std::io::copy(&mut (&mut original).take(done), &mut f)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            out = Some((f, tmp));
+            let mut tmp = fsutil::TempFile::beside(path, 0o600)?;
+            let mut original = fsutil::open_read(path).with_context(read_err)?;
+            std::io::copy(&mut (&mut original).take(done), tmp.file())
+                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+            out = Some(tmp);
         }
-        if let Some((f, tmp)) = &mut out {
-            f.write_all(region)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
+        if let Some(tmp) = &mut out {
+            tmp.write_all(region)?;
         }
         done += end as u64;
         buf.drain(..end);
     }
-    if let Some((f, tmp)) = out {
-        f.sync_all()
-            .with_context(|| format!("cannot fsync {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
-        fsutil::sync_dir(fsutil::parent(path))?;
+    if let Some(tmp) = out {
+        tmp.commit()?;
     }
     Ok(matched)
 }
@@ -1117,7 +1110,7 @@ fn audit(
         line["records"] = serde_json::json!(stores);
     }
     let path = data_dir.join("audit.log");
-    let mut file = fsutil::open_private_append(&path)?;
+    let mut file = fsutil::open_append(&path)?;
     let mut bytes = serde_json::to_vec(&line).context("cannot serialise an audit line")?;
     bytes.push(b'\n');
     file.write_all(&bytes)

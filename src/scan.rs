@@ -52,7 +52,7 @@ pub struct ScanReport {
 pub struct LeadReport {
     pub ip: std::net::IpAddr,
     pub kind: crate::alerts::ledger::LeadAlert,
-    pub tier: crate::config::PageTier,
+    pub tier: crate::page_tier::PageTier,
     pub score: u32,
 }
 

@@ -211,7 +211,19 @@ impl State {
             }
             .into());
         }
-        let state: State = serde_json::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
+        let mut state: State =
+            serde_json::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
+        // Log paths are normalised since schema 2 was first written (`a/../b` is `b`): keys of
+        // older runs are normalised too, so their checkpoints are found again.
+        state.logs = std::mem::take(&mut state.logs)
+            .into_iter()
+            .map(|(key, log)| {
+                let key = crate::config::normalize(Path::new(&key))
+                    .display()
+                    .to_string();
+                (key, log)
+            })
+            .collect();
         Ok(state)
     }
 }

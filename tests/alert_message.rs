@@ -1,10 +1,11 @@
 //! The alert message as a mail client sees it: written to the outbox by lettre, parsed back with
 //! a MIME parser. Hostile visitor text stays harmless in headers, text and HTML.
 
-use arkwatch::alerts::journey::{self, ScoreWeights};
+use arkwatch::alerts::journey;
 use arkwatch::alerts::ledger::{LeadAlert, RuleAlert};
 use arkwatch::alerts::message::{Digest, LeadItem, RuleItem, to_outbox};
-use arkwatch::config::PageTier;
+use arkwatch::config::ScoreWeights;
+use arkwatch::page_tier::PageTier;
 use arkwatch::visits::Visit;
 use chrono::{DateTime, Utc};
 use mailparse::MailHeaderMap;

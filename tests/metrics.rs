@@ -435,7 +435,7 @@ fn the_report_by_email_has_the_markdown_and_its_html_with_visitor_text_harmless(
         "{md}"
     );
     assert!(md.contains("`javascript[:]alert(1)`"), "{md}");
-    assert!(md.contains("hxxps[:]//evil.example/"), "{md}");
+    assert!(md.contains("hxxps[:]//evil[.]example/"), "{md}");
     assert!(!md.contains("https://evil"), "{md}");
     let html = mail.subparts[1].get_body().unwrap();
     assert_eq!(mail.subparts[1].ctype.mimetype, "text/html");

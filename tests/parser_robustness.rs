@@ -1,9 +1,10 @@
 //! Arbitrary bytes never panic the parser or the helpers that decode what it returns.
 
 use arkwatch::accesslog::classify;
-use arkwatch::accesslog::fold::{decode_path, excerpt, parse_query};
+use arkwatch::accesslog::fold::{decode_path, parse_query};
 use arkwatch::accesslog::format::LogFormat;
 use arkwatch::accesslog::parser::{Parser, unescape};
+use arkwatch::escape::excerpt;
 use proptest::prelude::*;
 
 const FORMATS: &[&str] = &[

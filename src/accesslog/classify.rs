@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use foldhash::HashMap;
 use memchr::{memchr, memmem, memrchr};
 
-use crate::config::{Config, PageTier};
+use crate::config::Config;
+use crate::page_tier::PageTier;
 
 /// What arkwatch knows about a User-Agent string, cached because a log repeats a few thousand
 /// of them millions of times.

@@ -14,8 +14,9 @@ use super::classify::{self, BotList, Classifier};
 use super::format::Escape;
 use super::parser::{self, Parser, Request};
 use super::tailer::Chunk;
-use crate::config::{ClientIp, Config, PageTier};
+use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
+use crate::page_tier::PageTier;
 use crate::rollup::traffic::{DayDelta, status_class};
 use crate::visitor::VisitorKeys;
 
@@ -210,7 +211,7 @@ impl<'c> Folder<'c> {
             report.samples.push(Sample {
                 line_in_chunk: index,
                 reason,
-                text: excerpt(line),
+                text: crate::escape::excerpt(line),
             });
         }
     }
@@ -314,12 +315,6 @@ pub fn parse_query(query: &[u8]) -> BTreeMap<String, String> {
     params
 }
 
-/// The first 200 bytes of a line, safe to print on a terminal.
-pub fn excerpt(line: &[u8]) -> String {
-    let cut = &line[..line.len().min(200)];
-    String::from_utf8_lossy(cut).escape_debug().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,10 +375,5 @@ mod tests {
             (42, "/var/log/a.log", 200)
         );
         assert_eq!(visit.to_json_line(), json, "both write the same bytes");
-    }
-
-    #[test]
-    fn excerpts_are_terminal_safe() {
-        assert_eq!(excerpt(b"a\x1b[31mred\x07"), "a\\u{1b}[31mred\\u{7}");
     }
 }

@@ -53,7 +53,7 @@ pub fn record(data_dir: &Path, digest: &Digest, at: DateTime<Utc>) -> Result<()>
         out.push(b'\n');
     }
     let path = path(data_dir);
-    let mut file = crate::fsutil::open_private_append(&path)?;
+    let mut file = crate::fsutil::open_append(&path)?;
     file.write_all(&out)
         .and_then(|()| file.sync_data())
         .with_context(|| format!("cannot append to {}", path.display()))

@@ -8,31 +8,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::PageTier;
+use crate::config::ScoreWeights;
+use crate::page_tier::PageTier;
 use crate::visits::Visit;
 
 /// Idle time that ends a session.
 pub const SESSION_IDLE: Duration = Duration::minutes(30);
-
-/// Points per tier reached (once each) and per visit after the first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScoreWeights {
-    pub very_hot: u32,
-    pub hot: u32,
-    pub warm: u32,
-    pub repeat_visit: u32,
-}
-
-impl Default for ScoreWeights {
-    fn default() -> Self {
-        ScoreWeights {
-            very_hot: 50,
-            hot: 30,
-            warm: 10,
-            repeat_visit: 5,
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageHit {

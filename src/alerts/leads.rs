@@ -15,9 +15,10 @@ use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::LeadItem;
-use super::journey::{self, ScoreWeights};
+use super::journey;
 use super::ledger::{AlertLedger, LeadAlert, Policy};
-use crate::config::PageTier;
+use crate::config::ScoreWeights;
+use crate::page_tier::PageTier;
 use crate::state::State;
 use crate::visits::{self, Visit};
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::PageTier;
+use crate::page_tier::PageTier;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertLedger {

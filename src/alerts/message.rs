@@ -15,6 +15,7 @@ use lettre::message::{Mailbox, Message, MultiPart};
 
 use super::ledger::{LeadAlert, RuleAlert};
 pub use super::{LeadItem, RuleItem};
+use crate::escape::{defuse, html as escape_html, one_line, safe_html};
 
 /// How many leads a digest lists in full; the rest are counted.
 pub const LISTED_LEADS: usize = 20;
@@ -54,64 +55,6 @@ fn minutes(secs: i64) -> String {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Control characters (CR and LF above all) become spaces.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// Text that no mail client turns into a link.
-pub fn defuse(text: &str) -> String {
-    let mut out = one_line(text)
-        .replace("://", "[:]//")
-        .replace("www.", "www[.]");
-    for scheme in [
-        "javascript:",
-        "data:",
-        "vbscript:",
-        "mailto:",
-        "http",
-        "ftp",
-    ] {
-        let mut i = 0;
-        while let Some(pos) = out[i..].to_ascii_lowercase().find(scheme) {
-            let at = i + pos;
-            let end = at + scheme.len();
-            let replacement = match scheme {
-                "http" => "hxxp".to_string(),
-                "ftp" => "fxp".to_string(),
-                _ => format!("{}[:]", &out[at..end - 1]),
-            };
-            out.replace_range(at..end, &replacement);
-            i = at + replacement.len();
-        }
-    }
-    out
-}
-
-/// Text safe inside HTML elements and attributes.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in one_line(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Visitor text for HTML: defused (some clients turn any URL-looking text into a link), then
-/// escaped.
-fn safe_html(text: &str) -> String {
-    escape_html(&defuse(text))
 }
 
 impl Digest {
@@ -285,31 +228,4 @@ pub fn to_outbox(outbox: &Path, message: &Message, digest: Option<&Digest>) -> R
         crate::fsutil::write_atomic(&outbox.join(format!("{id}.json")), &json, 0o600)?;
     }
     Ok(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defused_text_has_no_link_and_no_line_break() {
-        let d = defuse(
-            "javascript:alert(1) https://evil.example/x www.evil.example JAVASCRIPT:x\r\nBcc: x@y",
-        );
-        assert!(!d.to_ascii_lowercase().contains("javascript:"), "{d}");
-        assert!(
-            !d.contains("://") && !d.contains("www.") && !d.contains("http"),
-            "{d}"
-        );
-        assert!(!d.contains('\r') && !d.contains('\n'), "{d}");
-        assert!(d.contains("hxxps[:]//evil.example/x"), "{d}");
-    }
-
-    #[test]
-    fn escaped_html_has_no_markup() {
-        assert_eq!(
-            escape_html("<script>alert('1')</script>&\""),
-            "&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt;&amp;&quot;"
-        );
-    }
 }

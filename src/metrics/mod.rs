@@ -12,8 +12,9 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::config::{Config, PageTier};
+use crate::config::Config;
 use crate::events::projection::{UserRecord, UserTotals};
+use crate::page_tier::PageTier;
 use crate::rollup::activity::ActivityDay;
 use crate::rollup::files::DayFiles;
 use crate::rollup::traffic::{self, TrafficDay};

@@ -4,8 +4,6 @@
 //! no state names (a killed run's, or superseded ones) are deleted.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -66,19 +64,9 @@ impl DayFiles {
         crate::fsutil::create_private_dir(&self.dir)?;
         let bytes = serde_json::to_vec(rollup).context("cannot serialise a rollup")?;
         let path = self.path(day, generation);
-        let tmp = crate::fsutil::temp_path(&path);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+        let mut tmp = crate::fsutil::TempFile::beside(&path, 0o600)?;
+        tmp.write_all(&bytes)?;
+        tmp.commit()
     }
 
     /// Makes the files [`DayFiles::write`] created durable in their directory.

@@ -12,7 +12,7 @@ use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::files::DayFiles;
-use crate::config::PageTier;
+use crate::page_tier::PageTier;
 use crate::state::State;
 
 /// One local day of traffic, as stored.

@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::config::PageTier;
+use crate::page_tier::PageTier;
 use crate::state::State;
 
 /// One human visit to a tracked page.
@@ -104,7 +104,7 @@ impl VisitWriter {
         if !self.open.contains_key(&day) {
             let dir = visits_dir(&self.data_dir);
             crate::fsutil::create_private_dir(&dir)?;
-            let file = crate::fsutil::open_private_append(&day_path(&self.data_dir, day))?;
+            let file = crate::fsutil::open_append(&day_path(&self.data_dir, day))?;
             self.open
                 .insert(day, BufWriter::with_capacity(64 * 1024, file));
         }

@@ -1,0 +1,67 @@
+//! `[events]`: where product events live (the embedded file, or a Redis stream).
+
+use redis::IntoConnectionInfo;
+
+use super::Bad;
+use super::raw::RawEvents;
+
+/// Where product events live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventStoreKind {
+    /// `data_dir/events.jsonl`: no server needed.
+    File,
+    /// A `redis://` URL (the password may come from `ARKWATCH_REDIS_PASSWORD` instead).
+    Redis(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Events {
+    pub store: EventStoreKind,
+    /// Prefix of every Redis key arkwatch owns.
+    pub prefix: String,
+    pub retention_days: u32,
+}
+
+pub(super) fn validate(e: RawEvents, bad: &Bad<'_>) -> anyhow::Result<Events> {
+    let store = match e.store.trim() {
+        "" | "file" => EventStoreKind::File,
+        url if url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("redis+unix://") =>
+        {
+            // Parsed now, so that a typo in the URL is a configuration error at start, not a
+            // failure of the first fold.
+            if let Err(err) = url.into_connection_info() {
+                return Err(bad.at(
+                    "events.store",
+                    format!("{:?} is not a valid Redis URL ({err})", redact(url)),
+                ));
+            }
+            EventStoreKind::Redis(url.to_string())
+        }
+        other => {
+            return Err(bad.at(
+                "events.store",
+                format!("{:?} is neither \"file\" nor a redis:// URL", redact(other)),
+            ));
+        }
+    };
+    if e.retention_days == 0 || e.retention_days > 36_500 {
+        return Err(bad.at("events.retention_days", "must be between 1 and 36500"));
+    }
+    Ok(Events {
+        store,
+        prefix: e.prefix,
+        retention_days: e.retention_days,
+    })
+}
+
+/// A URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,209 @@
+//! `[[access_log]]`, `[pages]` and `[filters]`: which logs are read, which pages are buying
+//! signals, and which requests count as a visit.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::Bad;
+use super::raw::{RawAccessLog, RawFilters};
+use crate::accesslog::format::{Field, LogFormat};
+use crate::page_tier::PageTier;
+
+/// Which address identifies the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIp {
+    #[default]
+    RemoteAddr,
+    /// The first address of `$http_x_forwarded_for`, falling back to `$remote_addr`.
+    XForwardedFor,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessLog {
+    pub path: PathBuf,
+    pub format: LogFormat,
+    pub client_ip: ClientIp,
+}
+
+/// Which requests count as a visit, and which are bots, assets or the team itself.
+#[derive(Clone, Debug)]
+pub struct Filters {
+    pub exclude_bots: bool,
+    pub bot_patterns: Vec<String>,
+    pub ignore_ips: Vec<IpNet>,
+    pub methods: Vec<String>,
+    /// Indexed by status code (0..=999): whether it counts as a visit.
+    pub statuses: Vec<bool>,
+    pub static_extensions: Vec<String>,
+}
+
+pub const DEFAULT_STATIC_EXTENSIONS: &[&str] = &[
+    "css",
+    "js",
+    "mjs",
+    "map",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "svg",
+    "ico",
+    "webp",
+    "avif",
+    "bmp",
+    "woff",
+    "woff2",
+    "ttf",
+    "otf",
+    "eot",
+    "mp4",
+    "webm",
+    "mp3",
+    "ogg",
+    "wav",
+    "zip",
+    "gz",
+    "txt",
+    "xml",
+    "json",
+    "webmanifest",
+];
+
+pub fn default_pages() -> Vec<(String, PageTier)> {
+    vec![
+        ("/pricing".to_string(), PageTier::Hot),
+        ("/trial".to_string(), PageTier::VeryHot),
+        ("/demo".to_string(), PageTier::Warm),
+    ]
+}
+
+pub(super) fn access_logs(
+    raw: &[RawAccessLog],
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    bad: &Bad<'_>,
+) -> anyhow::Result<Vec<AccessLog>> {
+    let mut logs = Vec::new();
+    for (i, log) in raw.iter().enumerate() {
+        let format = LogFormat::compile(&log.format)
+            .map_err(|err| bad.at(&format!("access_log[{i}].format"), err.to_string()))?;
+        if log.client_ip == ClientIp::XForwardedFor && !format.has(Field::HttpXForwardedFor) {
+            return Err(bad.at(
+                &format!("access_log[{i}].client_ip"),
+                "\"x_forwarded_for\" needs $http_x_forwarded_for in the format",
+            ));
+        }
+        let path = resolve(&log.path);
+        if logs.iter().any(|l: &AccessLog| l.path == path) {
+            return Err(bad.at(
+                &format!("access_log[{i}].path"),
+                format!("{} is configured twice", path.display()),
+            ));
+        }
+        logs.push(AccessLog {
+            path,
+            format,
+            client_ip: log.client_ip,
+        });
+    }
+    Ok(logs)
+}
+
+/// Tracked prefixes, longest first. `/pricing` and `/pricing/` are one prefix (both match the
+/// page and everything under it), so naming both is an error rather than a silent choice.
+pub(super) fn pages(
+    raw: Option<BTreeMap<String, PageTier>>,
+    bad: &Bad<'_>,
+) -> anyhow::Result<Vec<(String, PageTier)>> {
+    let Some(map) = raw else {
+        return Ok(default_pages());
+    };
+    let mut pages: Vec<(String, PageTier)> = Vec::new();
+    for (prefix, tier) in map {
+        if !prefix.starts_with('/') {
+            return Err(bad.at(
+                "pages",
+                format!("{prefix:?} must be a path starting with '/'"),
+            ));
+        }
+        let bare = |p: &str| p.trim_end_matches('/').to_string();
+        if let Some((other, _)) = pages.iter().find(|(p, _)| bare(p) == bare(&prefix)) {
+            return Err(bad.at(
+                "pages",
+                format!(
+                    "{other:?} and {prefix:?} name the same pages (a prefix matches the page \
+                     and everything under it); keep one"
+                ),
+            ));
+        }
+        pages.push((prefix, tier));
+    }
+    pages.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+    Ok(pages)
+}
+
+pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
+    let mut ignore_ips = Vec::new();
+    for (i, spec) in f.ignore_ips.iter().enumerate() {
+        let net = parse_net(spec).ok_or_else(|| {
+            bad.at(
+                &format!("filters.ignore_ips[{i}]"),
+                format!("{spec:?} is not an IP address or CIDR"),
+            )
+        })?;
+        ignore_ips.push(net);
+    }
+    let mut statuses = vec![false; 1000];
+    for (i, spec) in f.statuses.iter().enumerate() {
+        let range = parse_status(spec).ok_or_else(|| {
+            bad.at(
+                &format!("filters.statuses[{i}]"),
+                format!("{spec:?} is neither a status (\"200\") nor a class (\"2xx\")"),
+            )
+        })?;
+        for code in range {
+            statuses[code] = true;
+        }
+    }
+    // isbot panics on a bad pattern, so each one is checked here first.
+    for (i, pattern) in f.bot_patterns.iter().enumerate() {
+        if let Err(err) = regex::Regex::new(&pattern.to_ascii_lowercase()) {
+            return Err(bad.at(&format!("filters.bot_patterns[{i}]"), err.to_string()));
+        }
+    }
+    Ok(Filters {
+        exclude_bots: f.exclude_bots,
+        bot_patterns: f.bot_patterns,
+        ignore_ips,
+        methods: f.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        statuses,
+        static_extensions: f
+            .static_extensions
+            .iter()
+            .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+            .collect(),
+    })
+}
+
+/// An address or a CIDR; a bare address is a /32 or /128.
+pub fn parse_net(spec: &str) -> Option<IpNet> {
+    let spec = spec.trim();
+    if let Ok(net) = spec.parse::<IpNet>() {
+        return Some(net.trunc());
+    }
+    spec.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+fn parse_status(spec: &str) -> Option<std::ops::Range<usize>> {
+    let spec = spec.trim();
+    if let Some(class) = spec.strip_suffix("xx").or_else(|| spec.strip_suffix("XX")) {
+        let c: usize = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some(c * 100..c * 100 + 100);
+    }
+    let code: usize = spec.parse().ok().filter(|c| (100..=599).contains(c))?;
+    Some(code..code + 1)
+}

@@ -1,0 +1,49 @@
+//! The small sections: `[metrics]` and `[retention]`.
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// Settings of `metrics` and `report`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// The currency every amount (prices, MRR, API cost) is in; named once in outputs.
+    pub currency: String,
+    /// Infrastructure cost per month (servers, SaaS), for the cost per active user.
+    pub infra_cost_per_month: Decimal,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            currency: "USD".into(),
+            infra_cost_per_month: Decimal::ZERO,
+        }
+    }
+}
+
+/// How much of its own data arkwatch keeps (`rotate`). Rollups are kept for ever: they hold
+/// no address, and reports outlive the logs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Visits kept in the live store (the newest); older ones go to gzip archives.
+    pub max_visits: u64,
+    /// Visits older than this (local days) go to the archives whatever their number.
+    pub max_age_days: u32,
+    /// Archives of days older than this are deleted.
+    pub archive_days: u32,
+    /// Messages in the outbox older than this are deleted.
+    pub outbox_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_visits: 10_000,
+            max_age_days: 90,
+            archive_days: 365,
+            outbox_days: 30,
+        }
+    }
+}
