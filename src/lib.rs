@@ -14,16 +14,14 @@ pub mod escape;
 pub mod events;
 pub mod exit;
 pub mod fsutil;
-pub mod ingest;
 pub mod metrics;
 pub mod page_tier;
+pub mod pipeline;
 pub mod purge;
 pub mod report;
 pub mod rollup;
 pub mod rotate;
-pub mod scan;
 pub mod state;
-pub mod visitor;
 pub mod visits;
 
 pub use commands::run;

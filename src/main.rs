@@ -1,5 +1,6 @@
 //! The `arkwatch` binary: parse the command line, run the library, map the outcome to an exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -7,7 +8,10 @@ fn main() -> ExitCode {
     match arkwatch::run(args) {
         Ok(status) => status.into(),
         Err(err) => {
-            eprintln!("arkwatch: {err:#}");
+            // Never eprintln!: it panics on a closed stderr, which under panic = "abort"
+            // would turn every documented status into 134.
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "arkwatch: {err:#}");
             arkwatch::exit::Status::for_error(&err).into()
         }
     }

@@ -31,9 +31,9 @@ use crate::config::Config;
 use crate::events::event::EventId;
 use crate::events::store::EventStore;
 use crate::fsutil;
+use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic;
 use crate::state::{SCHEMA_VERSION, State, StateLock};
-use crate::visitor::VisitorKeys;
 
 /// The widest networks purged without `--force`.
 const WIDEST_V4: u8 = 16;
@@ -418,7 +418,7 @@ pub fn purge(
         if report.rollups.records > 0 || report.state.records > 0 || logs_changed {
             state.version = SCHEMA_VERSION;
             lock.save(&state)?;
-            traffic::remove_unreferenced(data_dir, &state)?;
+            traffic::remove_unreferenced(data_dir, &state.traffic)?;
             crate::rollup::files::DayFiles::new(data_dir, "activity")
                 .remove_unreferenced(&state.activity)?;
         }
@@ -995,7 +995,7 @@ fn purge_rollups(
     let days: Vec<chrono::NaiveDate> = state.traffic.keys().copied().collect();
     let mut written = false;
     for date in days {
-        let mut rollup = traffic::load_day(data_dir, state, date)?;
+        let mut rollup = traffic::load_day(data_dir, &state.traffic, date)?;
         let day = crate::day::from_date(date);
         let highs: std::collections::HashSet<u32> =
             addresses.iter().map(|ip| keys.ip_day(*ip, day)).collect();

@@ -15,12 +15,12 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::alerts::history::{self, Sent};
-use crate::alerts::journey::{self, Journey};
 use crate::config::Config;
 use crate::escape::code_span as code;
 use crate::metrics::render::{money, percent};
 use crate::metrics::{self, Metrics, Named, Period, Sources};
 use crate::page_tier::PageTier;
+use crate::visits::journey::{self, Journey};
 use crate::visits::{self, Visit};
 
 /// Leads listed in full; the rest are counted.
@@ -257,7 +257,7 @@ fn visitors_of(
 ) -> Result<BTreeMap<(IpAddr, String), Vec<Visit>>> {
     let mut by: BTreeMap<(IpAddr, String), Vec<Visit>> = BTreeMap::new();
     for day in period.dates() {
-        for v in visits::read_day(&config.data_dir, state, day)? {
+        for v in visits::read_day(&config.data_dir, &state.visits, day)? {
             by.entry((v.ip, v.user_agent.clone())).or_default().push(v);
         }
     }
@@ -283,7 +283,7 @@ pub fn build(src: &Sources<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
             .max()
             .unwrap_or(PageTier::Warm);
         if top >= PageTier::Hot {
-            if let Some(j) = journey::build(&visits, end, config.alerts.score) {
+            if let Some(j) = journey::build(&visits, config.alerts.score) {
                 hot.push(j);
             }
         } else {

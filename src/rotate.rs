@@ -83,7 +83,7 @@ pub fn rotate(config: &Config, lock: &StateLock, dry: bool) -> Result<(RotateRep
     let data_dir = lock.data_dir();
     let mut state = lock.load()?;
     if !dry {
-        crate::ingest::recover(data_dir, &state)?;
+        crate::pipeline::ingest::recover(data_dir, &state)?;
     }
     let mut report = RotateReport {
         dry_run: dry,
@@ -210,7 +210,7 @@ pub fn rotate(config: &Config, lock: &StateLock, dry: bool) -> Result<(RotateRep
     }
 
     // State.
-    let policy = crate::scan::policy(config);
+    let policy = crate::alerts::ledger::Policy::from_config(&config.alerts);
     let before = state.alerts.ledger.leads.len();
     state.alerts.ledger.compact(now, &policy);
     report.ledger_entries_dropped = (before - state.alerts.ledger.leads.len()) as u64;

@@ -1,12 +1,12 @@
 //! The alert message as a mail client sees it: written to the outbox by lettre, parsed back with
 //! a MIME parser. Hostile visitor text stays harmless in headers, text and HTML.
 
-use arkwatch::alerts::journey;
 use arkwatch::alerts::ledger::{LeadAlert, RuleAlert};
 use arkwatch::alerts::message::{Digest, LeadItem, RuleItem, to_outbox};
 use arkwatch::config::ScoreWeights;
 use arkwatch::page_tier::PageTier;
 use arkwatch::visits::Visit;
+use arkwatch::visits::journey;
 use chrono::{DateTime, Utc};
 use mailparse::MailHeaderMap;
 
@@ -32,8 +32,9 @@ fn lead(v: Visit) -> LeadItem {
     LeadItem {
         visitor: arkwatch::alerts::leads::visitor_key(v.ip, &v.user_agent),
         raised_at: now,
+        queued_at: Some(now),
         kind: LeadAlert::New,
-        journey: journey::build(&[v], now, ScoreWeights::default()).unwrap(),
+        journey: journey::build(&[v], ScoreWeights::default()).unwrap(),
     }
 }
 

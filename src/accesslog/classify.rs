@@ -60,7 +60,7 @@ impl BotList {
 pub struct Classifier<'c> {
     config: &'c Config,
     bots: &'c BotList,
-    keys: &'c crate::visitor::VisitorKeys,
+    keys: &'c crate::rollup::keys::VisitorKeys,
     agents: HashMap<Box<[u8]>, AgentInfo>,
 }
 
@@ -71,7 +71,7 @@ impl<'c> Classifier<'c> {
     pub fn new(
         config: &'c Config,
         bots: &'c BotList,
-        keys: &'c crate::visitor::VisitorKeys,
+        keys: &'c crate::rollup::keys::VisitorKeys,
     ) -> Classifier<'c> {
         Classifier {
             config,
@@ -222,7 +222,7 @@ pub fn first_forwarded(xff: &[u8]) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::visitor::VisitorKeys;
+    use crate::rollup::keys::VisitorKeys;
     use std::path::Path;
 
     fn config() -> Config {

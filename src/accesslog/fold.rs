@@ -17,8 +17,8 @@ use super::tailer::Chunk;
 use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
 use crate::page_tier::PageTier;
+use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::{DayDelta, status_class};
-use crate::visitor::VisitorKeys;
 
 use super::format::LogFormat;
 

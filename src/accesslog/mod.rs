@@ -1,9 +1,12 @@
 //! Access logs: the `log_format` compiler, the line parser, request classification, the
 //! checkpointed tailer, and the per-thread folding of lines into rollups and visits.
 
+pub mod checkpoint;
 pub mod classify;
 pub mod fold;
 pub mod format;
 pub mod parser;
+pub mod read;
+pub mod summary;
 pub mod tailer;
 pub mod time;

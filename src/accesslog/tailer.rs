@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use flate2::read::MultiGzDecoder;
 use siphasher::sip::SipHasher13;
 
-use crate::state::{FileCheckpoint, GzMark};
+use crate::accesslog::checkpoint::{FileCheckpoint, GzMark};
 
 /// How many leading bytes identify a file.
 pub const FP_MAX: usize = 1024;

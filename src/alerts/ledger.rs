@@ -65,6 +65,18 @@ pub struct Policy {
     pub max_per_hour: usize,
 }
 
+impl Policy {
+    /// The policy `[alerts]` configures.
+    pub fn from_config(a: &crate::config::Alerts) -> Policy {
+        Policy {
+            dedup: Duration::hours(i64::from(a.dedup_hours)),
+            cooldown: Duration::hours(i64::from(a.cooldown_hours)),
+            resolved_notices: a.resolved_notices,
+            max_per_hour: a.max_emails_per_hour as usize,
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {

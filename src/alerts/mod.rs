@@ -3,7 +3,6 @@
 //! message, and its delivery.
 
 pub mod history;
-pub mod journey;
 pub mod leads;
 pub mod ledger;
 pub mod message;
@@ -15,7 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use journey::Journey;
+use crate::visits::journey::Journey;
 use ledger::{AlertLedger, LeadAlert, RuleAlert};
 
 /// What the state remembers for alerting.
@@ -57,7 +56,10 @@ impl Pending {
 
     /// The oldest alert still waiting.
     pub fn oldest(&self) -> Option<DateTime<Utc>> {
-        let leads = self.leads.iter().map(|l| l.raised_at);
+        let leads = self
+            .leads
+            .iter()
+            .map(|l| l.queued_at.unwrap_or(l.raised_at));
         let rules = self.rules.iter().map(|r| r.raised_at);
         leads.chain(rules).min()
     }
@@ -81,7 +83,11 @@ pub struct LeadItem {
     /// The visitor's ledger key (address and a hash of the User-Agent).
     pub visitor: String,
     pub kind: LeadAlert,
+    /// When the visit that raised it happened.
     pub raised_at: DateTime<Utc>,
+    /// When a scan put it in the queue (older states lack it: then the visit's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<DateTime<Utc>>,
     pub journey: Journey,
 }
 

@@ -1,25 +1,28 @@
 //! `arkwatch fold-events`: fold new product events now and print what changed.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use anyhow::Result;
+use std::fmt::Write as _;
 
 use crate::cli::FoldEventsArgs;
-use crate::config::Config;
-use crate::events::fold;
 use crate::exit::Status;
+use crate::pipeline::{self, Run};
 use crate::state::StateLock;
 
-pub fn run(config: &Config, wait: Duration, opts: FoldEventsArgs) -> Result<Status> {
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
+pub fn run(env: &super::Env, opts: FoldEventsArgs) -> Result<Status> {
+    let config = &env.config;
+    let lock = StateLock::acquire(&config.data_dir, env.wait)?;
     let mut state = lock.load()?;
     let mut store = crate::events::open(config)?;
     if opts.new_store && state.events_store.as_deref() != Some(store.identity().as_str()) {
         state.events_cursor = None;
         state.events_store = None;
     }
-    let f = fold::fold(config, &lock, &mut state, store.as_mut())?;
+    let run = Run {
+        config,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let f = pipeline::fold::fold(&run, &mut state, store.as_mut())?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&f)? + "\n"))?;

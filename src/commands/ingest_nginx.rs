@@ -1,18 +1,19 @@
 //! `arkwatch ingest-nginx`: ingest the configured logs (or the PATHs given) and print a summary.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use anyhow::Result;
+use std::fmt::Write as _;
 
 use crate::accesslog::format::LogFormat;
+use crate::accesslog::read::{LogSource, Progress};
+use crate::accesslog::summary::Summary;
 use crate::cli::IngestNginxArgs;
 use crate::config::{ClientIp, Config};
 use crate::exit::{Fatal, Status};
-use crate::ingest::{self, LogSource, Progress, Summary};
+use crate::pipeline::{self, Run};
 use crate::state::StateLock;
 
-pub fn run(config: &Config, wait: Duration, opts: IngestNginxArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: IngestNginxArgs) -> Result<Status> {
+    let config = &env.config;
     let sources = sources(config, &opts)?;
     if sources.is_empty() {
         return Err(Fatal::Config(format!(
@@ -21,14 +22,19 @@ pub fn run(config: &Config, wait: Duration, opts: IngestNginxArgs) -> Result<Sta
         ))
         .into());
     }
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
+    let lock = StateLock::acquire(&config.data_dir, env.wait)?;
     let mut state = lock.load()?;
     let progress = if opts.json {
         Progress::Hidden
     } else {
         Progress::Auto
     };
-    let summary = ingest::ingest(config, &lock, &mut state, &sources, progress)?;
+    let run = Run {
+        config,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let summary = pipeline::ingest::ingest(&run, &mut state, &sources, progress)?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&summary)? + "\n"))?;

@@ -1,27 +1,26 @@
 //! `arkwatch metrics`: the numbers of a period, in the format asked for.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use anyhow::Result;
-use chrono::{Duration as Days, NaiveDate, Utc};
+use chrono::{Duration as Days, NaiveDate};
 
 use crate::cli::MetricsArgs;
-use crate::config::Config;
 use crate::exit::Status;
 use crate::metrics::{self, Period, Sources, render};
-use crate::state::StateLock;
+use crate::pipeline::refresh::{Current, refresh};
 
-pub fn run(config: &Config, wait: Duration, opts: MetricsArgs) -> Result<Status> {
-    let today = Utc::now().with_timezone(&config.timezone).date_naive();
+pub fn run(env: &super::Env, opts: MetricsArgs) -> Result<Status> {
+    let config = &env.config;
+    let today = env.clock.now().with_timezone(&config.timezone).date_naive();
     let period = period(today, &opts);
     let sections: Vec<&str> = if opts.section == "all" {
         render::SECTIONS.to_vec()
     } else {
         vec![opts.section.as_str()]
     };
-    let current = Current::load(config, wait)?;
-    let m = metrics::compute(&current.sources(config), period)?;
+    let current = refresh(config, env.clock, env.wait)?;
+    let m = metrics::compute(&sources(&current, config), period)?;
     let warnings = current.warnings;
     let text = if opts.json {
         serde_json::to_string_pretty(&render::json(&m, &sections))? + "\n"
@@ -40,7 +39,7 @@ pub fn run(config: &Config, wait: Duration, opts: MetricsArgs) -> Result<Status>
         None => super::print(&text)?,
     }
     for w in &warnings {
-        eprintln!("arkwatch: {w}");
+        super::warn(w);
     }
     Ok(Status::Ok)
 }
@@ -60,50 +59,12 @@ fn period(today: NaiveDate, o: &MetricsArgs) -> Period {
     }
 }
 
-/// The data `metrics` and `report` read, brought up to date first: what is new in the logs is
-/// ingested (a log that cannot be read is a warning: the numbers are then as of the last
-/// ingestion) and new events are folded (a store that does not answer is an error, exit 75:
-/// revenue would be wrong). The lock is held only for that.
-pub(crate) struct Current {
-    state: crate::state::State,
-    users: std::collections::BTreeMap<String, crate::events::projection::UserRecord>,
-    totals: crate::events::projection::UserTotals,
-    pub warnings: Vec<String>,
-}
-
-impl Current {
-    pub fn load(config: &Config, wait: Duration) -> Result<Current> {
-        let lock = StateLock::acquire(&config.data_dir, wait)?;
-        let mut state = lock.load()?;
-        let mut warnings = Vec::new();
-        let sources = crate::ingest::LogSource::configured(config);
-        if !sources.is_empty() {
-            let progress = crate::ingest::Progress::Hidden;
-            match crate::ingest::ingest(config, &lock, &mut state, &sources, progress) {
-                Ok(summary) => warnings.extend(summary.errors),
-                Err(err) => {
-                    warnings.push(format!("ingesting the logs failed: {err:#}"));
-                    state = lock.load()?;
-                }
-            }
-        }
-        let mut store = crate::events::open(config)?;
-        crate::events::fold::fold(config, &lock, &mut state, store.as_mut())?;
-        drop(lock);
-        Ok(Current {
-            users: store.all_users()?,
-            totals: store.projection_totals()?,
-            state,
-            warnings,
-        })
-    }
-
-    pub fn sources<'a>(&'a self, config: &'a Config) -> Sources<'a> {
-        Sources {
-            config,
-            state: &self.state,
-            users: &self.users,
-            totals: self.totals,
-        }
+/// What the metrics read of the refreshed data.
+pub(crate) fn sources<'a>(current: &'a Current, config: &'a crate::config::Config) -> Sources<'a> {
+    Sources {
+        config,
+        state: &current.state,
+        users: &current.users,
+        totals: current.totals,
     }
 }

@@ -17,25 +17,51 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{Args, Command};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::exit::Status;
 
+/// What every command gets besides its own options.
+pub(crate) struct Env {
+    pub config: Config,
+    /// How long to wait for another run's lock.
+    pub wait: Duration,
+    pub clock: Clock,
+}
+
 /// Runs one command line.
 pub fn run(args: Args) -> Result<Status> {
+    let clock = Clock::from_env()?;
     let config = Config::discover(args.config.as_deref())?;
     // Clamped: from_secs_f64 panics on infinity, and a day is longer than any cron period.
-    let wait = Duration::from_secs_f64(args.wait.clamp(0.0, 86_400.0));
+    let wait = if args.wait.is_nan() {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(args.wait.clamp(0.0, 86_400.0))
+    };
+    let env = Env {
+        config,
+        wait,
+        clock,
+    };
     match args.command {
-        Command::IngestNginx(opts) => ingest_nginx::run(&config, wait, opts),
-        Command::Track(opts) => track::run(&config, opts),
-        Command::FoldEvents(opts) => fold_events::run(&config, wait, opts),
-        Command::Scan(opts) => scan::run(&config, wait, opts),
-        Command::Status(opts) => status::run(&config, opts),
-        Command::PurgeIp(opts) => purge_ip::run(&config, wait, opts),
-        Command::Rotate(opts) => rotate::run(&config, wait, opts),
-        Command::Metrics(opts) => metrics::run(&config, wait, opts),
-        Command::Report(opts) => report::run(&config, wait, opts),
+        Command::IngestNginx(opts) => ingest_nginx::run(&env, opts),
+        Command::Track(opts) => track::run(&env, opts),
+        Command::FoldEvents(opts) => fold_events::run(&env, opts),
+        Command::Scan(opts) => scan::run(&env, opts),
+        Command::Status(opts) => status::run(&env, opts),
+        Command::PurgeIp(opts) => purge_ip::run(&env, opts),
+        Command::Rotate(opts) => rotate::run(&env, opts),
+        Command::Metrics(opts) => metrics::run(&env, opts),
+        Command::Report(opts) => report::run(&env, opts),
     }
+}
+
+/// Writes one line to stderr; a closed or broken stderr is not an error (a cron wrapper that
+/// closed it, `2>&1 | head -c 10`): nothing in arkwatch may panic on it.
+pub(crate) fn warn(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "arkwatch: {text}");
 }
 
 /// Writes to stdout; a closed pipe (`arkwatch ... | head`) is not an error.

@@ -1,22 +1,20 @@
 //! `arkwatch purge-ip`: erase (or, with --dry-run, show) everything held about an address.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use anyhow::Result;
+use std::fmt::Write as _;
 
 use crate::cli::PurgeIpArgs;
-use crate::config::Config;
 use crate::exit::Status;
 use crate::purge::{self, Options, PurgeReport, Target};
 use crate::state::StateLock;
 
-pub fn run(config: &Config, wait: Duration, opts: PurgeIpArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: PurgeIpArgs) -> Result<Status> {
+    let (config, wait) = (&env.config, env.wait);
     // A bad target touches nothing: checked before the lock is even taken.
     let target = match Target::parse(&opts.target, opts.force) {
         Ok(target) => target,
         Err(err) => {
-            eprintln!("arkwatch: purge-ip: {err}");
+            super::warn(&format!("purge-ip: {err}"));
             return Ok(Status::Usage);
         }
     };

@@ -1,18 +1,15 @@
 //! `arkwatch report daily|weekly|monthly`: build the report, then print, write or send it.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
-use chrono::Utc;
 use lettre::message::{Message, MultiPart};
 
 use crate::alerts::notify::{self, Notifier};
 use crate::cli::ReportArgs;
-use crate::config::Config;
 use crate::exit::Status;
 use crate::report::{self, Kind};
 
-pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: ReportArgs) -> Result<Status> {
+    let config = &env.config;
     let kind = match opts.kind.as_str() {
         "daily" => Kind::Daily,
         "weekly" => Kind::Weekly,
@@ -25,9 +22,9 @@ pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> 
     };
     let date = opts
         .date
-        .unwrap_or_else(|| Utc::now().with_timezone(&config.timezone).date_naive());
-    let current = super::metrics::Current::load(config, wait)?;
-    let r = report::build(&current.sources(config), kind, date)?;
+        .unwrap_or_else(|| env.clock.now().with_timezone(&config.timezone).date_naive());
+    let current = crate::pipeline::refresh::refresh(config, env.clock, env.wait)?;
+    let r = report::build(&super::metrics::sources(&current, config), kind, date)?;
     let warnings = current.warnings;
     let text = if opts.format == "html" {
         r.html()
@@ -40,7 +37,7 @@ pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> 
         None => {}
     }
     for w in &warnings {
-        eprintln!("arkwatch: {w}");
+        super::warn(w);
     }
     if let Some(notifier) = notifier {
         let (from, to) = notify::mailboxes(config)?;
@@ -59,7 +56,7 @@ pub fn run(config: &Config, wait: Duration, opts: ReportArgs) -> Result<Status> 
             .multipart(MultiPart::alternative_plain_html(r.markdown(), r.html()))
             .context("cannot build the report message")?;
         notifier.send(&message, None)?;
-        eprintln!("arkwatch: sent \"{}\" to {}", r.title, notifier.describe());
+        super::warn(&format!("sent \"{}\" to {}", r.title, notifier.describe()));
     }
     Ok(Status::Ok)
 }

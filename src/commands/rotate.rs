@@ -1,16 +1,14 @@
 //! `arkwatch rotate`: retention for arkwatch's own data (see [`crate::rotate`]).
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use anyhow::Result;
+use std::fmt::Write as _;
 
 use crate::cli::RotateArgs;
-use crate::config::Config;
 use crate::exit::Status;
 use crate::state::StateLock;
 
-pub fn run(config: &Config, wait: Duration, opts: RotateArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
+    let (config, wait) = (&env.config, env.wait);
     let lock = StateLock::acquire(&config.data_dir, wait)?;
     let (r, status) = crate::rotate::rotate(config, &lock, opts.dry_run)?;
     drop(lock);
@@ -54,7 +52,7 @@ pub fn run(config: &Config, wait: Duration, opts: RotateArgs) -> Result<Status> 
         super::print(&out)?;
     }
     for error in &r.errors {
-        eprintln!("arkwatch: {error}");
+        super::warn(error);
     }
     Ok(status)
 }

@@ -1,23 +1,34 @@
 //! `arkwatch scan`: the cron job (see [`crate::scan`]), and its summary.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use anyhow::Result;
+use std::fmt::Write as _;
 
 use crate::alerts::ledger::{LeadAlert, RuleAlert};
 use crate::alerts::notify::Notifier;
 use crate::cli::ScanArgs;
-use crate::config::Config;
 use crate::exit::Status;
-use crate::scan::{Delivery, ScanReport};
+use crate::pipeline::Run;
+use crate::pipeline::scan::{Delivery, ScanReport};
 use crate::state::StateLock;
 
-pub fn run(config: &Config, wait: Duration, opts: ScanArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: ScanArgs) -> Result<Status> {
+    let config = &env.config;
     // A broken [smtp] section is a config error before anything is read.
     let notifier = Notifier::from_config(config)?;
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
-    let (report, status) = crate::scan::scan(config, &lock, &notifier, opts.dry_run)?;
+    let lock = if opts.dry_run {
+        StateLock::acquire_for_reading(&config.data_dir, env.wait)?
+    } else {
+        StateLock::acquire(&config.data_dir, env.wait)?
+    };
+    if let Some(note) = lock.note() {
+        super::warn(note);
+    }
+    let run = Run {
+        config,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let (report, status) = crate::pipeline::scan::scan(&run, &notifier, opts.dry_run)?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -25,7 +36,7 @@ pub fn run(config: &Config, wait: Duration, opts: ScanArgs) -> Result<Status> {
         super::print(&human(&report))?;
     }
     for error in &report.errors {
-        eprintln!("arkwatch: {error}");
+        super::warn(error);
     }
     Ok(status)
 }

@@ -7,11 +7,10 @@ use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::accesslog::read::{self, Backlog, LogSource};
 use crate::alerts::notify::Notifier;
 use crate::cli::StatusArgs;
-use crate::config::Config;
 use crate::exit::Status;
-use crate::ingest::{self, Backlog, LogSource};
 use crate::state;
 
 /// A scan older than this means cron stopped running it (four missed 15-minute runs).
@@ -43,8 +42,9 @@ struct Check {
     detail: String,
 }
 
-pub fn run(config: &Config, opts: StatusArgs) -> Result<Status> {
-    let now = Utc::now();
+pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
+    let config = &env.config;
+    let now = env.clock.now();
     let st = state::peek(&config.data_dir)?;
     let mut checks = Vec::new();
     let mut check = |name, ok, detail: String| checks.push(Check { name, ok, detail });
@@ -108,7 +108,7 @@ pub fn run(config: &Config, opts: StatusArgs) -> Result<Status> {
         }
     }
 
-    let logs = ingest::backlog(&st, &LogSource::configured(config));
+    let logs = read::backlog(&st.logs, &LogSource::configured(config), now);
     for log in &logs {
         if let Some(error) = &log.error {
             check("access log", false, error.clone());

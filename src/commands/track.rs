@@ -6,11 +6,11 @@ use std::io::BufRead;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::TrackArgs;
-use crate::config::Config;
 use crate::events::event::{Event, EventId, RawEntry, fields_from_json, parse_time};
 use crate::exit::Status;
 
-pub fn run(config: &Config, opts: TrackArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: TrackArgs) -> Result<Status> {
+    let config = &env.config;
     let events = match &opts.from_file {
         Some(path) => read_file(path)?,
         None => vec![one(&opts)?],

@@ -1,27 +1,24 @@
-//! The fold: reads events after the cursors in pages and turns them into the users projection
-//! and the daily activity rollups.
+//! Folding events: pages of entries after the cursors turned into changed users-projection
+//! records and per-day activity. Nothing is written here; the pipeline's fold stage commits
+//! the activity with the state, then the projection with its own cursor in the store.
 //!
-//! Two cursors make a killed fold harmless. The activity rollups are committed with the state
-//! (cursor `events_cursor`) first; the projection is committed afterwards, atomically with its
-//! own cursor in the store. So the projection is never ahead of the activity: after a crash
-//! between the two commits, the next fold applies the missing events to the projection only.
+//! Two cursors make a killed fold harmless: events at or before the activity cursor are not
+//! added to the activity again, events at or before the projection cursor are not applied to
+//! the projection again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use anyhow::Result;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::event::{Event, EventId};
-use super::projection::{UserRecord, UserTotals};
+use super::event::{Event, EventId, EventKind};
+use super::projection::{Movement, UserRecord, UserTotals};
 use super::store::EventStore;
-use crate::config::Config;
 use crate::day::{self, DayResolver};
-use crate::exit::Fatal;
 use crate::rollup::activity::ActivityDay;
-use crate::rollup::files::DayFiles;
-use crate::state::{SCHEMA_VERSION, State, StateLock};
+use crate::rollup::keys::VisitorKeys;
 
 /// Entries per `XRANGE … COUNT` page: memory stays bounded whatever the backlog.
 pub const PAGE: usize = 10_000;
@@ -50,65 +47,61 @@ pub struct MalformedEvent {
 }
 
 /// A user's projection record during a fold, and whether the fold changed it.
-struct Slot {
-    record: Option<UserRecord>,
+pub struct Slot {
+    pub record: Option<UserRecord>,
     /// The user's MRR when loaded (None: not in the projection yet), for the totals.
-    before: Option<rust_decimal::Decimal>,
-    changed: bool,
+    pub before: Option<rust_decimal::Decimal>,
+    pub changed: bool,
 }
 
-pub fn activity_files(config: &Config) -> DayFiles {
-    DayFiles::new(&config.data_dir, "activity")
+/// One fold in progress.
+pub struct Folding<'k> {
+    activity_cursor: Option<EventId>,
+    projection_cursor: Option<EventId>,
+    keys: &'k VisitorKeys,
+    days: DayResolver,
+    pub users: foldhash::HashMap<String, Slot>,
+    pub deltas: BTreeMap<i32, ActivityDay>,
+    active: BTreeMap<i32, foldhash::HashSet<u64>>,
+    pub summary: FoldSummary,
 }
 
-/// Folds every event after the cursors, then commits. The caller holds the lock.
-pub fn fold(
-    config: &Config,
-    lock: &StateLock,
-    state: &mut State,
-    store: &mut dyn EventStore,
-) -> Result<FoldSummary> {
-    let started = Instant::now();
-    let files = activity_files(config);
-    files.remove_unreferenced(&state.activity)?;
-    let identity = store.identity();
-    if let (Some(cursor), Some(known)) = (state.events_cursor, &state.events_store)
-        && *known != identity
-    {
-        return Err(Fatal::Config(format!(
-            "the fold cursor {cursor} in {} is a position in the event store \"{known}\", but \
-             [events] store in {} is now \"{identity}\"; folding it from that cursor could skip \
-             or repeat events. Point [events] store back, or run `arkwatch fold-events \
-             --new-store` to fold the new store from its start on top of the history kept",
-            lock.state_path().display(),
-            config.path.display(),
-        ))
-        .into());
+impl<'k> Folding<'k> {
+    pub fn new(
+        activity_cursor: Option<EventId>,
+        projection_cursor: Option<EventId>,
+        keys: &'k VisitorKeys,
+        tz: Tz,
+    ) -> Folding<'k> {
+        Folding {
+            activity_cursor,
+            projection_cursor,
+            keys,
+            days: DayResolver::new(tz),
+            users: foldhash::HashMap::default(),
+            deltas: BTreeMap::new(),
+            active: BTreeMap::new(),
+            summary: FoldSummary::default(),
+        }
     }
-    state.events_store = Some(identity);
-    let activity_cursor = state.events_cursor;
-    let projection_cursor = store.projection_cursor()?;
-    // Read from the earlier of the two; each part skips what it already has.
-    let mut cursor = match (activity_cursor, projection_cursor) {
-        (Some(a), Some(p)) => Some(a.min(p)),
-        _ => None,
-    };
-    let mut summary = FoldSummary {
-        store: store.describe(),
-        ..FoldSummary::default()
-    };
-    let mut users: foldhash::HashMap<String, Slot> = foldhash::HashMap::default();
-    let mut deltas: BTreeMap<i32, ActivityDay> = BTreeMap::new();
-    let mut active: BTreeMap<i32, foldhash::HashSet<u64>> = BTreeMap::new();
-    let keys = crate::visitor::VisitorKeys::load_or_create(lock.data_dir())?;
-    let mut days = DayResolver::new(config.timezone);
-    loop {
-        let page = store.read_after(cursor, PAGE)?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.id);
+
+    /// Where reading starts: the earlier of the two cursors (each part skips what it has).
+    pub fn start(&self) -> Option<EventId> {
+        match (self.activity_cursor, self.projection_cursor) {
+            (Some(a), Some(p)) => Some(a.min(p)),
+            _ => None,
+        }
+    }
+
+    /// Folds one page, loading the projection records of users not seen yet in this fold.
+    pub fn page(
+        &mut self,
+        store: &mut dyn EventStore,
+        page: &[super::event::RawEntry],
+    ) -> Result<()> {
         let mut unseen: foldhash::HashSet<&str> = foldhash::HashSet::default();
         for user in page.iter().filter_map(|e| e.get("user")) {
-            if !users.contains_key(user) {
+            if !self.users.contains_key(user) {
                 unseen.insert(user);
             }
         }
@@ -117,7 +110,7 @@ pub fn fold(
         for user in unseen {
             let record = loaded.remove(user);
             let before = record.as_ref().map(|r| r.mrr);
-            users.insert(
+            self.users.insert(
                 user.to_string(),
                 Slot {
                     record,
@@ -126,100 +119,64 @@ pub fn fold(
                 },
             );
         }
-        for entry in &page {
-            summary.events += 1;
-            let event = match Event::parse(entry) {
-                Ok(event) => event,
+        for entry in page {
+            self.summary.events += 1;
+            match Event::parse(entry) {
+                Ok(event) => self.event(&event),
                 Err(bad) => {
-                    summary.malformed += 1;
-                    if summary.malformed_ids.len() < MAX_MALFORMED_LISTED {
-                        summary.malformed_ids.push(MalformedEvent {
+                    self.summary.malformed += 1;
+                    if self.summary.malformed_ids.len() < MAX_MALFORMED_LISTED {
+                        self.summary.malformed_ids.push(MalformedEvent {
                             id: bad.id,
                             reason: bad.reason,
                         });
                     }
-                    continue;
-                }
-            };
-            let slot = users
-                .get_mut(&event.user)
-                .expect("every user of the page was looked up");
-            let in_projection = projection_cursor.is_none_or(|c| event.id > c);
-            let movement = if in_projection {
-                slot.changed = true;
-                slot.record
-                    .get_or_insert_with(|| UserRecord::new(&event))
-                    .apply(&event)
-                    .unwrap_or_default()
-            } else {
-                Default::default()
-            };
-            if activity_cursor.is_none_or(|c| event.id > c) {
-                if let super::event::EventKind::Unknown { .. } = event.kind {
-                    summary.unknown += 1;
-                }
-                let day = days.day(event.time.timestamp());
-                if deltas.entry(day).or_default().add(&event, movement) {
-                    active
-                        .entry(day)
-                        .or_default()
-                        .insert(keys.user(&event.user));
                 }
             }
         }
+        Ok(())
     }
-    summary.cursor = cursor.or(activity_cursor);
 
-    // Commit the activity with the state first, then the projection (see the module docs).
-    if !deltas.is_empty() {
-        let generation = state.generation + 1;
-        for (day, mut delta) in deltas {
+    fn event(&mut self, event: &Event) {
+        let slot = self
+            .users
+            .get_mut(&event.user)
+            .expect("every user of the page was looked up");
+        let in_projection = self.projection_cursor.is_none_or(|c| event.id > c);
+        let movement = if in_projection {
+            slot.changed = true;
+            slot.record
+                .get_or_insert_with(|| UserRecord::new(event))
+                .apply(event)
+                .unwrap_or_default()
+        } else {
+            Movement::default()
+        };
+        if self.activity_cursor.is_none_or(|c| event.id > c) {
+            if let EventKind::Unknown { .. } = event.kind {
+                self.summary.unknown += 1;
+            }
+            let day = self.days.day(event.time.timestamp());
+            if self.deltas.entry(day).or_default().add(event, movement) {
+                self.active
+                    .entry(day)
+                    .or_default()
+                    .insert(self.keys.user(&event.user));
+            }
+        }
+    }
+
+    /// The activity of each local day touched, with its active users.
+    pub fn days(&mut self) -> BTreeMap<NaiveDate, ActivityDay> {
+        let mut out = BTreeMap::new();
+        for (day, mut delta) in std::mem::take(&mut self.deltas) {
             delta
                 .active_users
-                .extend(active.remove(&day).unwrap_or_default());
-            let date = day::to_date(day);
-            let mut rollup: ActivityDay = files.load(&state.activity, date)?;
-            rollup.merge(delta);
-            files.write(date, generation, &rollup)?;
-            state.activity.insert(date, generation);
-            summary.days.insert(date);
+                .extend(self.active.remove(&day).unwrap_or_default());
+            out.insert(day::to_date(day), delta);
         }
-        files.sync()?;
-        state.generation = generation;
+        out
     }
-    if cursor > state.events_cursor {
-        state.events_cursor = cursor;
-    }
-    state.version = SCHEMA_VERSION;
-    state.last_fold = Some(Utc::now());
-    crate::crashpoint::here("fold:before-state");
-    lock.save(state)?;
-    crate::crashpoint::here("fold:between-commits");
-    files.remove_unreferenced(&state.activity)?;
-    if let Some(cursor) = cursor
-        && projection_cursor.is_none_or(|p| cursor > p)
-    {
-        // Totals are only trusted next to a cursor; a projection without one (new, or reset by
-        // hand) is counted from the records it holds.
-        let mut totals = match projection_cursor {
-            Some(_) => store.projection_totals()?,
-            None => UserTotals::count(store.all_users()?.values()),
-        };
-        let mut records = BTreeMap::new();
-        for (user, slot) in users {
-            if let (true, Some(record)) = (slot.changed, slot.record) {
-                totals.update(slot.before, &record);
-                records.insert(user, record);
-            }
-        }
-        store.save_users(&records, totals, cursor)?;
-        summary.users = totals;
-    }
-    if summary.users == UserTotals::default() {
-        summary.users = store.projection_totals()?;
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
 }
 
 /// What a fold would add, computed without writing anything (for `scan --dry-run`).
@@ -234,13 +191,13 @@ pub struct Preview {
 /// Reads the events after the activity cursor into activity days, in memory. Revenue movements
 /// need the projection, which a preview does not change: a conversion event counts as a
 /// conversion, and MRR is left out.
-pub fn preview(config: &Config, state: &State, store: &mut dyn EventStore) -> Result<Preview> {
+pub fn preview(tz: Tz, cursor: Option<EventId>, store: &mut dyn EventStore) -> Result<Preview> {
     let mut out = Preview {
-        newest: state.events_cursor,
+        newest: cursor,
         ..Preview::default()
     };
-    let mut days = DayResolver::new(config.timezone);
-    let mut cursor = state.events_cursor;
+    let mut days = DayResolver::new(tz);
+    let mut cursor = cursor;
     loop {
         let page = store.read_after(cursor, PAGE)?;
         let Some(last) = page.last() else { break };
@@ -251,8 +208,8 @@ pub fn preview(config: &Config, state: &State, store: &mut dyn EventStore) -> Re
             let Ok(event) = Event::parse(entry) else {
                 continue;
             };
-            let movement = super::projection::Movement {
-                conversion: matches!(event.kind, super::event::EventKind::Conversion { .. }),
+            let movement = Movement {
+                conversion: matches!(event.kind, EventKind::Conversion { .. }),
                 ..Default::default()
             };
             let day = day::to_date(days.day(event.time.timestamp()));

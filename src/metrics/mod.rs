@@ -253,7 +253,7 @@ impl<'a> Days<'a> {
         }
         let d = std::rc::Rc::new(traffic::load_day(
             &self.src.config.data_dir,
-            self.src.state,
+            &self.src.state.traffic,
             day,
         )?);
         self.cache_t.borrow_mut().insert(day, d.clone());

@@ -3,10 +3,15 @@
 //! (see [`super::files`]), so trimming old events loses no day of history.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::NaiveDate;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::files::{DayFiles, Generations};
 use crate::events::event::{Event, EventKind};
 use crate::events::projection::Movement;
 
@@ -18,7 +23,7 @@ pub struct ActivityDay {
     /// Events of types arkwatch does not know; left out of everything else.
     pub unknown: u64,
     /// Users with any known event that day, as keyed hashes of their ids
-    /// ([`crate::visitor::VisitorKeys::user`]): distinct users over any period are the size of
+    /// ([`crate::rollup::keys::VisitorKeys::user`]): distinct users over any period are the size of
     /// the union.
     pub active_users: BTreeSet<u64>,
     pub registrations: u64,
@@ -125,4 +130,33 @@ impl ActivityDay {
         self.mrr_contraction += movement.contraction;
         true
     }
+}
+
+fn files(data_dir: &Path) -> DayFiles {
+    DayFiles::new(data_dir, "activity")
+}
+
+/// Reads the current rollup of `day`, or an empty one if the state names none.
+pub fn load_day(data_dir: &Path, current: &Generations, day: NaiveDate) -> Result<ActivityDay> {
+    files(data_dir).load(current, day)
+}
+
+/// Writes `day` as generation `generation` (see [`DayFiles::write`]).
+pub fn write_day(
+    data_dir: &Path,
+    day: NaiveDate,
+    generation: u64,
+    rollup: &ActivityDay,
+) -> Result<()> {
+    files(data_dir).write(day, generation, rollup)
+}
+
+/// Makes the days written durable; call before committing the state.
+pub fn sync_written(data_dir: &Path) -> Result<()> {
+    files(data_dir).sync()
+}
+
+/// Deletes every activity rollup file the state does not name.
+pub fn remove_unreferenced(data_dir: &Path, current: &Generations) -> Result<()> {
+    files(data_dir).remove_unreferenced(current)
 }

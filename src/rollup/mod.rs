@@ -2,4 +2,5 @@
 
 pub mod activity;
 pub mod files;
+pub mod keys;
 pub mod traffic;

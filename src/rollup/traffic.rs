@@ -11,9 +11,8 @@ use chrono::NaiveDate;
 use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
-use super::files::DayFiles;
+use super::files::{DayFiles, Generations};
 use crate::page_tier::PageTier;
-use crate::state::State;
 
 /// One local day of traffic, as stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,13 +162,13 @@ fn files(data_dir: &Path) -> DayFiles {
 }
 
 /// Reads the current rollup of `day`, or an empty one if the state has none.
-pub fn load_day(data_dir: &Path, state: &State, day: NaiveDate) -> Result<TrafficDay> {
-    files(data_dir).load(&state.traffic, day)
+pub fn load_day(data_dir: &Path, current: &Generations, day: NaiveDate) -> Result<TrafficDay> {
+    files(data_dir).load(current, day)
 }
 
 /// Reads every day the state names, oldest first.
-pub fn load_all(data_dir: &Path, state: &State) -> Result<BTreeMap<NaiveDate, TrafficDay>> {
-    files(data_dir).load_all(&state.traffic)
+pub fn load_all(data_dir: &Path, current: &Generations) -> Result<BTreeMap<NaiveDate, TrafficDay>> {
+    files(data_dir).load_all(current)
 }
 
 /// Writes `day` as generation `generation` (see [`DayFiles::write`]).
@@ -188,8 +187,8 @@ pub fn sync_written(data_dir: &Path) -> Result<()> {
 }
 
 /// Deletes every traffic rollup file the state does not name.
-pub fn remove_unreferenced(data_dir: &Path, state: &State) -> Result<()> {
-    files(data_dir).remove_unreferenced(&state.traffic)
+pub fn remove_unreferenced(data_dir: &Path, current: &Generations) -> Result<()> {
+    files(data_dir).remove_unreferenced(current)
 }
 
 #[cfg(test)]

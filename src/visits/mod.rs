@@ -10,6 +10,8 @@
 //! temporary file and a rename), so that the committed lengths and the scan offsets in the state
 //! stay valid without a second commit; readers skip blank lines, and archiving drops them.
 
+pub mod journey;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -21,7 +23,11 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::page_tier::PageTier;
-use crate::state::State;
+
+/// Per visits day file: the length that was committed (the store's record in the state).
+/// Anything beyond was written by a run that died before saving the state, and is cut off by
+/// the next run.
+pub type Committed = BTreeMap<NaiveDate, u64>;
 
 /// One human visit to a tracked page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +149,7 @@ impl VisitWriter {
 
 /// Cuts every visits file back to its committed length (removing files no commit knows of).
 /// Runs under the lock before anything is read.
-pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
+pub fn recover(data_dir: &Path, committed: &Committed) -> Result<()> {
     let dir = visits_dir(data_dir);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -165,7 +171,7 @@ pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
             .metadata()
             .with_context(|| format!("cannot stat {}", path.display()))?
             .len();
-        match state.visits.get(&day) {
+        match committed.get(&day) {
             None => std::fs::remove_file(&path)
                 .with_context(|| format!("cannot remove uncommitted {}", path.display()))?,
             Some(&committed) if len > committed => {
@@ -184,11 +190,35 @@ pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
 }
 
 /// Reads the committed visits of one day, in the order they were recorded.
-pub fn read_day(data_dir: &Path, state: &State, day: NaiveDate) -> Result<Vec<Visit>> {
-    let Some(&committed) = state.visits.get(&day) else {
+pub fn read_day(data_dir: &Path, committed: &Committed, day: NaiveDate) -> Result<Vec<Visit>> {
+    let Some(&committed) = committed.get(&day) else {
         return Ok(Vec::new());
     };
     read_range(data_dir, day, 0..committed, &|_| true)
+}
+
+/// The committed visits of the days from `since` whose address is one of `addresses`. Lines
+/// are filtered on the address before they are parsed.
+pub fn read_by_address(
+    data_dir: &Path,
+    committed: &Committed,
+    since: NaiveDate,
+    addresses: &std::collections::HashSet<IpAddr>,
+) -> Result<Vec<Visit>> {
+    let keep = |line: &str| line_ip(line.as_bytes()).is_some_and(|ip| addresses.contains(&ip));
+    let mut out = Vec::new();
+    for (&day, &length) in committed.range(since..) {
+        out.extend(read_range(data_dir, day, 0..length, &keep)?);
+    }
+    Ok(out)
+}
+
+/// The address a visit line is the record of, read from the raw line without parsing it (the
+/// address is the only field written exactly as `IpAddr` displays it, `"ip":"…"`).
+pub fn line_ip(line: &[u8]) -> Option<IpAddr> {
+    let at = memchr::memmem::find(line, b"\"ip\":\"")? + 6;
+    let len = memchr::memchr(b'"', &line[at..])?;
+    std::str::from_utf8(&line[at..at + len]).ok()?.parse().ok()
 }
 
 /// Reads the visits recorded in bytes `range` of one day's file (`range.start` is the start of

@@ -92,7 +92,7 @@ impl Site {
     pub fn rollups(&self) -> BTreeMap<NaiveDate, TrafficDay> {
         let lock = StateLock::acquire(&self.data, Duration::from_secs(30)).unwrap();
         let state = lock.load().unwrap();
-        traffic::load_all(&self.data, &state).unwrap()
+        traffic::load_all(&self.data, &state.traffic).unwrap()
     }
 
     /// Every committed visit, without where it was read from (rotation changes that), sorted.
@@ -101,7 +101,7 @@ impl Site {
         let state = lock.load().unwrap();
         let mut all = Vec::new();
         for day in state.visits.keys() {
-            for v in visits::read_day(&self.data, &state, *day).unwrap() {
+            for v in visits::read_day(&self.data, &state.visits, *day).unwrap() {
                 all.push(format!(
                     "{day} {} {} {} {} {:?} {:?}",
                     v.time, v.ip, v.path, v.tier, v.user_agent, v.query

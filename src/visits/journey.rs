@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ScoreWeights;
@@ -76,8 +76,10 @@ pub fn describe_agent(user_agent: &str) -> String {
     }
 }
 
-/// Builds the journey of one visitor from their visits (any order; at least one).
-pub fn build(visits: &[Visit], now: DateTime<Utc>, weights: ScoreWeights) -> Option<Journey> {
+/// Builds the journey of one visitor from their visits (any order; at least one). Counts and
+/// windows are taken from the visitor's last visit, not from the clock: the journey of a lead
+/// found in a backfill, or read a day later in a report, says the same thing.
+pub fn build(visits: &[Visit], weights: ScoreWeights) -> Option<Journey> {
     let mut visits: Vec<&Visit> = visits.iter().collect();
     visits.sort_by_key(|v| (v.time, v.offset));
     let first = *visits.first()?;
@@ -116,8 +118,9 @@ pub fn build(visits: &[Visit], now: DateTime<Utc>, weights: ScoreWeights) -> Opt
         .iter()
         .find(|v| v.tier >= PageTier::Hot && v.time >= from)
         .map(|v| (v.time - from).num_seconds());
-    let week_ago = now - Duration::days(7);
-    let visits_last_7_days = visits.iter().filter(|v| v.time >= week_ago).count();
+    let last = visits.last().map_or(first.time, |v| v.time);
+    let week_before = last - Duration::days(7);
+    let visits_last_7_days = visits.iter().filter(|v| v.time > week_before).count();
 
     let mut score = 0;
     for tier in PageTier::ALL {
@@ -208,10 +211,7 @@ mod tests {
                 None,
             ),
         ];
-        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let j = build(&visits, now, ScoreWeights::default()).unwrap();
+        let j = build(&visits, ScoreWeights::default()).unwrap();
         assert_eq!(j.sessions.len(), 2);
         assert_eq!(j.sessions[0].pages.len(), 2);
         assert_eq!(
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn time_to_intent_counts_from_the_demo() {
         let visits = [
-            visit("2026-11-20T08:00:00Z", "/pricing", PageTier::Hot, &[], None),
+            visit("2026-11-16T08:00:00Z", "/pricing", PageTier::Hot, &[], None),
             visit("2026-11-23T09:00:00Z", "/demo", PageTier::Warm, &[], None),
             visit(
                 "2026-11-23T09:12:00Z",
@@ -247,16 +247,31 @@ mod tests {
                 None,
             ),
         ];
-        let now = DateTime::parse_from_rfc3339("2026-11-28T09:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let j = build(&visits, now, ScoreWeights::default()).unwrap();
+        let j = build(&visits, ScoreWeights::default()).unwrap();
         assert_eq!(j.time_to_intent_secs, Some(12 * 60));
         assert_eq!(
             j.visits_last_7_days, 2,
-            "the visit of the 20th is more than a week old"
+            "the visit of the 16th is more than a week before the last one"
         );
         assert_eq!(j.score, 50 + 30 + 10 + 2 * 5);
+    }
+
+    /// The demo's alert said "visits in the last 7 days: 0" above the visits it listed: the
+    /// count followed the wall clock, not the visits.
+    #[test]
+    fn visits_in_the_last_7_days_count_back_from_the_last_visit_not_the_clock() {
+        let visits = [
+            visit("2025-01-01T08:00:00Z", "/pricing", PageTier::Hot, &[], None),
+            visit(
+                "2025-01-01T08:10:00Z",
+                "/trial",
+                PageTier::VeryHot,
+                &[],
+                None,
+            ),
+        ];
+        let j = build(&visits, ScoreWeights::default()).unwrap();
+        assert_eq!(j.visits_last_7_days, 2);
     }
 
     #[test]
@@ -269,6 +284,6 @@ mod tests {
         );
         assert!(describe_agent("zz-unknown-agent/1").starts_with("unrecognised agent"));
         assert_eq!(describe_agent(""), "unknown browser");
-        assert!(build(&[], Utc::now(), ScoreWeights::default()).is_none());
+        assert!(build(&[], ScoreWeights::default()).is_none());
     }
 }

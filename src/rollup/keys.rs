@@ -29,7 +29,7 @@ impl VisitorKeys {
     /// lock so two first runs cannot create two keys.
     pub fn load_or_create(data_dir: &Path) -> Result<VisitorKeys> {
         let path = data_dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::fsutil::read_to_string(&path) {
             Ok(text) => {
                 let text = text.trim();
                 let mut key = [0u8; 16];
@@ -59,6 +59,20 @@ impl VisitorKeys {
             }
             Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
+    }
+
+    /// Reads the key for a run that writes nothing (a dry run, perhaps on a read-only
+    /// `data_dir`): a missing key is a fresh one that lives only in memory, since nothing this
+    /// run computes is kept.
+    pub fn load_for_reading(data_dir: &Path) -> Result<VisitorKeys> {
+        let path = data_dir.join(KEY_FILE);
+        if crate::fsutil::read_if_exists(&path)?.is_some() {
+            return VisitorKeys::load_or_create(data_dir);
+        }
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key)
+            .map_err(|err| anyhow::anyhow!("cannot get random bytes for a key: {err}"))?;
+        Ok(VisitorKeys { key })
     }
 
     fn hasher(&self) -> SipHasher13 {

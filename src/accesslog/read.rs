@@ -1,31 +1,29 @@
-//! Ingestion of access logs: read what is new in each log, fold it, and commit visits, rollups
-//! and checkpoints together.
-//!
-//! The commit order is what makes a killed run harmless: visits are appended and fsynced, new
-//! rollup files are written under a new generation, and only then is the state (checkpoints,
-//! committed visits lengths, rollup generations) replaced in one atomic rename. Before reading,
-//! every run undoes what an interrupted run left behind (see [`recover`]).
+//! Reading a set of logs: what is new in each (and its rotated siblings) against the
+//! checkpoints, read in chunks of whole lines and folded on worker threads into per-day traffic
+//! deltas, visit lines and a summary. Nothing is committed here: the pipeline's ingest step
+//! writes the visits, the rollups and the advanced checkpoints together.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Mutex, mpsc};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 use serde::Serialize;
 
-use crate::accesslog::classify::BotList;
-use crate::accesslog::fold::{ChunkReport, Folder};
-use crate::accesslog::format::LogFormat;
-use crate::accesslog::tailer::{self, Chunk, FileError, ReadPlan, Records};
+use super::checkpoint::{self, LogCheckpoint};
+use super::classify::BotList;
+use super::fold::{ChunkReport, Folder};
+use super::format::LogFormat;
+use super::summary::{FileSummary, MalformedSample, Summary};
+use super::tailer::{self, Chunk, FileError, ReadPlan, Records};
 use crate::config::{ClientIp, Config};
 use crate::day;
-use crate::rollup::traffic::{self, DayDelta};
-use crate::state::{SCHEMA_VERSION, State, StateLock};
-use crate::visitor::VisitorKeys;
-use crate::visits::{self, Visit, VisitWriter};
+use crate::rollup::keys::VisitorKeys;
+use crate::rollup::traffic::DayDelta;
+use crate::visits::VisitWriter;
 
 /// Files with less new data than this are folded on the calling thread.
 const PARALLEL_MIN_BYTES: u64 = 4 << 20;
@@ -64,50 +62,6 @@ pub enum Progress {
     Hidden,
 }
 
-/// What an ingestion did, for the summary and `--json`.
-#[derive(Debug, Default, Serialize)]
-pub struct Summary {
-    pub files: Vec<FileSummary>,
-    pub lines: u64,
-    pub parsed: u64,
-    pub malformed: u64,
-    pub bots: u64,
-    #[serde(rename = "static")]
-    pub statics: u64,
-    pub ignored: u64,
-    pub visits_recorded: u64,
-    pub by_tier: ByTier,
-    pub seconds: f64,
-    pub malformed_samples: Vec<MalformedSample>,
-    pub errors: Vec<String>,
-    /// Local days whose rollups changed.
-    pub days: BTreeSet<NaiveDate>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ByTier {
-    pub very_hot: u64,
-    pub hot: u64,
-    pub warm: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileSummary {
-    pub path: String,
-    pub bytes_read: u64,
-    pub lines: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MalformedSample {
-    pub file: String,
-    pub line: u64,
-    pub reason: String,
-    pub text: String,
-}
-
 /// What is not ingested yet of one log.
 #[derive(Debug, Serialize)]
 pub struct Backlog {
@@ -120,13 +74,13 @@ pub struct Backlog {
 
 /// How much of each source the next ingestion would read. Reads only file headers (the
 /// fingerprints), never the new data, and changes nothing.
-pub fn backlog(state: &State, sources: &[LogSource]) -> Vec<Backlog> {
-    let mut records: Records = state
-        .logs
-        .iter()
-        .flat_map(|(key, log)| log.files.iter().map(move |f| (key.clone(), f.clone())))
-        .collect();
-    let (plans, errors) = plan_sources(&mut records, sources, Utc::now());
+pub fn backlog(
+    logs: &BTreeMap<String, LogCheckpoint>,
+    sources: &[LogSource],
+    now: DateTime<Utc>,
+) -> Vec<Backlog> {
+    let mut records = checkpoint::flatten(logs.clone());
+    let (plans, errors) = plan_sources(&mut records, sources, now);
     sources
         .iter()
         .enumerate()
@@ -176,177 +130,118 @@ fn unread(p: &ReadPlan) -> u64 {
         .saturating_sub(if p.candidate.gz { 0 } else { p.start })
 }
 
-/// Undoes what an interrupted run left: visits appended past their committed length, rollup
-/// files of a generation that was never committed.
-pub fn recover(data_dir: &Path, state: &State) -> Result<()> {
-    visits::recover(data_dir, state)?;
-    traffic::remove_unreferenced(data_dir, state)
+/// What one read of the sources produced.
+pub struct Read {
+    /// Per local day (days since 1970-01-01): what the new lines add.
+    pub deltas: HashMap<i32, DayDelta>,
+    /// The checkpoints, advanced past what was read.
+    pub records: Records,
+    pub summary: Summary,
 }
 
-/// Reads what is new in `sources`, folds it, and commits. The caller holds the lock and has
-/// loaded `state`; on return the state on disk equals `state`.
-pub fn ingest(
-    config: &Config,
-    lock: &StateLock,
-    state: &mut State,
-    sources: &[LogSource],
-    progress: Progress,
-) -> Result<Summary> {
-    run(config, lock, state, sources, progress, None)
+/// Everything a read needs besides the checkpoints and where visits go.
+pub struct Reader<'a> {
+    pub config: &'a Config,
+    pub sources: &'a [LogSource],
+    pub keys: &'a VisitorKeys,
+    pub now: DateTime<Utc>,
+    pub progress: Progress,
 }
 
-/// Reads what is new in `sources` as [`ingest`] would, but writes nothing: returns the summary
-/// and the visits that would be recorded (for `scan --dry-run`).
-pub fn preview(
-    config: &Config,
-    lock: &StateLock,
-    state: &State,
-    sources: &[LogSource],
-) -> Result<(Summary, Vec<Visit>)> {
-    let mut copy = state.clone();
-    let mut visits = Vec::new();
-    let summary = run(
-        config,
-        lock,
-        &mut copy,
-        sources,
-        Progress::Hidden,
-        Some(&mut visits),
-    )?;
-    Ok((summary, visits))
-}
-
-fn run(
-    config: &Config,
-    lock: &StateLock,
-    state: &mut State,
-    sources: &[LogSource],
-    progress: Progress,
-    preview: Option<&mut Vec<Visit>>,
-) -> Result<Summary> {
-    let started = Instant::now();
-    let now = Utc::now();
-    let data_dir = lock.data_dir();
-    if preview.is_none() {
-        recover(data_dir, state)?;
-    }
-    let keys = VisitorKeys::load_or_create(data_dir)?;
-    let bots = BotList::new(&config.filters.bot_patterns);
-
-    let mut records: Records = std::mem::take(&mut state.logs)
-        .into_iter()
-        .flat_map(|(key, log)| log.files.into_iter().map(move |f| (key.clone(), f)))
-        .collect();
-    let (plans, errors) = plan_sources(&mut records, sources, now);
-
-    let mut summary = Summary::default();
-    let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
-    let bar = progress_bar(progress, to_read);
-    let today = day::DayResolver::new(config.timezone).day(now.timestamp());
-    let pool = tailer::BufferPool::default();
-    let mut run = RunFold {
-        deltas: HashMap::default(),
-        writer: if preview.is_some() {
-            VisitWriter::in_memory()
-        } else {
-            VisitWriter::new(data_dir)
-        },
-        summary: &mut summary,
-    };
-
-    for (source_index, plan) in &plans {
-        let source = &sources[*source_index];
-        let record = &records[plan.record].1;
-        let mut file = FileFold {
-            name: plan.candidate.path.display().to_string(),
-            line_base: record.lines,
-            last_day: record.last_day.map(day::from_date),
-            today,
-            lines: 0,
+impl Reader<'_> {
+    /// Reads what is new in every source after `records`, appending visit lines to `writer`.
+    pub fn read(&self, mut records: Records, writer: &mut VisitWriter) -> Result<Read> {
+        let started = Instant::now();
+        let bots = BotList::new(&self.config.filters.bot_patterns);
+        let (plans, errors) = plan_sources(&mut records, self.sources, self.now);
+        let mut summary = Summary::default();
+        let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
+        let bar = progress_bar(self.progress, to_read);
+        let today = day::DayResolver::new(self.config.timezone).day(self.now.timestamp());
+        let pool = tailer::BufferPool::default();
+        let mut run = RunFold {
+            deltas: HashMap::default(),
+            writer,
+            summary: &mut summary,
         };
-        // An archive's size is compressed, and its offset is not: compare what can be compared.
-        let parallel = if plan.candidate.gz {
-            plan.candidate.size >= PARALLEL_MIN_BYTES / 4
-        } else {
-            plan.candidate.size.saturating_sub(plan.start) >= PARALLEL_MIN_BYTES
-        };
-        let ctx = FoldContext {
-            config,
-            source,
-            bots: &bots,
-            keys: &keys,
-        };
-        let end = if parallel {
-            fold_parallel(&ctx, plan, &pool, &mut run, &mut file, &bar)?
-        } else {
-            let mut folder = ctx.folder();
-            let end = tailer::read(plan, CHUNK_SIZE, &pool, &mut |chunk| {
-                let report = folder.fold(&chunk, &file.name);
-                bar.inc(chunk.data.len() as u64);
-                pool.give(chunk.data);
-                run.apply(&mut file, report)
-            })?;
-            run.absorb(folder.deltas);
-            end
-        };
-        let record = &mut records[plan.record].1;
-        run.summary.files.push(FileSummary {
-            path: file.name.clone(),
-            bytes_read: end.offset - plan.start,
-            lines: file.lines,
-            error: end.error.clone(),
-        });
-        if let Some(error) = end.error {
-            run.summary.errors.push(error);
+        for (source_index, plan) in &plans {
+            let ctx = FoldContext {
+                config: self.config,
+                source: &self.sources[*source_index],
+                bots: &bots,
+                keys: self.keys,
+            };
+            let record = &mut records[plan.record].1;
+            read_plan(&ctx, plan, record, today, self.now, &pool, &mut run, &bar)?;
         }
-        tailer::advance(plan, record, end.offset, file.lines, end.reached_end, now);
-        if let Some(day) = file.last_day {
-            record.last_day = Some(day::to_date(day));
+        bar.finish_and_clear();
+        let deltas = run.deltas;
+        for (_, error) in errors {
+            summary
+                .errors
+                .push(format!("{}: {}", error.path.display(), error.error));
         }
-    }
-    bar.finish_and_clear();
-    // Commit: visits first, then rollups under a new generation, then the state.
-    let RunFold { deltas, writer, .. } = run;
-    for (_, error) in errors {
-        summary
-            .errors
-            .push(format!("{}: {}", error.path.display(), error.error));
-    }
-    if let Some(out) = preview {
-        for line in writer.into_memory() {
-            out.push(serde_json::from_slice(&line).context("a visit line does not parse back")?);
-        }
-        summary.days = deltas.keys().map(|d| day::to_date(*d)).collect();
         summary.seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
+        Ok(Read {
+            deltas,
+            records,
+            summary,
+        })
     }
-    let lengths = writer.finish()?;
-    crate::crashpoint::here("ingest:after-visits");
-    let generation = state.generation + 1;
-    for (day, delta) in deltas {
-        let date = day::to_date(day);
-        let mut rollup = traffic::load_day(data_dir, state, date)?;
-        rollup.absorb(delta);
-        traffic::write_day(data_dir, date, generation, &rollup)?;
-        state.traffic.insert(date, generation);
-        summary.days.insert(date);
+}
+
+/// Reads one file of a plan and advances its checkpoint.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different run-wide part
+fn read_plan(
+    ctx: &FoldContext<'_>,
+    plan: &ReadPlan,
+    record: &mut super::checkpoint::FileCheckpoint,
+    today: i32,
+    now: DateTime<Utc>,
+    pool: &tailer::BufferPool,
+    run: &mut RunFold<'_>,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut file = FileFold {
+        name: plan.candidate.path.display().to_string(),
+        line_base: record.lines,
+        last_day: record.last_day.map(day::from_date),
+        today,
+        lines: 0,
+    };
+    // An archive's size is compressed, and its offset is not: compare what can be compared.
+    let parallel = if plan.candidate.gz {
+        plan.candidate.size >= PARALLEL_MIN_BYTES / 4
+    } else {
+        plan.candidate.size.saturating_sub(plan.start) >= PARALLEL_MIN_BYTES
+    };
+    let end = if parallel {
+        fold_parallel(ctx, plan, pool, run, &mut file, bar)?
+    } else {
+        let mut folder = ctx.folder();
+        let end = tailer::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
+            let report = folder.fold(&chunk, &file.name);
+            bar.inc(chunk.data.len() as u64);
+            pool.give(chunk.data);
+            run.apply(&mut file, report)
+        })?;
+        run.absorb(folder.deltas);
+        end
+    };
+    run.summary.files.push(FileSummary {
+        path: file.name.clone(),
+        bytes_read: end.offset - plan.start,
+        lines: file.lines,
+        error: end.error.clone(),
+    });
+    if let Some(error) = end.error {
+        run.summary.errors.push(error);
     }
-    if !summary.days.is_empty() {
-        traffic::sync_written(data_dir)?;
+    tailer::advance(plan, record, end.offset, file.lines, end.reached_end, now);
+    if let Some(day) = file.last_day {
+        record.last_day = Some(day::to_date(day));
     }
-    state.visits.extend(lengths);
-    state.generation = generation;
-    state.version = SCHEMA_VERSION;
-    state.last_ingest = Some(now);
-    for (key, record) in records {
-        state.logs.entry(key).or_default().files.push(record);
-    }
-    crate::crashpoint::here("ingest:before-state");
-    lock.save(state)?;
-    crate::crashpoint::here("ingest:after-state");
-    traffic::remove_unreferenced(data_dir, state)?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(())
 }
 
 /// What a [`Folder`] for one log needs; shared by the threads folding that log.
@@ -372,7 +267,7 @@ impl<'a> FoldContext<'a> {
 /// The run-wide accumulators.
 struct RunFold<'s> {
     deltas: HashMap<i32, DayDelta>,
-    writer: VisitWriter,
+    writer: &'s mut VisitWriter,
     summary: &'s mut Summary,
 }
 

@@ -1,0 +1,134 @@
+//! The fold stage: fold every event after the cursors, then commit in two steps. The activity
+//! rollups are committed with the state (and the activity cursor) first; the projection is
+//! committed afterwards, atomically with its own cursor in the store. So the projection is
+//! never ahead of the activity: after a crash between the two commits, the next fold applies
+//! the missing events to the projection only.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::Run;
+use crate::events::fold::{FoldSummary, Folding, PAGE};
+use crate::events::projection::UserTotals;
+use crate::events::store::EventStore;
+use crate::exit::Fatal;
+use crate::rollup::activity;
+use crate::rollup::keys::VisitorKeys;
+use crate::state::{SCHEMA_VERSION, State};
+
+/// Folds every event after the cursors, then commits. The caller holds the lock.
+pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Result<FoldSummary> {
+    let started = std::time::Instant::now();
+    let data_dir = run.data_dir();
+    activity::remove_unreferenced(data_dir, &state.activity)?;
+    check_identity(run, state, store)?;
+    let projection_cursor = store.projection_cursor()?;
+    let keys = VisitorKeys::load_or_create(data_dir)?;
+    let mut folding = Folding::new(
+        state.events_cursor,
+        projection_cursor,
+        &keys,
+        run.config.timezone,
+    );
+    folding.summary.store = store.describe();
+    let mut cursor = folding.start();
+    loop {
+        let page = store.read_after(cursor, PAGE)?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        folding.page(store, &page)?;
+    }
+    folding.summary.cursor = cursor.or(state.events_cursor);
+    commit_activity(run, state, &mut folding, cursor)?;
+    crate::crashpoint::here("fold:between-commits");
+    activity::remove_unreferenced(data_dir, &state.activity)?;
+    commit_projection(store, &mut folding, cursor, projection_cursor)?;
+    let mut summary = folding.summary;
+    if summary.users == UserTotals::default() {
+        summary.users = store.projection_totals()?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Refuses to read another store from this one's cursor.
+fn check_identity(run: &Run<'_>, state: &mut State, store: &dyn EventStore) -> Result<()> {
+    let identity = store.identity();
+    if let (Some(cursor), Some(known)) = (state.events_cursor, &state.events_store)
+        && *known != identity
+    {
+        return Err(Fatal::Config(format!(
+            "the fold cursor {cursor} in {} is a position in the event store \"{known}\", but \
+             [events] store in {} is now \"{identity}\"; folding it from that cursor could skip \
+             or repeat events. Point [events] store back, or run `arkwatch fold-events \
+             --new-store` to fold the new store from its start on top of the history kept",
+            run.lock.state_path().display(),
+            run.config.path.display(),
+        ))
+        .into());
+    }
+    state.events_store = Some(identity);
+    Ok(())
+}
+
+/// The activity rollups of the days touched, as a new generation, with the state.
+fn commit_activity(
+    run: &Run<'_>,
+    state: &mut State,
+    folding: &mut Folding<'_>,
+    cursor: Option<crate::events::event::EventId>,
+) -> Result<()> {
+    let data_dir = run.data_dir();
+    let days = folding.days();
+    if !days.is_empty() {
+        let generation = state.generation + 1;
+        for (date, delta) in days {
+            let mut rollup = activity::load_day(data_dir, &state.activity, date)?;
+            rollup.merge(delta);
+            activity::write_day(data_dir, date, generation, &rollup)?;
+            state.activity.insert(date, generation);
+            folding.summary.days.insert(date);
+        }
+        activity::sync_written(data_dir)?;
+        state.generation = generation;
+    }
+    if cursor > state.events_cursor {
+        state.events_cursor = cursor;
+    }
+    state.version = SCHEMA_VERSION;
+    state.last_fold = Some(run.clock.now());
+    crate::crashpoint::here("fold:before-state");
+    run.lock.save(state)
+}
+
+/// The changed projection records, the totals and the cursor, in one atomic step.
+fn commit_projection(
+    store: &mut dyn EventStore,
+    folding: &mut Folding<'_>,
+    cursor: Option<crate::events::event::EventId>,
+    projection_cursor: Option<crate::events::event::EventId>,
+) -> Result<()> {
+    let Some(cursor) = cursor else {
+        return Ok(());
+    };
+    if projection_cursor.is_some_and(|p| cursor <= p) {
+        return Ok(());
+    }
+    // Totals are only trusted next to a cursor; a projection without one (new, or reset by
+    // hand) is counted from the records it holds.
+    let mut totals = match projection_cursor {
+        Some(_) => store.projection_totals()?,
+        None => UserTotals::count(store.all_users()?.values()),
+    };
+    let mut records = BTreeMap::new();
+    for (user, slot) in std::mem::take(&mut folding.users) {
+        if let (true, Some(record)) = (slot.changed, slot.record) {
+            totals.update(slot.before, &record);
+            records.insert(user, record);
+        }
+    }
+    store.save_users(&records, totals, cursor)?;
+    folding.summary.users = totals;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The state file: what a run must remember (log checkpoints, which rollup files are current,
+//! how much of each visits file is committed, the event cursor, the alert ledger), composed
+//! from the records the stores own. It sits above the stores and below the pipeline: nothing
+//! below it imports it; the stores take their own record, never the whole `State`.
+
+mod lock;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use lock::{StateLock, lock_holder, peek};
+
+use crate::accesslog::checkpoint::LogCheckpoint;
+use crate::exit::Fatal;
+use crate::rollup::files::Generations;
+
+/// The schema version this build writes. A file with a higher version is refused (version 2
+/// added `alerts`; version 1 files read as they are).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Everything a run must remember between runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub version: u32,
+    /// Bumped by every commit; names the rollup files that commit wrote.
+    pub generation: u64,
+    /// Per configured access log (by path): what has been read of it and its rotated siblings.
+    #[serde(default)]
+    pub logs: BTreeMap<String, LogCheckpoint>,
+    /// Per visits day file: the length that was committed. Anything beyond was written by a run
+    /// that died before saving the state, and is cut off by the next run.
+    #[serde(default)]
+    pub visits: crate::visits::Committed,
+    /// Per day: the generation of the current traffic rollup file.
+    #[serde(default)]
+    pub traffic: Generations,
+    #[serde(default)]
+    pub last_ingest: Option<DateTime<Utc>>,
+    /// The last event folded into the activity rollups.
+    #[serde(default)]
+    pub events_cursor: Option<crate::events::event::EventId>,
+    /// The store `events_cursor` is a position in ([`crate::events::store::EventStore::identity`]).
+    #[serde(default)]
+    pub events_store: Option<String>,
+    /// Per day: the generation of the current activity rollup file.
+    #[serde(default)]
+    pub activity: Generations,
+    #[serde(default)]
+    pub last_fold: Option<DateTime<Utc>>,
+    /// The alert ledger, pending alerts, and how far scans have looked at visits.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertState,
+}
+
+impl State {
+    pub(crate) fn from_json(path: &Path, bytes: &[u8]) -> Result<State> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let corrupt = |reason: String| Fatal::CorruptState {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let version: Version =
+            serde_json::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
+        if version.version > SCHEMA_VERSION {
+            return Err(Fatal::NewerState {
+                path: path.to_path_buf(),
+                found: version.version,
+                supported: SCHEMA_VERSION,
+            }
+            .into());
+        }
+        let mut state: State =
+            serde_json::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
+        // Log paths are normalised since schema 2 was first written (`a/../b` is `b`): keys of
+        // older runs are normalised too, so their checkpoints are found again.
+        state.logs = std::mem::take(&mut state.logs)
+            .into_iter()
+            .map(|(key, log)| {
+                let key = crate::config::normalize(Path::new(&key))
+                    .display()
+                    .to_string();
+                (key, log)
+            })
+            .collect();
+        Ok(state)
+    }
+}
