@@ -239,6 +239,9 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// `root/rel`, each component created 0700 when missing; an existing component must be a real
 /// directory, not a link (inside `data_dir` nothing is followed).
 pub fn private_dir(root: &Path, rel: &str) -> Result<PathBuf> {
+    if !root.exists() {
+        create_private_dir(root)?;
+    }
     let mut dir = root.to_path_buf();
     for part in rel.split('/').filter(|p| !p.is_empty()) {
         dir.push(part);

@@ -1,9 +1,11 @@
 //! The alert message as a mail client sees it: written to the outbox by lettre, parsed back with
 //! a MIME parser. Hostile visitor text stays harmless in headers, text and HTML.
 
+use arkwatch::alerts::digest::Digest;
 use arkwatch::alerts::ledger::{LeadAlert, RuleAlert};
-use arkwatch::alerts::message::{Digest, LeadItem, RuleItem, to_outbox};
+use arkwatch::alerts::{LeadItem, RuleItem};
 use arkwatch::config::ScoreWeights;
+use arkwatch::notify::outbox::OutboxNotifier;
 use arkwatch::page_tier::PageTier;
 use arkwatch::visits::Visit;
 use arkwatch::visits::journey;
@@ -39,13 +41,17 @@ fn lead(v: Visit) -> LeadItem {
 }
 
 fn written(digest: &Digest) -> Vec<u8> {
-    let outbox = tempfile::tempdir().unwrap();
-    let from = "ArkWatch <arkwatch@acme.example>".parse().unwrap();
-    let to = ["founders@acme.example".parse().unwrap()];
-    to_outbox(outbox.path(), &digest.message(&from, &to).unwrap(), None).unwrap();
-    let files: Vec<_> = std::fs::read_dir(outbox.path())
+    let dir = tempfile::tempdir().unwrap();
+    let config = arkwatch::config::Config::parse(
+        &dir.path().join("arkwatch.toml"),
+        "data_dir = \"data\"\n[alerts]\nfrom = \"ArkWatch <arkwatch@acme.example>\"\nto = [\"founders@acme.example\"]\n",
+    )
+    .unwrap();
+    OutboxNotifier::new(&config).unwrap().write(digest).unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("data/outbox"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     assert_eq!(files.len(), 1, "one message in the outbox");
     assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
@@ -55,6 +61,7 @@ fn written(digest: &Digest) -> Vec<u8> {
 #[test]
 fn hostile_visitor_text_is_harmless_in_headers_text_and_html() {
     let mut digest = Digest {
+        id: Digest::new_id(),
         site_name: "Acme".into(),
         leads: vec![lead(visit(
             "203.0.113.45",
@@ -69,6 +76,7 @@ fn hostile_visitor_text_is_harmless_in_headers_text_and_html() {
             raised_at: Utc::now(),
             detail: "error rate 7.5% over the last hour (3 of 40 commands)".into(),
         }],
+        report: None,
     };
     digest.sort();
     let raw = written(&digest);
@@ -109,6 +117,7 @@ fn hostile_visitor_text_is_harmless_in_headers_text_and_html() {
 #[test]
 fn a_thousand_leads_make_one_digest_with_the_top_ones_and_a_count() {
     let mut digest = Digest {
+        id: Digest::new_id(),
         site_name: "Acme".into(),
         leads: (0..1000)
             .map(|i| {
@@ -127,6 +136,7 @@ fn a_thousand_leads_make_one_digest_with_the_top_ones_and_a_count() {
             })
             .collect(),
         rules: vec![],
+        report: None,
     };
     digest.sort();
     assert_eq!(
@@ -143,7 +153,7 @@ fn a_thousand_leads_make_one_digest_with_the_top_ones_and_a_count() {
     let text = mail.subparts[0].get_body().unwrap();
     assert_eq!(
         text.matches("Lead (new").count(),
-        arkwatch::alerts::message::LISTED_LEADS
+        arkwatch::alerts::digest::LISTED_LEADS
     );
     assert!(text.contains("…and 980 more leads."), "{text}");
 }

@@ -65,3 +65,18 @@ pub fn gather(records: Vec<(String, FileCheckpoint)>) -> BTreeMap<String, LogChe
     }
     logs
 }
+
+/// A checkpoint of a file not seen for this long, and no longer at its path, is dropped.
+const GONE_AFTER: chrono::Duration = chrono::Duration::days(7);
+
+/// Drops the checkpoints of files gone for a week (`rotate`); returns how many went.
+pub fn retain(logs: &mut BTreeMap<String, LogCheckpoint>, now: DateTime<Utc>) -> u64 {
+    let mut dropped = 0;
+    for log in logs.values_mut() {
+        let before = log.files.len();
+        log.files
+            .retain(|f| now - f.seen < GONE_AFTER || std::path::Path::new(&f.path).exists());
+        dropped += (before - log.files.len()) as u64;
+    }
+    dropped
+}

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod classify;
+pub mod erase;
 pub mod fold;
 pub mod format;
 pub mod parser;

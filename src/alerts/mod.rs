@@ -2,11 +2,11 @@
 //! cooldown and rate-limit decisions, the queue of alerts due but not yet delivered, the
 //! message, and its delivery.
 
+pub mod digest;
+pub mod erase;
 pub mod history;
 pub mod leads;
 pub mod ledger;
-pub mod message;
-pub mod notify;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -27,6 +27,11 @@ pub struct AlertState {
     /// the server accepted the message: delivery is at-least-once.
     #[serde(default)]
     pub pending: Pending,
+    /// A message frozen for delivery: its alerts left `pending` and it has its id. A run that
+    /// dies (or cannot save) after trying to deliver it leaves it here, and the next run
+    /// delivers it again as it is, before anything new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<digest::Digest>,
     /// Per visits day file: how much of it scans have already evaluated for leads.
     #[serde(default)]
     pub scanned: BTreeMap<NaiveDate, u64>,
@@ -46,6 +51,16 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// Puts alerts of a message that could not be delivered back in front of the queue.
+    pub fn restore(&mut self, digest: digest::Digest) {
+        let newer = std::mem::take(&mut self.leads);
+        for lead in digest.leads.into_iter().chain(newer) {
+            self.push_lead(lead);
+        }
+        let newer = std::mem::take(&mut self.rules);
+        self.rules = digest.rules.into_iter().chain(newer).collect();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.leads.is_empty() && self.rules.is_empty()
     }

@@ -4,8 +4,10 @@ use anyhow::Result;
 use std::fmt::Write as _;
 
 use crate::cli::PurgeIpArgs;
+use crate::erase::{Erased, Target};
 use crate::exit::Status;
-use crate::purge::{self, Options, PurgeReport, Target};
+use crate::pipeline::Run;
+use crate::privacy::{self, Options, PurgeReport};
 use crate::state::StateLock;
 
 pub fn run(env: &super::Env, opts: PurgeIpArgs) -> Result<Status> {
@@ -18,10 +20,21 @@ pub fn run(env: &super::Env, opts: PurgeIpArgs) -> Result<Status> {
             return Ok(Status::Usage);
         }
     };
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
-    let report = purge::purge(
+    let lock = if opts.dry_run {
+        StateLock::acquire_for_reading(&config.data_dir, wait)?
+    } else {
+        StateLock::acquire(&config.data_dir, wait)?
+    };
+    if let Some(note) = lock.note() {
+        super::warn(note);
+    }
+    let run = Run {
         config,
-        &lock,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let report = privacy::purge(
+        &run,
         &target,
         &Options {
             dry_run: opts.dry_run,
@@ -51,7 +64,7 @@ fn human(r: &PurgeReport) -> String {
         r.target,
         r.seconds
     );
-    let mut row = |name: &str, s: &purge::StoreReport| {
+    let mut row = |name: &str, s: &Erased| {
         let _ = writeln!(
             out,
             "  {name:<12} {} record{}{}",
@@ -75,6 +88,14 @@ fn human(r: &PurgeReport) -> String {
     row("rollups", &r.rollups);
     if let Some(logs) = &r.access_logs {
         row("access logs", logs);
+    }
+    for erased in [&r.visits, &r.events, &r.state, &r.outbox, &r.rollups]
+        .into_iter()
+        .chain(r.access_logs.as_ref())
+    {
+        for change in &erased.changes {
+            let _ = writeln!(out, "    {change}");
+        }
     }
     for note in &r.notes {
         let _ = writeln!(out, "  note: {note}");

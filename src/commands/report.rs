@@ -1,9 +1,8 @@
 //! `arkwatch report daily|weekly|monthly`: build the report, then print, write or send it.
 
-use anyhow::{Context, Result};
-use lettre::message::{Message, MultiPart};
+use anyhow::Result;
 
-use crate::alerts::notify::{self, Notifier};
+use crate::alerts::digest::{Digest, ReportText};
 use crate::cli::ReportArgs;
 use crate::exit::Status;
 use crate::report::{self, Kind};
@@ -16,7 +15,7 @@ pub fn run(env: &super::Env, opts: ReportArgs) -> Result<Status> {
         _ => Kind::Monthly,
     };
     let notifier = if opts.email {
-        Some(Notifier::from_config(config)?)
+        Some(crate::notify::from_config(config)?)
     } else {
         None
     };
@@ -40,22 +39,17 @@ pub fn run(env: &super::Env, opts: ReportArgs) -> Result<Status> {
         super::warn(w);
     }
     if let Some(notifier) = notifier {
-        let (from, to) = notify::mailboxes(config)?;
-        let mut builder = Message::builder()
-            .from(from)
-            .message_id(None)
-            .subject(format!(
-                "[{}] {}",
-                r.site_name.replace(['\r', '\n'], " "),
-                r.title
-            ));
-        for mailbox in to {
-            builder = builder.to(mailbox);
-        }
-        let message = builder
-            .multipart(MultiPart::alternative_plain_html(r.markdown(), r.html()))
-            .context("cannot build the report message")?;
-        notifier.send(&message, None)?;
+        let digest = Digest {
+            id: Digest::new_id(),
+            site_name: r.site_name.clone(),
+            report: Some(ReportText {
+                title: r.title.clone(),
+                markdown: r.markdown(),
+                html: r.html(),
+            }),
+            ..Digest::default()
+        };
+        notifier.deliver(&digest)?;
         super::warn(&format!("sent \"{}\" to {}", r.title, notifier.describe()));
     }
     Ok(Status::Ok)

@@ -9,8 +9,20 @@ use crate::state::StateLock;
 
 pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
     let (config, wait) = (&env.config, env.wait);
-    let lock = StateLock::acquire(&config.data_dir, wait)?;
-    let (r, status) = crate::rotate::rotate(config, &lock, opts.dry_run)?;
+    let lock = if opts.dry_run {
+        StateLock::acquire_for_reading(&config.data_dir, wait)?
+    } else {
+        StateLock::acquire(&config.data_dir, wait)?
+    };
+    if let Some(note) = lock.note() {
+        super::warn(note);
+    }
+    let run = crate::pipeline::Run {
+        config,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let (r, status) = crate::retention::rotate(&run, opts.dry_run)?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&r)? + "\n"))?;

@@ -4,7 +4,7 @@ use anyhow::Result;
 use std::fmt::Write as _;
 
 use crate::alerts::ledger::{LeadAlert, RuleAlert};
-use crate::alerts::notify::Notifier;
+
 use crate::cli::ScanArgs;
 use crate::exit::Status;
 use crate::pipeline::Run;
@@ -14,7 +14,7 @@ use crate::state::StateLock;
 pub fn run(env: &super::Env, opts: ScanArgs) -> Result<Status> {
     let config = &env.config;
     // A broken [smtp] section is a config error before anything is read.
-    let notifier = Notifier::from_config(config)?;
+    let notifier = crate::notify::from_config(config)?;
     let lock = if opts.dry_run {
         StateLock::acquire_for_reading(&config.data_dir, env.wait)?
     } else {
@@ -28,7 +28,7 @@ pub fn run(env: &super::Env, opts: ScanArgs) -> Result<Status> {
         lock: &lock,
         clock: env.clock,
     };
-    let (report, status) = crate::pipeline::scan::scan(&run, &notifier, opts.dry_run)?;
+    let (report, status) = crate::pipeline::scan::scan(&run, notifier.as_ref(), opts.dry_run)?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -98,12 +98,18 @@ fn human(r: &ScanReport) -> String {
             subject,
             leads,
             rules,
+            again,
         } => {
             let _ = writeln!(
                 out,
-                "  sent \"{subject}\" ({leads} lead{}, {rules} alert{}) to {to}",
+                "  sent \"{subject}\" ({leads} lead{}, {rules} alert{}) to {to}{}",
                 if *leads == 1 { "" } else { "s" },
-                if *rules == 1 { "" } else { "s" }
+                if *rules == 1 { "" } else { "s" },
+                if *again {
+                    " (again: a run that stopped had frozen it)"
+                } else {
+                    ""
+                }
             );
         }
         Delivery::RateLimited { next_allowed } => {

@@ -8,7 +8,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::accesslog::read::{self, Backlog, LogSource};
-use crate::alerts::notify::Notifier;
 use crate::cli::StatusArgs;
 use crate::exit::Status;
 use crate::state;
@@ -137,7 +136,7 @@ pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
             }
             Err(err) => check("event store", false, format!("{err:#}")),
         }
-        match Notifier::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
+        match crate::notify::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
             Ok(name) => check("mail", true, format!("{name} answers")),
             Err(err) => check("mail", false, format!("{err:#}")),
         }

@@ -2,12 +2,14 @@
 //! users projection, and the fold that turns new events into the projection and daily activity
 //! rollups.
 
+pub mod erase;
 pub mod event;
 pub mod file;
 pub mod fold;
 pub mod projection;
 pub mod redis;
 mod resp;
+pub mod retain;
 pub mod store;
 
 use anyhow::Result;

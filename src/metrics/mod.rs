@@ -8,7 +8,7 @@ pub mod render;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -297,16 +297,9 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The first instant after local day `day`.
+/// The first instant after local day `day` (see [`crate::day::end_of`]).
 pub fn end_of(config: &Config, day: NaiveDate) -> DateTime<Utc> {
-    let next = (day + Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists");
-    config
-        .timezone
-        .from_local_datetime(&next)
-        .earliest()
-        .map_or_else(|| next.and_utc(), |t| t.with_timezone(&Utc))
+    crate::day::end_of(config.timezone, day)
 }
 
 /// Whether a path is under a tracked prefix (whole segments, as the classifier matches).

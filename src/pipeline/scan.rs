@@ -17,18 +17,19 @@ use serde::Serialize;
 use super::Run;
 use crate::accesslog::read::{LogSource, Progress};
 use crate::accesslog::summary::Summary;
+use crate::alerts::digest::Digest;
 use crate::alerts::leads::{self, Leads};
 use crate::alerts::ledger::{AlertLedger, Policy, RuleAlert};
-use crate::alerts::message::Digest;
-use crate::alerts::notify::{self, Notifier};
 use crate::alerts::rules::{self, DayCache};
 use crate::alerts::{RuleItem, ScanRecord};
 use crate::events::event::EventId;
 use crate::events::fold::{self, FoldSummary};
 use crate::events::store::EventStore;
 use crate::exit::Status;
+use crate::notify::{Notifier, mail};
 use crate::rollup::activity::{self, ActivityDay};
 use crate::state::{SCHEMA_VERSION, State};
+
 use crate::visits::Visit;
 
 /// What a scan did, for its summary and `--json`.
@@ -78,6 +79,9 @@ pub enum Delivery {
         subject: String,
         leads: usize,
         rules: usize,
+        /// A message a run that died had frozen, delivered again as it was.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        again: bool,
     },
     /// `max_emails_per_hour` reached: the alerts wait for the next allowed message.
     RateLimited {
@@ -102,7 +106,7 @@ pub enum Delivery {
 /// Runs one scan under `run.lock`. Returns the report and the exit status; errors of single
 /// steps are in the report (the run goes on without that step), only a state that cannot be
 /// read or saved is an `Err`.
-pub fn scan(run: &Run<'_>, notifier: &Notifier, dry_run: bool) -> Result<(ScanReport, Status)> {
+pub fn scan(run: &Run<'_>, notifier: &dyn Notifier, dry_run: bool) -> Result<(ScanReport, Status)> {
     let mut scan = Scan::start(run, dry_run)?;
     scan.logs()?;
     scan.events()?;
@@ -326,8 +330,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Step 5, delivery, then the state with this scan's record.
-    fn deliver(mut self, notifier: &Notifier) -> Result<(ScanReport, Status)> {
-        let due = !self.state.alerts.pending.is_empty();
+    fn deliver(mut self, notifier: &dyn Notifier) -> Result<(ScanReport, Status)> {
         let allowed = self.ledger.may_send(self.now, &self.policy);
         let next_allowed = self
             .ledger
@@ -337,26 +340,24 @@ impl<'a> Scan<'a> {
             .map_or(self.now, |t| *t + Duration::hours(1));
         self.state.alerts.ledger = std::mem::take(&mut self.ledger);
         if self.dry_run {
-            self.report.pending = self.state.alerts.pending.len();
-            if due {
-                self.report.delivery = if allowed {
-                    let digest = digest(self.run, &self.state);
-                    Delivery::WouldSend {
-                        to: notifier.describe(),
-                        subject: digest.subject(),
-                        text: digest.text(),
-                    }
-                } else {
-                    Delivery::WouldWait { next_allowed }
-                };
-            }
+            self.preview_delivery(notifier, allowed, next_allowed);
             return Ok(self.finish());
         }
         let mut sent = 0;
-        if due && !allowed {
-            self.report.delivery = Delivery::RateLimited { next_allowed };
-        } else if due {
-            sent = self.send(notifier)?;
+        // A message frozen by a run that died goes out first, as it was (its alerts were let
+        // through the hourly limit then).
+        if let Some(outgoing) = self.state.alerts.outgoing.take() {
+            sent += self.send(notifier, outgoing, true);
+        }
+        if !self.state.alerts.pending.is_empty() {
+            let allowed =
+                sent == 0 && allowed || self.state.alerts.ledger.may_send(self.now, &self.policy);
+            if allowed {
+                let digest = self.freeze()?;
+                sent += self.send(notifier, digest, false);
+            } else {
+                self.report.delivery = Delivery::RateLimited { next_allowed };
+            }
         }
         self.report.pending = self.state.alerts.pending.len();
         let now = self.now;
@@ -377,24 +378,64 @@ impl<'a> Scan<'a> {
         Ok((report, status))
     }
 
-    /// Saves the pending alerts, sends them in one message, and empties the queue once the
-    /// message was taken. Returns how many messages went out.
-    fn send(&mut self, notifier: &Notifier) -> Result<usize> {
+    /// What a real run would deliver now, for a dry run.
+    fn preview_delivery(
+        &mut self,
+        notifier: &dyn Notifier,
+        allowed: bool,
+        next_allowed: DateTime<Utc>,
+    ) {
+        let alerts = &self.state.alerts;
+        self.report.pending = alerts.pending.len()
+            + alerts
+                .outgoing
+                .as_ref()
+                .map_or(0, |d| d.leads.len() + d.rules.len());
+        if alerts.pending.is_empty() && alerts.outgoing.is_none() {
+            return;
+        }
+        self.report.delivery = if allowed || alerts.outgoing.is_some() {
+            let digest = alerts
+                .outgoing
+                .clone()
+                .unwrap_or_else(|| pending_digest(self.run, &alerts.pending));
+            Delivery::WouldSend {
+                to: notifier.describe(),
+                subject: mail::subject(&digest),
+                text: mail::text(&digest),
+            }
+        } else {
+            Delivery::WouldWait { next_allowed }
+        };
+    }
+
+    /// Moves everything pending into one message with its own id, and saves the state with it
+    /// before anything is delivered: from now on the message is delivered as it is.
+    fn freeze(&mut self) -> Result<Digest> {
+        let pending = std::mem::take(&mut self.state.alerts.pending);
+        let mut digest = pending_digest(self.run, &pending);
+        digest.id = Digest::new_id();
+        self.state.alerts.outgoing = Some(digest.clone());
         self.state.version = SCHEMA_VERSION;
         self.run.lock.save(&self.state)?;
         crate::crashpoint::here("scan:before-send");
-        let digest = digest(self.run, &self.state);
-        let outcome = notify::mailboxes(self.run.config)
-            .and_then(|(from, to)| digest.message(&from, &to))
-            .and_then(|message| notifier.send(&message, Some(&digest)));
-        match outcome {
+        Ok(digest)
+    }
+
+    /// Delivers a frozen message. Taken: recorded in the history (once, even when delivered
+    /// again after a crash) and out of the state. Refused: its alerts go back to the queue.
+    /// Returns how many messages went out.
+    fn send(&mut self, notifier: &dyn Notifier, digest: Digest, again: bool) -> usize {
+        self.state.alerts.outgoing = None;
+        match notifier.deliver(&digest) {
             Ok(()) => {
                 crate::crashpoint::here("scan:after-send");
                 self.report.delivery = Delivery::Sent {
                     to: notifier.describe(),
-                    subject: digest.subject(),
+                    subject: mail::subject(&digest),
                     leads: digest.leads.len(),
                     rules: digest.rules.len(),
+                    again,
                 };
                 // The history is for reports; failing to write it must not resend the alerts.
                 let data_dir = self.run.data_dir();
@@ -402,10 +443,9 @@ impl<'a> Scan<'a> {
                     self.errors
                         .push(err.context("cannot record the sent alerts"));
                 }
-                self.state.alerts.pending = crate::alerts::Pending::default();
                 self.state.alerts.ledger.record_sent(self.now);
                 self.state.alerts.last_sent = Some(self.now);
-                Ok(1)
+                1
             }
             Err(err) => {
                 self.report.delivery = Delivery::Failed {
@@ -413,7 +453,8 @@ impl<'a> Scan<'a> {
                     error: format!("{err:#}"),
                 };
                 self.errors.push(err);
-                Ok(0)
+                self.state.alerts.pending.restore(digest);
+                0
             }
         }
     }
@@ -439,13 +480,14 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The message for everything pending, leads by score.
-fn digest(run: &Run<'_>, state: &State) -> Digest {
-    let pending = &state.alerts.pending;
+/// The message for everything in `pending`, leads by score (without an id yet).
+fn pending_digest(run: &Run<'_>, pending: &crate::alerts::Pending) -> Digest {
     let mut digest = Digest {
+        id: String::new(),
         site_name: run.config.site_name.clone(),
         leads: pending.leads.clone(),
         rules: pending.rules.clone(),
+        report: None,
     };
     digest.sort();
     digest

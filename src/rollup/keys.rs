@@ -102,6 +102,11 @@ impl VisitorKeys {
         (h.finish() >> 32) as u32
     }
 
+    /// The high half of a visitor key: its (ip, day) part, as [`VisitorKeys::ip_day`] gives it.
+    pub fn ip_day_of(visitor_key: u64) -> u32 {
+        (visitor_key >> 32) as u32
+    }
+
     /// The visitor key of (ip, User-Agent, day); `agent` is [`VisitorKeys::agent_hash`].
     pub fn visitor(&self, ip: IpAddr, agent: u64, day: i32) -> u64 {
         let mut h = self.hasher();
@@ -147,7 +152,7 @@ mod tests {
             keys.visitor(ip, keys.agent_hash(b"Chrome"), 100)
         );
         assert_eq!(
-            (keys.visitor(ip, ua, 100) >> 32) as u32,
+            VisitorKeys::ip_day_of(keys.visitor(ip, ua, 100)),
             keys.ip_day(ip, 100)
         );
         let other = VisitorKeys::new([2; 16]);

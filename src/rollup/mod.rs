@@ -1,6 +1,7 @@
 //! Per-day aggregates, so that metrics and reports outlive log rotation and event trimming.
 
 pub mod activity;
+pub mod erase;
 pub mod files;
 pub mod keys;
 pub mod traffic;

@@ -10,6 +10,8 @@
 //! temporary file and a rename), so that the committed lengths and the scan offsets in the state
 //! stay valid without a second commit; readers skip blank lines, and archiving drops them.
 
+pub mod archive;
+pub mod erase;
 pub mod journey;
 
 use std::collections::BTreeMap;

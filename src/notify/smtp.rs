@@ -1,87 +1,72 @@
-//! Delivery: SMTP by lettre (STARTTLS, implicit TLS, or plain to a loopback relay), or, when no
-//! SMTP server is configured, `.eml` files in `data_dir/outbox` (lettre's file transport).
+//! Delivery by SMTP (lettre): STARTTLS, implicit TLS, or plain to a loopback relay only.
 //!
-//! The SMTP password comes from `ARKWATCH_SMTP_PASSWORD` or `[smtp] password_file`, never from
+//! The password comes from `ARKWATCH_SMTP_PASSWORD` or `[smtp] password_file`, never from
 //! the command line (other users can read a process's arguments) and never into a message.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use lettre::message::{Mailbox, Message};
+use anyhow::Result;
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 
-use super::message::Digest;
+use super::Notifier;
+use crate::alerts::digest::Digest;
 use crate::config::{Config, Smtp, SmtpSecurity};
 use crate::exit::Fatal;
 
 /// The environment variable that holds the SMTP password.
 pub const PASSWORD_ENV: &str = "ARKWATCH_SMTP_PASSWORD";
 
-pub enum Notifier {
-    Smtp {
-        transport: Box<SmtpTransport>,
-        address: String,
-    },
-    Outbox(PathBuf),
+pub struct SmtpNotifier {
+    transport: SmtpTransport,
+    address: String,
+    from: Mailbox,
+    to: Vec<Mailbox>,
 }
 
-pub fn outbox_dir(config: &Config) -> PathBuf {
-    config.data_dir.join("outbox")
+impl SmtpNotifier {
+    pub fn new(config: &Config, smtp: &Smtp) -> Result<SmtpNotifier> {
+        let (from, to) = super::mail::mailboxes(config)?;
+        Ok(SmtpNotifier {
+            transport: transport(config, smtp)?,
+            address: smtp.address(),
+            from,
+            to,
+        })
+    }
 }
 
-impl Notifier {
-    pub fn from_config(config: &Config) -> Result<Notifier> {
-        match &config.smtp {
-            None => Ok(Notifier::Outbox(outbox_dir(config))),
-            Some(smtp) => Ok(Notifier::Smtp {
-                transport: Box::new(transport(config, smtp)?),
-                address: smtp.address(),
-            }),
-        }
-    }
-
-    /// Where messages go, for summaries.
-    pub fn describe(&self) -> String {
-        match self {
-            Notifier::Smtp { address, .. } => address.clone(),
-            Notifier::Outbox(dir) => format!("outbox {}", dir.display()),
-        }
-    }
-
-    /// Hands `message` over. An unreachable or temporarily failing server is
-    /// [`Fatal::ServiceDown`] (exit 75); a server that refuses for good (bad credentials, a
-    /// rejected recipient) is a plain error (exit 1). Either way the caller keeps the alerts.
-    pub fn send(&self, message: &Message, digest: Option<&Digest>) -> Result<()> {
-        match self {
-            Notifier::Outbox(dir) => super::message::to_outbox(dir, message, digest).map(drop),
-            Notifier::Smtp { transport, address } => match transport.send(message) {
-                Ok(_) => Ok(()),
-                Err(err) => Err(smtp_error(address, &err)),
-            },
+impl Notifier for SmtpNotifier {
+    /// An unreachable or temporarily failing server is [`Fatal::ServiceDown`] (exit 75); a
+    /// server that refuses for good (a rejected recipient) is a plain error (exit 1); a refused
+    /// login or certificate is [`Fatal::Denied`] (exit 77). Either way the caller keeps the
+    /// alerts.
+    fn deliver(&self, digest: &Digest) -> Result<()> {
+        let message = super::mail::message(digest, &self.from, &self.to)?;
+        match self.transport.send(&message) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(smtp_error(&self.address, &err)),
         }
     }
 
     /// Whether the server answers (connects, greets, says EHLO, and TLS works).
-    pub fn check(&self) -> Result<()> {
-        match self {
-            Notifier::Outbox(dir) => {
-                crate::fsutil::create_private_dir(dir)?;
-                Ok(())
+    fn check(&self) -> Result<()> {
+        match self.transport.test_connection() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Fatal::ServiceDown {
+                service: "SMTP server".into(),
+                address: self.address.clone(),
+                reason: "it did not answer NOOP".into(),
             }
-            Notifier::Smtp { transport, address } => match transport.test_connection() {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(Fatal::ServiceDown {
-                    service: "SMTP server".into(),
-                    address: address.clone(),
-                    reason: "it did not answer NOOP".into(),
-                }
-                .into()),
-                Err(err) => Err(smtp_error(address, &err)),
-            },
+            .into()),
+            Err(err) => Err(smtp_error(&self.address, &err)),
         }
+    }
+
+    fn describe(&self) -> String {
+        self.address.clone()
     }
 }
 
@@ -116,24 +101,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The sender and the recipients, as configured (validated at load).
-pub fn mailboxes(config: &Config) -> Result<(Mailbox, Vec<Mailbox>)> {
-    let from: Mailbox = config
-        .alerts
-        .from
-        .parse()
-        .context("alerts.from is not a mail address")?;
-    let mut to = Vec::new();
-    for address in &config.alerts.to {
-        to.push(address.parse().context("alerts.to holds a bad address")?);
-    }
-    if to.is_empty() {
-        // The outbox needs a recipient too; without one, the message is addressed to the sender.
-        to.push(from.clone());
-    }
-    Ok((from, to))
 }
 
 fn password(config: &Config, smtp: &Smtp) -> Result<Option<String>> {
