@@ -205,14 +205,11 @@ pub fn open_log(path: &Path) -> io::Result<File> {
 }
 
 /// The error for a log that is not a regular file.
-pub fn not_regular(path: &Path) -> io::Error {
+pub fn not_regular(_path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!(
-            "{} is not a regular file (a FIFO, a device or a directory); arkwatch reads only \
-             regular files and skipped it",
-            path.display()
-        ),
+        "not a regular file (a FIFO, a device or a directory); arkwatch reads only regular \
+         files and skipped it",
     )
 }
 

@@ -246,11 +246,50 @@ fn demo_configuration_runs_and_finds_the_leads() {
 #[test]
 fn a_file_without_newlines_is_counted_malformed_not_held_in_memory() {
     let site = Site::new("");
-    // 9 MiB of bytes with no newline: two 4 MiB "lines" handed out whole, the rest waits.
+    // 9 MiB of bytes with no newline: one line longer than 4 MiB, counted once as malformed
+    // and skipped (not held in memory, not waited for), even before it ends.
     std::fs::write(&site.log, vec![b'x'; 9 << 20]).unwrap();
     let s = site.ingest();
-    assert_eq!(s["malformed"], 2, "{s:#}");
-    assert_eq!(s["files"][0]["bytes_read"], 8 << 20);
+    assert_eq!(s["malformed"], 1, "{s:#}");
+    assert_eq!(s["files"][0]["bytes_read"], 9 << 20);
+}
+
+/// One 10 MB line was counted as 3 malformed lines and shifted every later line number.
+#[test]
+fn one_over_long_line_is_one_malformed_line_and_line_numbers_stay_true() {
+    let site = Site::new("");
+    let mut log = lines(0..2).join("\n").into_bytes();
+    log.push(b'\n');
+    log.extend(vec![b'y'; 6 << 20]);
+    std::fs::write(&site.log, &log).unwrap();
+    let first = site.ingest();
+    assert_eq!(
+        (first["lines"].as_u64(), first["malformed"].as_u64()),
+        (Some(3), Some(1)),
+        "{first:#}"
+    );
+    // The long line goes on in the next write, ends, and a bad line follows it.
+    let mut more = vec![b'y'; 5 << 20];
+    more.extend_from_slice(b"\nnot a log line\n");
+    more.extend(lines(2..3).join("\n").into_bytes());
+    more.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&site.log)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &more).unwrap();
+    drop(file);
+    let second = site.ingest();
+    assert_eq!(
+        second["lines"], 2,
+        "the rest of the long line is not a line: {second:#}"
+    );
+    assert_eq!(second["malformed"], 1, "{second:#}");
+    assert_eq!(
+        second["malformed_samples"][0]["line"], 4,
+        "the bad line is the file's fourth: {second:#}"
+    );
+    assert_eq!(second["parsed"], 1);
 }
 
 #[test]

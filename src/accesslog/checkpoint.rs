@@ -26,8 +26,12 @@ pub struct FileCheckpoint {
     /// dies before or after the replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_fp: Option<u64>,
-    /// Bytes consumed: always the end of a complete line.
+    /// Bytes consumed: the end of a complete line, or (with `mid_line`) a point inside a line
+    /// longer than 4 MiB whose start was counted as malformed.
     pub offset: u64,
+    /// The offset is inside an over-long line: the next read skips to its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mid_line: bool,
     /// Lines consumed, so that malformed-line samples can name a line number.
     pub lines: u64,
     /// The local day of the last line that parsed; a malformed line is counted on it.

@@ -90,6 +90,16 @@ impl<'c> Folder<'c> {
 
     pub fn fold(&mut self, chunk: &Chunk, source: &str) -> ChunkReport {
         let mut report = ChunkReport::default();
+        if chunk.oversized {
+            report.lines = 1;
+            self.malformed(
+                &chunk.data,
+                0,
+                "the line is longer than 4 MiB (cut; the rest skipped)",
+                &mut report,
+            );
+            return report;
+        }
         let data = &chunk.data;
         let mut start = 0;
         let mut index = 0u64;

@@ -234,10 +234,10 @@ fn read_plan(
         lines: file.lines,
         error: end.error.clone(),
     });
-    if let Some(error) = end.error {
-        run.summary.errors.push(error);
+    if let Some(error) = &end.error {
+        run.summary.errors.push(error.clone());
     }
-    tailer::advance(plan, record, end.offset, file.lines, end.reached_end, now);
+    tailer::advance(plan, record, &end, file.lines, now);
     if let Some(day) = file.last_day {
         record.last_day = Some(day::to_date(day));
     }

@@ -12,7 +12,7 @@
 //! are recognised as duplicates, so no line is counted twice.
 
 use std::ffi::OsString;
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::hash::Hasher;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -63,7 +63,7 @@ impl Candidate {
 
     /// The first bytes of the content (decompressed for gzip).
     pub fn prefix(&self) -> io::Result<Vec<u8>> {
-        let file = File::open(&self.path)?;
+        let file = crate::fsutil::open_log(&self.path)?;
         let mut prefix = Vec::with_capacity(FP_MAX);
         if self.gz {
             match MultiGzDecoder::new(file)
@@ -111,6 +111,8 @@ pub fn discover(live: &Path) -> io::Result<Vec<Candidate>> {
     }
     found.sort_by(|a, b| a.mtime_ns.cmp(&b.mtime_ns).then(b.path.cmp(&a.path)));
     match std::fs::metadata(live) {
+        // A FIFO would block the run (holding the lock) and a device never ends.
+        Ok(meta) if !meta.is_file() => return Err(crate::fsutil::not_regular(live)),
         Ok(meta) => found.push(Candidate::from_metadata(live.to_path_buf(), true, &meta)),
         Err(err) if err.kind() == io::ErrorKind::NotFound && !found.is_empty() => {}
         Err(err) => return Err(err),
@@ -145,6 +147,8 @@ pub struct ReadPlan {
     /// Index into the records; the record is updated after the read.
     pub record: usize,
     pub start: u64,
+    /// The start is inside an over-long line a previous read began: skip to its end.
+    pub mid_line: bool,
     prefix: Vec<u8>,
 }
 
@@ -213,7 +217,7 @@ pub fn plan(
             .then(b.size.cmp(&a.size))
             .then(b.live.cmp(&a.live))
     });
-    let mut chosen: Vec<Option<(usize, u64)>> = vec![None; with_prefix.len()];
+    let mut chosen: Vec<Option<(usize, u64, bool)>> = vec![None; with_prefix.len()];
     for idx in order {
         let (c, prefix) = &with_prefix[idx];
         // Records mostly share one fingerprint length: hash the prefix once per length.
@@ -243,7 +247,7 @@ pub fn plan(
             Some(i) if claimed[i] => {} // a duplicate of a file read this run
             Some(i) => {
                 claimed[i] = true;
-                chosen[idx] = Some((i, records[i].1.offset));
+                chosen[idx] = Some((i, records[i].1.offset, records[i].1.mid_line));
             }
             None => {
                 records.push((
@@ -253,6 +257,7 @@ pub fn plan(
                         fp: fingerprint(prefix),
                         alt_fp: None,
                         offset: 0,
+                        mid_line: false,
                         lines: 0,
                         last_day: None,
                         gz_done: None,
@@ -261,7 +266,7 @@ pub fn plan(
                     },
                 ));
                 claimed.push(true);
-                chosen[idx] = Some((records.len() - 1, 0));
+                chosen[idx] = Some((records.len() - 1, 0, false));
             }
         }
     }
@@ -269,26 +274,29 @@ pub fn plan(
         .into_iter()
         .zip(chosen)
         .filter_map(|((candidate, prefix), chosen)| {
-            let (record, start) = chosen?;
+            let (record, start, mid_line) = chosen?;
             Some(ReadPlan {
                 candidate,
                 record,
                 start,
+                mid_line,
                 prefix,
             })
         })
         .collect()
 }
 
-/// Updates a record after its file was read up to `offset` (the end of a complete line).
+/// Updates a record after its file was read to `end` (the end of a complete line, or inside
+/// an over-long one) and `lines` more lines were handed out.
 pub fn advance(
     plan: &ReadPlan,
     record: &mut FileCheckpoint,
-    offset: u64,
+    end: &ReadEnd,
     lines: u64,
-    reached_end: bool,
     now: DateTime<Utc>,
 ) {
+    let (offset, reached_end) = (end.offset, end.reached_end);
+    record.mid_line = end.mid_line;
     // The fingerprint grows with the file, up to FP_MAX: a longer one tells files apart better.
     if plan.prefix.len() > record.fp_len as usize {
         record.fp_len = plan.prefix.len() as u32;
@@ -309,6 +317,8 @@ pub struct Chunk {
     pub data: Vec<u8>,
     /// Offset of `data[0]` in the (decompressed) file.
     pub offset: u64,
+    /// `data` is the start of one line longer than 4 MiB, cut: one malformed line.
+    pub oversized: bool,
 }
 
 /// Chunk buffers handed back after folding, so a long read does not allocate (and zero, and
@@ -340,118 +350,172 @@ impl BufferPool {
 
 /// How far a read got.
 pub struct ReadEnd {
-    /// End of the last complete line handed out.
+    /// End of the last complete line handed out (or of the bytes of an over-long line
+    /// skipped).
     pub offset: u64,
     /// The whole file was read (for an archive: the trailing partial line too).
     pub reached_end: bool,
+    /// The read ended inside an over-long line whose start was handed out: the next read
+    /// skips the rest of it.
+    pub mid_line: bool,
     /// Why the read stopped early; the lines before `offset` were handed out and stay valid.
     pub error: Option<String>,
 }
 
 /// Reads `plan`'s file from its start offset, handing out chunks of whole lines. A trailing
 /// line without a newline is left for the next run, except at the end of a gzip archive, which
-/// never grows. A read error ends the file early (see [`ReadEnd::error`]); an error from `emit`
-/// aborts the read.
+/// never grows. A line longer than 4 MiB is handed out once, cut, as one chunk of its own to
+/// be counted as one malformed line; the rest of it is skipped, in this read or the next. A
+/// read error ends the file early (see [`ReadEnd::error`]); an error from `emit` aborts the
+/// read.
 pub fn read(
     plan: &ReadPlan,
     chunk_size: usize,
     pool: &BufferPool,
     emit: &mut dyn FnMut(Chunk) -> Result<()>,
 ) -> Result<ReadEnd> {
-    let path = &plan.candidate.path;
-    let unread = |what: &str, err: io::Error| ReadEnd {
-        offset: plan.start,
-        reached_end: false,
-        error: Some(format!("cannot {what} {}: {err}", path.display())),
-    };
-    let nothing_new = ReadEnd {
-        offset: plan.start,
-        reached_end: true,
-        error: None,
-    };
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) => return Ok(unread("open", err)),
-    };
-    let mut source: Box<dyn Read> = if plan.candidate.gz {
-        let mut gz = MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, file));
-        match io::copy(&mut (&mut gz).take(plan.start), &mut io::sink()) {
-            // The archive holds no more than was read before: nothing new in it.
-            Ok(skipped) if skipped < plan.start => return Ok(nothing_new),
-            Ok(_) => Box::new(gz),
-            Err(err) => return Ok(unread("decompress", err)),
+    let mut source = match open_at(plan) {
+        Ok(Some(source)) => source,
+        Ok(None) => return Ok(ReadEnd::at(plan.start, true, plan.mid_line)),
+        Err(error) => {
+            return Ok(ReadEnd {
+                error: Some(error),
+                ..ReadEnd::at(plan.start, false, plan.mid_line)
+            });
         }
-    } else {
-        match file.metadata() {
-            // Shrunk but still starting with the same bytes: nothing past the checkpoint.
-            Ok(meta) if meta.len() < plan.start => return Ok(nothing_new),
-            Ok(_) => {}
-            Err(err) => return Ok(unread("stat", err)),
-        }
-        if let Err(err) = file.seek(SeekFrom::Start(plan.start)) {
-            return Ok(unread("seek in", err));
-        }
-        Box::new(file)
     };
-
+    let gz = plan.candidate.gz;
     let mut offset = plan.start;
+    let mut skipping = plan.mid_line;
     let mut carry: Vec<u8> = Vec::new();
     loop {
         let filled_from = carry.len();
         let mut buf = pool.take(filled_from + chunk_size);
         buf[..filled_from].copy_from_slice(&carry);
         carry.clear();
-        let mut filled = filled_from;
-        while filled < filled_from + chunk_size {
-            match source.read(&mut buf[filled..filled_from + chunk_size]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    return Ok(ReadEnd {
-                        offset,
-                        reached_end: false,
-                        error: Some(format!(
-                            "cannot read {} past byte {offset}: {err}",
-                            path.display()
-                        )),
-                    });
-                }
+        let filled = match fill(&mut *source, &mut buf, filled_from, chunk_size) {
+            Ok(filled) => filled,
+            Err(err) => {
+                let error = format!(
+                    "cannot read {} past byte {offset}: {err}",
+                    plan.candidate.path.display()
+                );
+                return Ok(ReadEnd {
+                    error: Some(error),
+                    ..ReadEnd::at(offset, false, skipping)
+                });
             }
-        }
+        };
         buf.truncate(filled);
         let at_eof = filled < filled_from + chunk_size;
-        let cut = if at_eof && plan.candidate.gz {
-            buf.len()
-        } else {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(nl) => nl + 1,
-                None if at_eof => 0,
-                // No access-log line is this long: hand it out whole, to be counted malformed,
-                // rather than hold an endless line in memory.
-                None if buf.len() >= MAX_LINE => buf.len(),
-                // One line longer than a chunk: keep reading until it ends.
-                None => {
-                    carry = buf;
-                    continue;
+        if skipping {
+            match memchr::memchr(b'\n', &buf) {
+                Some(nl) => {
+                    offset += nl as u64 + 1;
+                    carry.extend_from_slice(&buf[nl + 1..]);
+                    skipping = false;
                 }
+                None => offset += buf.len() as u64,
+            }
+            pool.give(buf);
+            if at_eof && (skipping || carry.is_empty()) {
+                return Ok(ReadEnd::at(offset, !skipping || gz, skipping && !gz));
+            }
+            continue;
+        }
+        let cut = match memchr::memrchr(b'\n', &buf) {
+            _ if at_eof && gz => buf.len(),
+            Some(nl) => nl + 1,
+            // No access-log line is this long: its start is handed out, to be counted as one
+            // malformed line, and the rest skipped, rather than held in memory.
+            None if buf.len() >= MAX_LINE => {
+                let len = buf.len() as u64;
+                buf.truncate(MAX_LINE);
+                emit(Chunk {
+                    data: buf,
+                    offset,
+                    oversized: true,
+                })?;
+                offset += len;
+                skipping = true;
+                if at_eof {
+                    return Ok(ReadEnd::at(offset, gz, !gz));
+                }
+                continue;
+            }
+            None if at_eof => 0,
+            // One line longer than a chunk: keep reading until it ends.
+            None => {
+                carry = buf;
+                continue;
             }
         };
         carry.extend_from_slice(&buf[cut..]);
         buf.truncate(cut);
         if !buf.is_empty() {
             let len = buf.len() as u64;
-            emit(Chunk { data: buf, offset })?;
+            emit(Chunk {
+                data: buf,
+                offset,
+                oversized: false,
+            })?;
             offset += len;
         }
         if at_eof {
-            return Ok(ReadEnd {
-                offset,
-                reached_end: carry.is_empty(),
-                error: None,
-            });
+            return Ok(ReadEnd::at(offset, carry.is_empty(), false));
         }
     }
+}
+
+impl ReadEnd {
+    fn at(offset: u64, reached_end: bool, mid_line: bool) -> ReadEnd {
+        ReadEnd {
+            offset,
+            reached_end,
+            mid_line,
+            error: None,
+        }
+    }
+}
+
+/// Reads into `buf[from..from + size]` until it is full or the source ends; returns the end.
+fn fill(source: &mut dyn Read, buf: &mut [u8], from: usize, size: usize) -> io::Result<usize> {
+    let mut filled = from;
+    while filled < from + size {
+        match source.read(&mut buf[filled..from + size]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+/// The plan's file positioned at its start offset (decompressing an archive up to it); `None`
+/// when it holds nothing past the checkpoint. Refuses anything but a regular file.
+fn open_at(plan: &ReadPlan) -> std::result::Result<Option<Box<dyn Read>>, String> {
+    let path = &plan.candidate.path;
+    let fail = |what: &str, err: io::Error| format!("cannot {what} {}: {err}", path.display());
+    let mut file = crate::fsutil::open_log(path).map_err(|err| fail("open", err))?;
+    if plan.candidate.gz {
+        let mut gz = MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, file));
+        return match io::copy(&mut (&mut gz).take(plan.start), &mut io::sink()) {
+            // The archive holds no more than was read before: nothing new in it.
+            Ok(skipped) if skipped < plan.start => Ok(None),
+            Ok(_) => Ok(Some(Box::new(gz))),
+            Err(err) => Err(fail("decompress", err)),
+        };
+    }
+    match file.metadata() {
+        // Shrunk but still starting with the same bytes: nothing past the checkpoint.
+        Ok(meta) if meta.len() < plan.start => return Ok(None),
+        Ok(_) => {}
+        Err(err) => return Err(fail("stat", err)),
+    }
+    file.seek(SeekFrom::Start(plan.start))
+        .map_err(|err| fail("seek in", err))?;
+    Ok(Some(Box::new(file)))
 }
 
 #[cfg(test)]

@@ -144,6 +144,10 @@ pub enum EventKind {
     Cancellation {
         plan: Option<String>,
     },
+    /// A free trial began (of a plan, perhaps).
+    TrialStarted {
+        plan: Option<String>,
+    },
     ApiCall {
         provider: String,
         cost: Decimal,
@@ -166,6 +170,7 @@ pub const TYPES: &[&str] = &[
     "command",
     "conversion",
     "cancellation",
+    "trial_started",
     "api_call",
     "error",
 ];
@@ -195,15 +200,76 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
 }
 
+/// The largest amount one event may carry (a price, a cost), in the configured currency.
+/// Larger ones are malformed events: no sum of real amounts comes near what the arithmetic can
+/// hold, so no input can overflow it.
+pub const MAX_AMOUNT: u64 = 1_000_000_000;
+/// Decimal places an amount may have.
+pub const MAX_AMOUNT_SCALE: u32 = 10;
+/// The longest latency one event may report: a day, in milliseconds.
+pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
+/// The longest identifier (user, type, plan, provider, name, command), in bytes.
+pub const MAX_NAME: usize = 256;
+/// An error message is kept to this many characters.
+const MAX_MESSAGE: usize = 500;
+/// Event times must lie in [2000-01-01, 2100-01-01).
+const EARLIEST_MS: i64 = 946_684_800_000;
+const LATEST_MS: i64 = 4_102_444_800_000;
+
+/// A value for a reason, shortened: a hostile 1 MB field must not become a 1 MB message.
+fn quoted(text: &str) -> String {
+    if text.chars().count() <= 40 {
+        return format!("{text:?}");
+    }
+    let cut: String = text.chars().take(40).collect();
+    format!("{cut:?}…")
+}
+
 fn money(field: &str, text: Option<&str>) -> Result<Decimal, String> {
     let text = text.ok_or_else(|| format!("{field} is missing"))?;
-    let value = Decimal::from_str_exact(text.trim())
-        .or_else(|_| Decimal::from_scientific(text.trim()))
-        .map_err(|_| format!("{field} {text:?} is not a number"))?;
-    if value.is_sign_negative() {
-        return Err(format!("{field} {text:?} is negative"));
+    let trimmed = text.trim();
+    let value = Decimal::from_str_exact(trimmed)
+        .or_else(|_| Decimal::from_scientific(trimmed))
+        .map_err(|_| format!("{field} {} is not a number", quoted(text)))?;
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(format!("{field} {} is negative", quoted(text)));
     }
-    Ok(value)
+    if value > Decimal::from(MAX_AMOUNT) {
+        return Err(format!(
+            "{field} {} is above the largest amount an event may carry ({MAX_AMOUNT})",
+            quoted(text)
+        ));
+    }
+    if value.scale() > MAX_AMOUNT_SCALE && value.normalize().scale() > MAX_AMOUNT_SCALE {
+        return Err(format!(
+            "{field} {} has more than {MAX_AMOUNT_SCALE} decimal places",
+            quoted(text)
+        ));
+    }
+    let value = if value.scale() > MAX_AMOUNT_SCALE {
+        value.normalize()
+    } else {
+        value
+    };
+    Ok(value.abs())
+}
+
+fn latency(text: &str) -> Result<u64, String> {
+    let value = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|l| l.is_finite())
+        .ok_or_else(|| format!("latency_ms {} is not a number", quoted(text)))?;
+    if !(0.0..=MAX_LATENCY_MS).contains(&value) {
+        return Err(format!(
+            "latency_ms {} is outside 0 to {MAX_LATENCY_MS} (a day)",
+            quoted(text)
+        ));
+    }
+    // In range, so the conversion is exact to the millisecond.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(value.round() as u64)
 }
 
 impl Event {
@@ -238,8 +304,27 @@ impl Event {
         }
         let kind_name = f.kind.ok_or_else(|| bad("type is missing".into()))?;
         let user = f.user.ok_or_else(|| bad("user is missing".into()))?;
+        for (name, value) in [
+            ("type", Some(kind_name)),
+            ("user", Some(user)),
+            ("plan", f.plan),
+            ("provider", f.provider),
+            ("name", f.name),
+            ("command", f.command),
+        ] {
+            if value.is_some_and(|v| v.len() > MAX_NAME) {
+                return Err(bad(format!("{name} is longer than {MAX_NAME} bytes")));
+            }
+        }
         let time = match f.ts {
-            Some(ts) => parse_time(ts).ok_or_else(|| bad(format!("ts {ts:?} is not a time")))?,
+            Some(ts) => parse_time(ts)
+                .filter(|t| (EARLIEST_MS..LATEST_MS).contains(&t.timestamp_millis()))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "ts {} is not a time between 2000 and 2100",
+                        quoted(ts)
+                    ))
+                })?,
             None => entry.id.time(),
         };
         let ip = match f.ip {
@@ -247,7 +332,7 @@ impl Event {
                 ip.trim()
                     .parse::<IpAddr>()
                     .map(|ip| ip.to_canonical())
-                    .map_err(|_| bad(format!("ip {ip:?} is not an IP address")))?,
+                    .map_err(|_| bad(format!("ip {} is not an IP address", quoted(ip))))?,
             ),
             None => None,
         };
@@ -265,18 +350,13 @@ impl Event {
                 mrr: money("mrr", f.mrr).map_err(bad)?,
             },
             "cancellation" => EventKind::Cancellation { plan: text(f.plan) },
+            "trial_started" => EventKind::TrialStarted { plan: text(f.plan) },
             "api_call" => EventKind::ApiCall {
                 provider: required("provider", f.provider)?,
                 cost: money("cost", f.cost).map_err(bad)?,
                 latency_ms: match f.latency_ms {
                     None => 0,
-                    Some(l) => l
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|l| l.is_finite() && *l >= 0.0)
-                        .map(|l| l.round() as u64)
-                        .ok_or_else(|| bad(format!("latency_ms {l:?} is not a number")))?,
+                    Some(l) => latency(l).map_err(bad)?,
                 },
             },
             "error" => {
@@ -285,7 +365,8 @@ impl Event {
                 }
                 EventKind::Error {
                     name: text(f.name),
-                    message: text(f.message),
+                    // A message is a label in the rollups: a stack trace is cut to its start.
+                    message: f.message.map(|m| m.chars().take(MAX_MESSAGE).collect()),
                     command: text(f.command),
                 }
             }

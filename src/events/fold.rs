@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::event::{Event, EventId, EventKind};
-use super::projection::{Movement, UserRecord, UserTotals};
+use super::projection::{MovementDelta, UserRecord, UserTotals};
 use super::store::EventStore;
 use crate::day::{self, DayResolver};
 use crate::rollup::activity::ActivityDay;
@@ -60,8 +60,12 @@ pub struct Folding<'k> {
     projection_cursor: Option<EventId>,
     keys: &'k VisitorKeys,
     days: DayResolver,
+    tz: Tz,
     pub users: foldhash::HashMap<String, Slot>,
     pub deltas: BTreeMap<i32, ActivityDay>,
+    /// How the events changed each day's revenue movements (signed: a late event can move a
+    /// movement to another day or change its kind).
+    movements: BTreeMap<i32, MovementDelta>,
     active: BTreeMap<i32, foldhash::HashSet<u64>>,
     pub summary: FoldSummary,
 }
@@ -78,8 +82,10 @@ impl<'k> Folding<'k> {
             projection_cursor,
             keys,
             days: DayResolver::new(tz),
+            tz,
             users: foldhash::HashMap::default(),
             deltas: BTreeMap::new(),
+            movements: BTreeMap::new(),
             active: BTreeMap::new(),
             summary: FoldSummary::default(),
         }
@@ -122,7 +128,7 @@ impl<'k> Folding<'k> {
         for entry in page {
             self.summary.events += 1;
             match Event::parse(entry) {
-                Ok(event) => self.event(&event),
+                Ok(event) => self.event(&event)?,
                 Err(bad) => {
                     self.summary.malformed += 1;
                     if self.summary.malformed_ids.len() < MAX_MALFORMED_LISTED {
@@ -137,43 +143,64 @@ impl<'k> Folding<'k> {
         Ok(())
     }
 
-    fn event(&mut self, event: &Event) {
+    fn event(&mut self, event: &Event) -> Result<()> {
         let slot = self
             .users
             .get_mut(&event.user)
             .expect("every user of the page was looked up");
+        let unknown = matches!(event.kind, EventKind::Unknown { .. });
         let in_projection = self.projection_cursor.is_none_or(|c| event.id > c);
-        let movement = if in_projection {
+        // An event of an unknown type is counted, but creates no user and changes none.
+        let moved = if in_projection && !unknown {
             slot.changed = true;
             slot.record
                 .get_or_insert_with(|| UserRecord::new(event))
-                .apply(event)
+                .apply(event, self.tz)
                 .unwrap_or_default()
         } else {
-            Movement::default()
+            BTreeMap::new()
         };
         if self.activity_cursor.is_none_or(|c| event.id > c) {
-            if let EventKind::Unknown { .. } = event.kind {
+            if unknown {
                 self.summary.unknown += 1;
             }
             let day = self.days.day(event.time.timestamp());
-            if self.deltas.entry(day).or_default().add(event, movement) {
+            if self.deltas.entry(day).or_default().add(event)? {
                 self.active
                     .entry(day)
                     .or_default()
                     .insert(self.keys.user(&event.user));
             }
+            for (day, d) in moved {
+                let m = self.movements.entry(day).or_default();
+                m.new += d.new;
+                m.reactivation += d.reactivation;
+                m.expansion += d.expansion;
+                m.contraction += d.contraction;
+                m.churned += d.churned;
+                m.conversions += d.conversions;
+                m.reactivations += d.reactivations;
+                m.cancellations += d.cancellations;
+            }
         }
+        Ok(())
     }
 
-    /// The activity of each local day touched, with its active users.
-    pub fn days(&mut self) -> BTreeMap<NaiveDate, ActivityDay> {
+    /// The activity of each local day touched, with its active users, and how its revenue
+    /// movements changed.
+    pub fn days(&mut self) -> BTreeMap<NaiveDate, (ActivityDay, MovementDelta)> {
         let mut out = BTreeMap::new();
-        for (day, mut delta) in std::mem::take(&mut self.deltas) {
+        let mut deltas = std::mem::take(&mut self.deltas);
+        let mut movements = std::mem::take(&mut self.movements);
+        let touched: std::collections::BTreeSet<i32> =
+            deltas.keys().chain(movements.keys()).copied().collect();
+        for day in touched {
+            let mut delta = deltas.remove(&day).unwrap_or_default();
             delta
                 .active_users
                 .extend(self.active.remove(&day).unwrap_or_default());
-            out.insert(day::to_date(day), delta);
+            let moved = movements.remove(&day).unwrap_or_default();
+            out.insert(day::to_date(day), (delta, moved));
         }
         out
     }
@@ -208,12 +235,12 @@ pub fn preview(tz: Tz, cursor: Option<EventId>, store: &mut dyn EventStore) -> R
             let Ok(event) = Event::parse(entry) else {
                 continue;
             };
-            let movement = Movement {
-                conversion: matches!(event.kind, EventKind::Conversion { .. }),
-                ..Default::default()
-            };
             let day = day::to_date(days.day(event.time.timestamp()));
-            out.days.entry(day).or_default().add(&event, movement);
+            let activity = out.days.entry(day).or_default();
+            activity.add(&event)?;
+            if matches!(event.kind, EventKind::Conversion { .. }) {
+                activity.conversions += 1;
+            }
         }
     }
     Ok(out)

@@ -83,9 +83,11 @@ fn commit_activity(
     let days = folding.days();
     if !days.is_empty() {
         let generation = state.generation + 1;
-        for (date, delta) in days {
+        for (date, (delta, moved)) in days {
             let mut rollup = activity::load_day(data_dir, &state.activity, date)?;
-            rollup.merge(delta);
+            let overflow = |err| anyhow::Error::new(err).context(format!("folding {date}"));
+            rollup.merge(delta).map_err(overflow)?;
+            rollup.apply(&moved).map_err(overflow)?;
             activity::write_day(data_dir, date, generation, &rollup)?;
             state.activity.insert(date, generation);
             folding.summary.days.insert(date);

@@ -320,7 +320,7 @@ impl<'a> Scan<'a> {
         let cache = DayCache::new(|day| {
             let mut committed = activity::load_day(data_dir, &self.state.activity, day)?;
             if let Some(extra) = self.preview_days.get(&day) {
-                committed.merge(extra.clone());
+                committed.merge(extra.clone())?;
             }
             Ok(committed)
         });

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::files::{DayFiles, Generations};
 use crate::events::event::{Event, EventKind};
-use crate::events::projection::Movement;
+use crate::events::projection::MovementDelta;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,17 +23,29 @@ pub struct ActivityDay {
     /// Events of types arkwatch does not know; left out of everything else.
     pub unknown: u64,
     /// Users with any known event that day, as keyed hashes of their ids
-    /// ([`crate::rollup::keys::VisitorKeys::user`]): distinct users over any period are the size of
-    /// the union.
+    /// ([`crate::rollup::keys::VisitorKeys::user`]): distinct users over any period are the
+    /// size of the union.
     pub active_users: BTreeSet<u64>,
     pub registrations: u64,
+    #[serde(default)]
+    pub trials: u64,
     pub commands: BTreeMap<String, u64>,
     pub errors: u64,
+    /// Errors by their name (or message).
     pub errors_by_name: BTreeMap<String, u64>,
+    /// Errors by the command they happened in (errors without one are left out).
+    #[serde(default)]
+    pub errors_by_command: BTreeMap<String, u64>,
     pub api: BTreeMap<String, ApiDay>,
+    /// First conversions to a paid plan.
     pub conversions: u64,
+    /// Users who had cancelled paying again.
+    #[serde(default)]
+    pub reactivations: u64,
     pub cancellations: u64,
     pub mrr_new: Decimal,
+    #[serde(default)]
+    pub mrr_reactivation: Decimal,
     pub mrr_churned: Decimal,
     pub mrr_expansion: Decimal,
     pub mrr_contraction: Decimal,
@@ -42,7 +54,7 @@ pub struct ActivityDay {
 /// Adds one to `key`, allocating its name only the first time (this runs once per event).
 fn count(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
-        Some(n) => *n += 1,
+        Some(n) => *n = n.saturating_add(1),
         None => {
             map.insert(key.to_string(), 1);
         }
@@ -58,52 +70,104 @@ pub struct ApiDay {
     pub latency_ms: BTreeMap<u64, u64>,
 }
 
+/// A sum of money that does not fit: only a hand-edited or corrupt rollup can hold one, since
+/// every event's amount is bounded.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "an amount of money in the activity rollups is out of range (a rollup file was edited or is corrupt)"
+)]
+pub struct Overflow;
+
+/// `a + b`, or [`Overflow`].
+pub fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    a.checked_add(b).ok_or(Overflow)
+}
+
+fn add_count(n: u64, delta: i64) -> u64 {
+    if delta >= 0 {
+        n.saturating_add(delta.unsigned_abs())
+    } else {
+        n.saturating_sub(delta.unsigned_abs())
+    }
+}
+
+fn merge_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (k, n) in from {
+        let slot = into.entry(k).or_default();
+        *slot = slot.saturating_add(n);
+    }
+}
+
 impl ActivityDay {
     /// Folds another delta of the same day into this one.
-    pub fn merge(&mut self, delta: ActivityDay) {
-        self.events += delta.events;
-        self.unknown += delta.unknown;
+    pub fn merge(&mut self, delta: ActivityDay) -> Result<(), Overflow> {
+        self.events = self.events.saturating_add(delta.events);
+        self.unknown = self.unknown.saturating_add(delta.unknown);
         self.active_users.extend(delta.active_users);
-        self.registrations += delta.registrations;
-        for (k, n) in delta.commands {
-            *self.commands.entry(k).or_default() += n;
-        }
-        self.errors += delta.errors;
-        for (k, n) in delta.errors_by_name {
-            *self.errors_by_name.entry(k).or_default() += n;
-        }
+        self.registrations = self.registrations.saturating_add(delta.registrations);
+        self.trials = self.trials.saturating_add(delta.trials);
+        merge_counts(&mut self.commands, delta.commands);
+        self.errors = self.errors.saturating_add(delta.errors);
+        merge_counts(&mut self.errors_by_name, delta.errors_by_name);
+        merge_counts(&mut self.errors_by_command, delta.errors_by_command);
         for (provider, api) in delta.api {
             let a = self.api.entry(provider).or_default();
-            a.calls += api.calls;
-            a.cost += api.cost;
+            a.calls = a.calls.saturating_add(api.calls);
+            a.cost = add(a.cost, api.cost)?;
             for (ms, n) in api.latency_ms {
-                *a.latency_ms.entry(ms).or_default() += n;
+                let slot = a.latency_ms.entry(ms).or_default();
+                *slot = slot.saturating_add(n);
             }
         }
-        self.conversions += delta.conversions;
-        self.cancellations += delta.cancellations;
-        self.mrr_new += delta.mrr_new;
-        self.mrr_churned += delta.mrr_churned;
-        self.mrr_expansion += delta.mrr_expansion;
-        self.mrr_contraction += delta.mrr_contraction;
+        self.conversions = self.conversions.saturating_add(delta.conversions);
+        self.reactivations = self.reactivations.saturating_add(delta.reactivations);
+        self.cancellations = self.cancellations.saturating_add(delta.cancellations);
+        self.mrr_new = add(self.mrr_new, delta.mrr_new)?;
+        self.mrr_reactivation = add(self.mrr_reactivation, delta.mrr_reactivation)?;
+        self.mrr_churned = add(self.mrr_churned, delta.mrr_churned)?;
+        self.mrr_expansion = add(self.mrr_expansion, delta.mrr_expansion)?;
+        self.mrr_contraction = add(self.mrr_contraction, delta.mrr_contraction)?;
+        Ok(())
     }
 
-    /// Counts one event; `movement` is what it did to revenue (from the projection). Returns
-    /// whether the event counts as activity: the caller adds its user to `active_users` (the
-    /// fold keeps a hash set per day, much faster than this ordered set for each event).
-    pub fn add(&mut self, event: &Event, movement: Movement) -> bool {
+    /// Applies how events changed the day's revenue movements (see
+    /// [`crate::events::projection::MovementDelta`]): amounts and counts may go down.
+    pub fn apply(&mut self, d: &MovementDelta) -> Result<(), Overflow> {
+        self.mrr_new = add(self.mrr_new, d.new)?;
+        self.mrr_reactivation = add(self.mrr_reactivation, d.reactivation)?;
+        self.mrr_expansion = add(self.mrr_expansion, d.expansion)?;
+        self.mrr_contraction = add(self.mrr_contraction, d.contraction)?;
+        self.mrr_churned = add(self.mrr_churned, d.churned)?;
+        self.conversions = add_count(self.conversions, d.conversions);
+        self.reactivations = add_count(self.reactivations, d.reactivations);
+        self.cancellations = add_count(self.cancellations, d.cancellations);
+        Ok(())
+    }
+
+    /// Counts one event. Returns whether the event counts as activity: the caller adds its user
+    /// to `active_users` (the fold keeps a hash set per day, much faster than this ordered set
+    /// for each event). Revenue movements come from the projection ([`ActivityDay::apply`]).
+    pub fn add(&mut self, event: &Event) -> Result<bool, Overflow> {
         if let EventKind::Unknown { .. } = event.kind {
-            self.unknown += 1;
-            return false;
+            self.unknown = self.unknown.saturating_add(1);
+            return Ok(false);
         }
-        self.events += 1;
+        self.events = self.events.saturating_add(1);
         match &event.kind {
-            EventKind::Registration => self.registrations += 1,
+            EventKind::Registration => self.registrations = self.registrations.saturating_add(1),
+            EventKind::TrialStarted { .. } => self.trials = self.trials.saturating_add(1),
             EventKind::Command { name } => count(&mut self.commands, name),
-            EventKind::Error { name, message, .. } => {
-                self.errors += 1;
+            EventKind::Error {
+                name,
+                message,
+                command,
+            } => {
+                self.errors = self.errors.saturating_add(1);
                 let label = name.as_deref().or(message.as_deref()).unwrap_or_default();
                 count(&mut self.errors_by_name, label);
+                if let Some(command) = command {
+                    count(&mut self.errors_by_command, command);
+                }
             }
             EventKind::ApiCall {
                 provider,
@@ -114,21 +178,16 @@ impl ActivityDay {
                     self.api.insert(provider.clone(), ApiDay::default());
                 }
                 let api = self.api.get_mut(provider).expect("inserted above");
-                api.calls += 1;
-                api.cost += *cost;
-                *api.latency_ms.entry(*latency_ms).or_default() += 1;
+                api.calls = api.calls.saturating_add(1);
+                api.cost = add(api.cost, *cost)?;
+                let slot = api.latency_ms.entry(*latency_ms).or_default();
+                *slot = slot.saturating_add(1);
             }
             EventKind::Conversion { .. }
             | EventKind::Cancellation { .. }
             | EventKind::Unknown { .. } => {}
         }
-        self.conversions += u64::from(movement.conversion);
-        self.cancellations += u64::from(movement.cancellation);
-        self.mrr_new += movement.new;
-        self.mrr_churned += movement.churned;
-        self.mrr_expansion += movement.expansion;
-        self.mrr_contraction += movement.contraction;
-        true
+        Ok(true)
     }
 }
 
