@@ -183,7 +183,10 @@ impl<'c> Folder<'c> {
 
         delta.pageviews += 1;
         let visitor = self.keys.visitor(ip, agent.hash, day);
-        delta.visitors.insert(visitor);
+        // Seconds from the day's UTC midnight: in range for any time of the day, whatever the
+        // zone.
+        let at = i32::try_from(req.time.secs - i64::from(day) * 86_400).unwrap_or(i32::MAX);
+        delta.view(visitor, at);
         let path = decode_path(req.path, self.escape);
         match delta.pages.get_mut(path.as_ref()) {
             Some(n) => *n += 1,

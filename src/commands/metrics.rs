@@ -6,14 +6,17 @@ use anyhow::Result;
 use chrono::{Duration as Days, NaiveDate};
 
 use crate::cli::MetricsArgs;
+use crate::exit::Fatal;
 use crate::exit::Status;
-use crate::metrics::{self, Period, Sources, render};
+use crate::metrics::render::{self, Renderer};
+use crate::metrics::{self, Period, Sources};
 use crate::pipeline::refresh::{Current, refresh};
 
 pub fn run(env: &super::Env, opts: MetricsArgs) -> Result<Status> {
     let config = &env.config;
     let today = env.clock.now().with_timezone(&config.timezone).date_naive();
-    let period = period(today, &opts);
+    // A bad period touches nothing: checked before the refresh.
+    let period = period(today, &opts)?;
     let sections: Vec<&str> = if opts.section == "all" {
         render::SECTIONS.to_vec()
     } else {
@@ -22,18 +25,19 @@ pub fn run(env: &super::Env, opts: MetricsArgs) -> Result<Status> {
     let current = refresh(config, env.clock, env.wait)?;
     let m = metrics::compute(&sources(&current, config), period)?;
     let warnings = current.warnings;
-    let text = if opts.json {
-        serde_json::to_string_pretty(&render::json(&m, &sections))? + "\n"
+    let renderer: Box<dyn Renderer> = if opts.json {
+        Box::new(render::Json)
     } else if opts.csv {
-        render::csv(&m, &sections)
+        Box::new(render::Csv)
     } else if opts.prometheus {
-        render::prometheus(&m)
+        Box::new(render::Prometheus)
     } else {
         let styled = opts.out.is_none()
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        render::tables(&m, &sections, styled)
+        Box::new(render::Tables { styled })
     };
+    let text = renderer.render(&m, &sections);
     match &opts.out {
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)?,
         None => super::print(&text)?,
@@ -44,7 +48,20 @@ pub fn run(env: &super::Env, opts: MetricsArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-fn period(today: NaiveDate, o: &MetricsArgs) -> Period {
+/// The period the options name. A reversed range, a date outside 1970..=9999 and a period
+/// longer than [`metrics::MAX_DAYS`] are usage errors (exit 2): a period costs what its days
+/// hold, so it is bounded as `--days` is.
+fn period(today: NaiveDate, o: &MetricsArgs) -> Result<Period> {
+    let bad = |msg: String| -> anyhow::Error { Fatal::Usage(msg).into() };
+    let earliest = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let latest = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date");
+    for (flag, date) in [("--since", o.since), ("--until", o.until)] {
+        if let Some(d) = date.filter(|d| *d < earliest || *d > latest) {
+            return Err(bad(format!(
+                "{flag} {d} is outside 1970-01-01 to 9999-12-31"
+            )));
+        }
+    }
     let len = Days::days(i64::from(o.days.unwrap_or(30)));
     let (since, until) = match (o.since, o.until, o.days) {
         (Some(s), Some(u), _) => (s, u),
@@ -53,10 +70,21 @@ fn period(today: NaiveDate, o: &MetricsArgs) -> Period {
         (None, Some(u), _) => (u - len + Days::days(1), u),
         (None, None, _) => (today - len + Days::days(1), today),
     };
-    Period {
-        since: since.min(until),
-        until: until.max(since),
+    if until < since {
+        return Err(bad(format!(
+            "the period ends ({until}) before it begins ({since}); swap --since and --until"
+        )));
     }
+    let period = Period { since, until };
+    if period.days() > metrics::MAX_DAYS {
+        return Err(bad(format!(
+            "the period {since} to {until} has {} days; at most {} are allowed (use --days, \
+             or a shorter range)",
+            period.days(),
+            metrics::MAX_DAYS
+        )));
+    }
+    Ok(period)
 }
 
 /// What the metrics read of the refreshed data.
@@ -66,5 +94,6 @@ pub(crate) fn sources<'a>(current: &'a Current, config: &'a crate::config::Confi
         state: &current.state,
         users: &current.users,
         totals: current.totals,
+        keys: &current.keys,
     }
 }

@@ -11,6 +11,8 @@ pub struct MetricsConfig {
     pub currency: String,
     /// Infrastructure cost per month (servers, SaaS), for the cost per active user.
     pub infra_cost_per_month: Decimal,
+    /// How long a free trial lasts: a trial not converted after this many days has lapsed.
+    pub trial_days: u32,
 }
 
 impl Default for MetricsConfig {
@@ -18,6 +20,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             currency: "USD".into(),
             infra_cost_per_month: Decimal::ZERO,
+            trial_days: 14,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Current {
     pub state: State,
     pub users: BTreeMap<String, UserRecord>,
     pub totals: UserTotals,
+    /// The keyed hashes of the data (cohorts find users in the activity rollups with them).
+    pub keys: crate::rollup::keys::VisitorKeys,
     pub warnings: Vec<String>,
 }
 
@@ -58,8 +60,10 @@ pub fn refresh(config: &Config, clock: Clock, wait: Duration) -> Result<Current>
         }
         super::fold::fold(&run, &mut state, store.as_mut())?;
     }
+    let keys = crate::rollup::keys::VisitorKeys::load_for_reading(&config.data_dir)?;
     drop(lock);
     Ok(Current {
+        keys,
         users: store.all_users()?,
         totals: store.projection_totals()?,
         state,

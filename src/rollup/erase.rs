@@ -45,6 +45,9 @@ pub fn erase(
             removed += (before - set.len()) as u64;
         };
         drop_keys(&mut rollup.visitors);
+        rollup
+            .sessions
+            .retain(|k, _| !highs.contains(&VisitorKeys::ip_day_of(*k)));
         for tier in rollup.tiers.values_mut() {
             drop_keys(&mut tier.visitors);
         }

@@ -31,8 +31,12 @@ pub struct TrafficDay {
     pub malformed: u64,
     /// Hits by status class: "1xx" .. "5xx", and "other".
     pub status: BTreeMap<String, u64>,
-    /// Visitor keys (see `visitor`) of the day's pageviews.
+    /// Visitor keys (see `keys`) of the day's pageviews.
     pub visitors: BTreeSet<u64>,
+    /// Per visitor: the day's sessions, as (first, last, pageviews) with times in seconds from
+    /// the day's UTC midnight. Rollups written before sessions were counted have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sessions: BTreeMap<u64, Vec<Session>>,
     /// Pageviews by path (percent-decoded, no query).
     pub pages: BTreeMap<String, u64>,
     /// Pageviews by external referrer host.
@@ -48,9 +52,47 @@ pub struct TierDay {
     pub visitors: BTreeSet<u64>,
 }
 
+/// A session of one visitor: first and last pageview (seconds from the day's UTC midnight)
+/// and how many pageviews.
+pub type Session = (i32, i32, u32);
+
+/// Pageviews further apart than this (30 minutes) belong to two sessions.
+pub const SESSION_GAP_SECS: i32 = 1800;
+
+/// Adds a session to a visitor's sessions, joining every one within the gap. Sessions are the
+/// connected runs of pageviews, so the result does not depend on the order pageviews (or
+/// parts of a day folded by different threads and runs) arrive in.
+pub fn join_session(list: &mut Vec<Session>, mut s: Session) {
+    let mut i = 0;
+    while i < list.len() {
+        let o = list[i];
+        if o.0.saturating_sub(SESSION_GAP_SECS) <= s.1
+            && s.0 <= o.1.saturating_add(SESSION_GAP_SECS)
+        {
+            s = (s.0.min(o.0), s.1.max(o.1), s.2.saturating_add(o.2));
+            list.swap_remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let at = list.partition_point(|o| o.0 < s.0);
+    list.insert(at, s);
+}
+
 impl TrafficDay {
     pub fn unique_visitors(&self) -> u64 {
         self.visitors.len() as u64
+    }
+
+    /// Sessions and bounces (sessions of one pageview) of the day.
+    pub fn sessions_and_bounces(&self) -> (u64, u64) {
+        let mut sessions = 0;
+        let mut bounces = 0;
+        for list in self.sessions.values() {
+            sessions += list.len() as u64;
+            bounces += list.iter().filter(|s| s.2 == 1).count() as u64;
+        }
+        (sessions, bounces)
     }
 
     /// Adds what one run saw of this day.
@@ -70,7 +112,13 @@ impl TrafficDay {
                     .or_default() += n;
             }
         }
-        self.visitors.extend(delta.visitors);
+        self.visitors.extend(delta.sessions.keys().copied());
+        for (visitor, list) in delta.sessions {
+            let into = self.sessions.entry(visitor).or_default();
+            for s in list {
+                join_session(into, s);
+            }
+        }
         for (path, n) in delta.pages {
             *self
                 .pages
@@ -117,7 +165,8 @@ pub struct DayDelta {
     pub ignored_hits: u64,
     pub malformed: u64,
     pub status: [u64; 6],
-    pub visitors: HashSet<u64>,
+    /// Per visitor key: its sessions (the keys are the day's visitors).
+    pub sessions: HashMap<u64, Vec<Session>>,
     /// Pageviews by decoded path (see `accesslog::fold::decode_path`).
     pub pages: HashMap<Box<[u8]>, u64>,
     pub referrers: HashMap<Box<[u8]>, u64>,
@@ -131,6 +180,11 @@ pub struct TierDelta {
 }
 
 impl DayDelta {
+    /// A pageview of `visitor` at `at` seconds from the day's UTC midnight.
+    pub fn view(&mut self, visitor: u64, at: i32) {
+        join_session(self.sessions.entry(visitor).or_default(), (at, at, 1));
+    }
+
     /// Folds another delta of the same day into this one.
     pub fn merge(&mut self, other: DayDelta) {
         self.hits += other.hits;
@@ -143,7 +197,12 @@ impl DayDelta {
         for (a, b) in self.status.iter_mut().zip(other.status) {
             *a += b;
         }
-        self.visitors.extend(other.visitors);
+        for (visitor, list) in other.sessions {
+            let into = self.sessions.entry(visitor).or_default();
+            for s in list {
+                join_session(into, s);
+            }
+        }
         for (k, n) in other.pages {
             *self.pages.entry(k).or_default() += n;
         }
@@ -203,7 +262,7 @@ mod tests {
             ..DayDelta::default()
         };
         delta.pages.insert((*b"/caf\xc3\xa9").into(), 2);
-        delta.visitors.insert(9);
+        delta.view(9, 100);
         let mut day = TrafficDay::default();
         day.pages.insert("/café".to_string(), 1);
         day.absorb(delta);
@@ -211,5 +270,30 @@ mod tests {
         assert_eq!(day.status["2xx"], 2);
         assert_eq!(day.status["4xx"], 1);
         assert_eq!(day.unique_visitors(), 1);
+    }
+
+    #[test]
+    fn sessions_are_the_runs_of_pageviews_in_any_order() {
+        // 0, 1000, 2700 (1700 after 1000): one session; 4600 (1900 after 2700): another.
+        let times = [2700, 0, 4600, 1000];
+        let mut a = DayDelta::default();
+        for t in times {
+            a.view(1, t);
+        }
+        let mut b = DayDelta::default();
+        let mut c = DayDelta::default();
+        for t in times.iter().rev() {
+            if *t > 1500 {
+                b.view(1, *t)
+            } else {
+                c.view(1, *t)
+            }
+        }
+        b.merge(c);
+        assert_eq!(a.sessions[&1], vec![(0, 2700, 3), (4600, 4600, 1)]);
+        assert_eq!(a.sessions[&1], b.sessions[&1]);
+        let mut day = TrafficDay::default();
+        day.absorb(a);
+        assert_eq!(day.sessions_and_bounces(), (2, 1));
     }
 }
