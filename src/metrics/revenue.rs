@@ -44,14 +44,16 @@ pub struct Revenue {
     pub customer_churn_rate: Option<f64>,
     /// The same over the 30 days ending with the period (the LTV's denominator).
     pub monthly_churn_rate: Option<f64>,
-    /// Of the MRR of the users paying at the start: what they still pay at the end, each at
-    /// most what they paid at the start, ÷ their MRR at the start.
+    /// (MRR at the start − contraction − churned MRR of the customers paying at the start)
+    /// ÷ MRR at the start (ChartMogul's gross MRR retention).
     pub gross_revenue_retention: Option<f64>,
-    /// What those users pay at the end (expansion included) ÷ their MRR at the start.
+    /// (MRR at the start + their expansion − contraction − churned MRR) ÷ MRR at the start;
+    /// a starting customer who churns and comes back counts as churned.
     pub net_revenue_retention: Option<f64>,
-    /// 1 − gross revenue retention.
+    /// (their contraction + churned MRR) ÷ MRR at the start: 1 − gross revenue retention.
     pub gross_mrr_churn_rate: Option<f64>,
-    /// 1 − net revenue retention (negative when expansion outweighs churn).
+    /// (their contraction + churned − expansion MRR) ÷ MRR at the start: 1 − net revenue
+    /// retention (negative when expansion outweighs churn).
     pub net_mrr_churn_rate: Option<f64>,
     /// (new + reactivation + expansion) ÷ (churned + contraction).
     pub quick_ratio: Option<f64>,
@@ -135,17 +137,7 @@ pub fn compute(days: &Days<'_>, period: Period) -> Result<Revenue> {
         }
         _ => None,
     };
-    // Retention of the MRR of the users paying at the start.
-    let mut kept = Decimal::ZERO;
-    let mut now = Decimal::ZERO;
-    for (user, start_mrr) in &at_start.users {
-        let end_mrr = at_end.users.get(user).copied().unwrap_or_default();
-        kept = add(kept, end_mrr.min(*start_mrr))?;
-        now = add(now, end_mrr)?;
-    }
-    let share = |part: Decimal| div(part, at_start.mrr).and_then(|r| r.to_f64());
-    let grr = share(kept).filter(|_| at_start.mrr > Decimal::ZERO);
-    let nrr = share(now).filter(|_| at_start.mrr > Decimal::ZERO);
+    let (grr, nrr) = retention(days, &at_start, start, end)?;
     let gained = add(add(m.new, m.reactivation)?, m.expansion)?;
     let lost = add(m.churned, m.contraction)?;
     let quick_ratio = div(gained, lost)
@@ -180,6 +172,40 @@ pub fn compute(days: &Days<'_>, period: Period) -> Result<Revenue> {
         by_plan: by_plan(&at_end.by_plan),
         trials: trials(days, start, end),
     })
+}
+
+/// Gross and net MRR retention of the customers paying at `start`, from their movements in
+/// [start, end) (reactivations of those who churned are left out, as ChartMogul does).
+fn retention(
+    days: &Days<'_>,
+    at_start: &super::days::Paying,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> Result<(Option<f64>, Option<f64>)> {
+    if at_start.mrr <= Decimal::ZERO {
+        return Ok((None, None));
+    }
+    let (mut expansion, mut lost) = (Decimal::ZERO, Decimal::ZERO);
+    for user in at_start.users.keys() {
+        let Some(record) = days.src.users.get(user) else {
+            continue;
+        };
+        let mut moved = Ok(());
+        crate::events::projection::replay(&record.billing, |b, m, _| {
+            if b.time >= start && b.time < end && moved.is_ok() {
+                moved = add(expansion, m.expansion)
+                    .and_then(|e| {
+                        expansion = e;
+                        add(add(lost, m.contraction)?, m.churned)
+                    })
+                    .map(|l| lost = l);
+            }
+        });
+        moved?;
+    }
+    let s = at_start.mrr;
+    let share = |part: Decimal| div(part, s).and_then(|r| r.to_f64());
+    Ok((share(s - lost), share(s + expansion - lost)))
 }
 
 /// Registrations of [start, end) and how many of those users converted before `end`.
