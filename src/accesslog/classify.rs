@@ -157,9 +157,14 @@ impl<'c> Classifier<'c> {
             return None;
         }
         let bare = |h: &'a [u8]| h.strip_prefix(b"www.").unwrap_or(h);
+        // The site's own host, or any subdomain of it (`blog.acme.example`), is internal.
         let same = |other: &[u8]| {
             let other = other.strip_prefix(b"www.").unwrap_or(other);
-            bare(name).eq_ignore_ascii_case(other)
+            let name = bare(name);
+            name.eq_ignore_ascii_case(other)
+                || (name.len() > other.len() + 1
+                    && name[name.len() - other.len()..].eq_ignore_ascii_case(other)
+                    && name[name.len() - other.len() - 1] == b'.')
         };
         if (!host.is_empty() && same(host))
             || self.config.site_hosts.iter().any(|h| same(h.as_bytes()))
@@ -288,6 +293,12 @@ mod tests {
         );
         assert_eq!(ext(b"https://acme.example/blog", b""), None);
         assert_eq!(ext(b"https://www.acme.example/", b""), None);
+        assert_eq!(ext(b"https://blog.acme.example/post", b""), None, "a subdomain");
+        assert_eq!(
+            ext(b"https://notacme.example/", b""),
+            Some(b"notacme.example".to_vec()),
+            "not a subdomain"
+        );
         assert_eq!(ext(b"http://other.example:8080/x", b"other.example"), None);
         assert_eq!(ext(b"-", b""), None);
         assert_eq!(
