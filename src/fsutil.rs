@@ -149,6 +149,19 @@ pub fn open_append(path: &Path) -> Result<File> {
         .with_context(|| format!("cannot open {} for appending", path.display()))
 }
 
+/// Opens (creating, mode 0600) one of arkwatch's own files for reading and appending.
+pub fn open_append_read(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(OWN)
+        .open(path)
+        .map_err(|err| explain(err, path))
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Opens one of arkwatch's own files for reading and writing (creating it, mode 0600).
 pub fn open_rw(path: &Path, create: bool) -> io::Result<File> {
     OpenOptions::new()

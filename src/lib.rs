@@ -25,5 +25,6 @@ pub mod retention;
 pub mod rollup;
 pub mod state;
 pub mod visits;
+pub mod words;
 
 pub use commands::run;

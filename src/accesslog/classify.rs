@@ -96,6 +96,15 @@ impl<'c> Classifier<'c> {
         info
     }
 
+    /// What a request of a format without a User-Agent field is: not a bot by its agent, and
+    /// the same agent for every request of an address.
+    pub fn no_agent(&self) -> AgentInfo {
+        AgentInfo {
+            bot: false,
+            hash: self.keys.agent_hash(b""),
+        }
+    }
+
     pub fn is_ignored(&self, ip: IpAddr) -> bool {
         self.config
             .filters
@@ -293,7 +302,11 @@ mod tests {
         );
         assert_eq!(ext(b"https://acme.example/blog", b""), None);
         assert_eq!(ext(b"https://www.acme.example/", b""), None);
-        assert_eq!(ext(b"https://blog.acme.example/post", b""), None, "a subdomain");
+        assert_eq!(
+            ext(b"https://blog.acme.example/post", b""),
+            None,
+            "a subdomain"
+        );
         assert_eq!(
             ext(b"https://notacme.example/", b""),
             Some(b"notacme.example".to_vec()),

@@ -64,6 +64,9 @@ pub struct Folder<'c> {
     client_ip: ClientIp,
     escape: Escape,
     exclude_bots: bool,
+    /// The format logs a User-Agent: without one (`common`), requests are not classified by
+    /// User-Agent at all (a present but empty one still counts as a bot).
+    has_agent: bool,
     /// Day deltas accumulated over every chunk this folder saw.
     pub deltas: HashMap<i32, DayDelta>,
 }
@@ -84,6 +87,7 @@ impl<'c> Folder<'c> {
             client_ip,
             escape: format.escape,
             exclude_bots: config.filters.exclude_bots,
+            has_agent: format.has(super::format::Field::HttpUserAgent),
             deltas: HashMap::default(),
         }
     }
@@ -164,7 +168,11 @@ impl<'c> Folder<'c> {
             report.ignored += 1;
             return;
         }
-        let agent = self.classifier.agent(req.user_agent);
+        let agent = if self.has_agent {
+            self.classifier.agent(req.user_agent)
+        } else {
+            self.classifier.no_agent()
+        };
         if agent.bot {
             delta.bot_hits += 1;
             report.bots += 1;

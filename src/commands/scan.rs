@@ -10,6 +10,7 @@ use crate::exit::Status;
 use crate::pipeline::Run;
 use crate::pipeline::scan::{Delivery, ScanReport};
 use crate::state::StateLock;
+use crate::words::count;
 
 pub fn run(env: &super::Env, opts: ScanArgs) -> Result<Status> {
     let config = &env.config;
@@ -46,30 +47,37 @@ fn human(r: &ScanReport) -> String {
     let mut parts = Vec::new();
     if let Some(i) = &r.ingest {
         parts.push(format!(
-            "{} new lines ({} visits)",
-            i.lines, i.visits_recorded
+            "{} ({})",
+            count(i.lines, "new line"),
+            count(i.visits_recorded, "visit")
         ));
     }
     if let Some(f) = &r.fold {
-        parts.push(format!("{} new events", f.events));
+        parts.push(count(f.events, "new event"));
     }
     if let Some(n) = r.events_previewed {
-        parts.push(format!("{n} new events"));
+        parts.push(count(n, "new event"));
     }
-    let raised_rules = r.rules.iter().filter(|x| x.alert.is_some()).count();
+    let raised_rules = r.rules.iter().filter(|x| x.alert.is_some()).count() as u64;
     parts.push(format!(
-        "{} hot lead{} and {} alert{} raised",
-        r.leads.len(),
-        if r.leads.len() == 1 { "" } else { "s" },
-        raised_rules,
-        if raised_rules == 1 { "" } else { "s" }
+        "raised {} and {}",
+        count(r.leads.len() as u64, "lead"),
+        count(raised_rules, "alert")
     ));
+    if let Delivery::Sent { leads, rules, .. } = &r.delivery {
+        parts.push(format!(
+            "sent {} and {} in 1 message",
+            count(*leads as u64, "lead"),
+            count(*rules as u64, "alert")
+        ));
+    }
+    parts.push(format!("{} pending", r.pending));
     let _ = writeln!(
         out,
         "{}scan in {:.3}s: {}",
         if r.dry_run { "dry-run " } else { "" },
         r.seconds,
-        parts.join(", ")
+        parts.join("; ")
     );
     for lead in &r.leads {
         let kind = match lead.kind {
@@ -79,7 +87,9 @@ fn human(r: &ScanReport) -> String {
         let _ = writeln!(
             out,
             "  lead ({kind}, {}, score {}): {}",
-            lead.tier, lead.score, lead.ip
+            lead.tier.words(),
+            lead.score,
+            lead.ip
         );
     }
     for rule in r.rules.iter().filter(|x| x.alert.is_some() || x.holds) {
@@ -102,9 +112,9 @@ fn human(r: &ScanReport) -> String {
         } => {
             let _ = writeln!(
                 out,
-                "  sent \"{subject}\" ({leads} lead{}, {rules} alert{}) to {to}{}",
-                if *leads == 1 { "" } else { "s" },
-                if *rules == 1 { "" } else { "s" },
+                "  sent \"{subject}\" ({}, {}) to {to}{}",
+                count(*leads as u64, "lead"),
+                count(*rules as u64, "alert"),
                 if *again {
                     " (again: a run that stopped had frozen it)"
                 } else {
@@ -115,16 +125,16 @@ fn human(r: &ScanReport) -> String {
         Delivery::RateLimited { next_allowed } => {
             let _ = writeln!(
                 out,
-                "  {} alerts pending: max_emails_per_hour reached, next message from {}",
-                r.pending,
+                "  {} pending: max_emails_per_hour reached, next message from {}",
+                count(r.pending as u64, "alert"),
                 next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
             );
         }
         Delivery::Failed { to, .. } => {
             let _ = writeln!(
                 out,
-                "  delivery to {to} failed; {} alerts stay pending for the next run",
-                r.pending
+                "  delivery to {to} failed; {} stay pending for the next run",
+                count(r.pending as u64, "alert")
             );
         }
         Delivery::WouldSend { to, subject, text } => {
@@ -136,8 +146,8 @@ fn human(r: &ScanReport) -> String {
         Delivery::WouldWait { next_allowed } => {
             let _ = writeln!(
                 out,
-                "  would keep {} alerts pending until {}",
-                r.pending,
+                "  would keep {} pending until {}",
+                count(r.pending as u64, "alert"),
                 next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
             );
         }

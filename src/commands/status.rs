@@ -120,10 +120,10 @@ pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
     } else {
         let store = crate::events::open(config).and_then(|mut s| {
             s.projection_cursor()?;
-            Ok(s.describe())
+            s.check()
         });
         match store {
-            Ok(name) => {
+            Ok(answer) => {
                 let last = st
                     .events_cursor
                     .map_or("no event folded yet".to_string(), |c| {
@@ -132,7 +132,7 @@ pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
                             c.time().format("%Y-%m-%d %H:%M UTC")
                         )
                     });
-                check("event store", true, format!("{name} answers; {last}"));
+                check("event store", true, format!("{answer}; {last}"));
             }
             Err(err) => check("event store", false, format!("{err:#}")),
         }

@@ -74,6 +74,36 @@ pub fn fields_from_json(map: serde_json::Map<String, serde_json::Value>) -> Vec<
         .collect()
 }
 
+/// A line of an import file (`track --from-file`) as a field list: like a producer's object,
+/// with its `id`, if any, kept as the event's `event_id`.
+pub fn fields_from_import(
+    mut map: serde_json::Map<String, serde_json::Value>,
+) -> Vec<(String, String)> {
+    if let Some(id) = map.remove("id") {
+        map.entry("event_id").or_insert(id);
+    }
+    fields_from_json(map)
+}
+
+/// The fields an event may carry (`track` refuses others; a producer's other fields are kept in
+/// the stream and ignored).
+pub const FIELDS: &[&str] = &[
+    "type",
+    "user",
+    "ts",
+    "ip",
+    "user_agent",
+    "name",
+    "plan",
+    "mrr",
+    "provider",
+    "cost",
+    "latency_ms",
+    "message",
+    "command",
+    "event_id",
+];
+
 impl RawEntry {
     pub fn new(id: EventId) -> RawEntry {
         RawEntry {

@@ -3,9 +3,8 @@
 //! events file, so producers (`arkwatch track`) never interleave half lines.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -55,7 +54,7 @@ impl FileStore {
     }
 
     fn open_read(&self) -> Result<Option<File>> {
-        match File::open(&self.events) {
+        match crate::fsutil::open_read(&self.events) {
             Ok(f) => Ok(Some(f)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err).with_context(|| format!("cannot open {}", self.events.display())),
@@ -172,12 +171,87 @@ struct Projection {
 
 impl FileStore {
     fn projection(&self) -> Result<Projection> {
-        match std::fs::read(&self.users) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match crate::fsutil::read_if_exists(&self.users)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("users projection {} is corrupt", self.users.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Projection::default()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", self.users.display())),
+            None => Ok(Projection::default()),
         }
+    }
+}
+
+/// The `event_id` of a field list.
+fn event_id(fields: &[(String, String)]) -> Option<&str> {
+    fields
+        .iter()
+        .find(|(k, v)| k == "event_id" && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+impl FileStore {
+    /// The events file, open for appending and locked. Trimming and purging replace the file
+    /// (under its lock); a producer that opened the old one before must not append to it
+    /// after: reopen until the locked file is the one at the path.
+    fn lock_for_append(&self) -> Result<File> {
+        if let Some(dir) = self.events.parent() {
+            crate::fsutil::create_private_dir(dir)?;
+        }
+        loop {
+            let file = crate::fsutil::open_append_read(&self.events)?;
+            file.lock()
+                .with_context(|| format!("cannot lock {}", self.events.display()))?;
+            if same_file(&file, &self.events)? {
+                return Ok(file);
+            }
+        }
+    }
+
+    /// Every `event_id` the locked file holds.
+    fn event_ids(&self, file: &mut File) -> Result<std::collections::HashSet<String>> {
+        file.seek(SeekFrom::Start(0))
+            .with_context(|| format!("cannot read {}", self.events.display()))?;
+        let mut ids = std::collections::HashSet::new();
+        for line in BufReader::new(&mut *file).split(b'\n') {
+            let line = line.with_context(|| format!("cannot read {}", self.events.display()))?;
+            if memchr::memmem::find(&line, b"\"event_id\"").is_none() {
+                continue;
+            }
+            if let Some(entry) = from_line(&line)
+                && let Some(id) = entry.get("event_id")
+            {
+                ids.insert(id.to_string());
+            }
+        }
+        Ok(ids)
+    }
+
+    fn append_locked<'e>(
+        &self,
+        file: &mut File,
+        events: impl Iterator<Item = &'e Vec<(String, String)>>,
+    ) -> Result<Vec<EventId>> {
+        let last =
+            last_id(file).with_context(|| format!("cannot read {}", self.events.display()))?;
+        let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let mut next = match last {
+            Some(last) if last.ms >= now => EventId {
+                ms: last.ms,
+                seq: last.seq + 1,
+            },
+            _ => EventId { ms: now, seq: 0 },
+        };
+        let mut out = Vec::new();
+        let mut ids = Vec::new();
+        for fields in events {
+            out.extend_from_slice(&to_line(next, fields));
+            ids.push(next);
+            next.seq += 1;
+        }
+        if !out.is_empty() {
+            file.write_all(&out)
+                .and_then(|()| file.sync_data())
+                .with_context(|| format!("cannot append to {}", self.events.display()))?;
+        }
+        Ok(ids)
     }
 }
 
@@ -190,48 +264,47 @@ impl EventStore for FileStore {
         "file events.jsonl".to_string()
     }
 
+    fn check(&mut self) -> Result<String> {
+        match std::fs::symlink_metadata(&self.events) {
+            Ok(meta) if meta.is_file() => Ok(format!(
+                "{} holds {} bytes of events",
+                self.events.display(),
+                meta.len()
+            )),
+            Ok(_) => anyhow::bail!("{} is not a regular file", self.events.display()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(format!(
+                "no event recorded yet ({} does not exist)",
+                self.events.display()
+            )),
+            Err(err) => Err(err).with_context(|| format!("cannot stat {}", self.events.display())),
+        }
+    }
+
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>> {
-        if let Some(dir) = self.events.parent() {
-            crate::fsutil::create_private_dir(dir)?;
-        }
-        // Trimming and purging replace the file (under its lock); a producer that opened the
-        // old one before must not append to it after: reopen until the locked file is the one
-        // at the path.
-        let mut file = loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(&self.events)
-                .with_context(|| format!("cannot open {}", self.events.display()))?;
-            file.lock()
-                .with_context(|| format!("cannot lock {}", self.events.display()))?;
-            if same_file(&file, &self.events)? {
-                break file;
-            }
-        };
-        let last =
-            last_id(&mut file).with_context(|| format!("cannot read {}", self.events.display()))?;
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        let mut next = match last {
-            Some(last) if last.ms >= now => EventId {
-                ms: last.ms,
-                seq: last.seq + 1,
-            },
-            _ => EventId { ms: now, seq: 0 },
-        };
-        let mut out = Vec::new();
-        let mut ids = Vec::with_capacity(events.len());
+        let mut file = self.lock_for_append()?;
+        self.append_locked(&mut file, events.iter())
+    }
+
+    fn append_unique(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<Option<EventId>>> {
+        let mut file = self.lock_for_append()?;
+        let mut known = self.event_ids(&mut file)?;
+        let mut fresh = Vec::new();
+        let mut keep = Vec::with_capacity(events.len());
         for fields in events {
-            out.extend_from_slice(&to_line(next, fields));
-            ids.push(next);
-            next.seq += 1;
+            let id = event_id(fields);
+            let new = id.is_none_or(|id| known.insert(id.to_string()));
+            keep.push(new);
+            if new {
+                fresh.push(fields);
+            }
         }
-        file.write_all(&out)
-            .and_then(|()| file.sync_data())
-            .with_context(|| format!("cannot append to {}", self.events.display()))?;
-        Ok(ids)
+        let mut ids = self
+            .append_locked(&mut file, fresh.into_iter())?
+            .into_iter();
+        Ok(keep
+            .into_iter()
+            .map(|new| if new { ids.next() } else { None })
+            .collect())
     }
 
     fn read_after(&mut self, after: Option<EventId>, count: usize) -> Result<Vec<RawEntry>> {

@@ -20,6 +20,8 @@ pub struct RedisStore {
     address: String,
     db: i64,
     stream: String,
+    /// `event_id` → stream id of every event added with one (`track`, or the script).
+    event_ids: String,
     users: String,
     cursor: String,
     totals: String,
@@ -82,6 +84,7 @@ impl RedisStore {
             address,
             db: settings.db(),
             stream: format!("{prefix}events"),
+            event_ids: format!("{prefix}event_ids"),
             users: format!("{prefix}users"),
             cursor: format!("{prefix}users:cursor"),
             totals: format!("{prefix}users:totals"),
@@ -134,6 +137,13 @@ fn describe(info: &redis::ConnectionInfo) -> String {
 
 type StreamPage = Vec<(String, Vec<(String, String)>)>;
 
+/// Adds an entry unless its `event_id` (ARGV[1]) is recorded in the hash KEYS[2]; records it
+/// with the entry's stream id. Atomic: Redis runs a script whole. The script any producer may
+/// use too is in docs/redis-schema.md.
+const APPEND_UNIQUE: &str = "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return false end \
+     local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2)) \
+     redis.call('HSET', KEYS[2], ARGV[1], id) return id";
+
 impl EventStore for RedisStore {
     fn describe(&self) -> String {
         format!("{} (stream {})", self.address, self.stream)
@@ -141,6 +151,17 @@ impl EventStore for RedisStore {
 
     fn identity(&self) -> String {
         format!("redis db {} stream {}", self.db, self.stream)
+    }
+
+    fn check(&mut self) -> Result<String> {
+        let len: u64 = redis::cmd("XLEN")
+            .arg(&self.stream)
+            .query(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        Ok(format!(
+            "{} answers; {len} entries in {}",
+            self.address, self.stream
+        ))
     }
 
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>> {
@@ -152,6 +173,34 @@ impl EventStore for RedisStore {
         ids.iter()
             .map(|id| id.parse().map_err(|e: String| anyhow::anyhow!(e)))
             .collect()
+    }
+
+    fn append_unique(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<Option<EventId>>> {
+        let mut out = Vec::with_capacity(events.len());
+        for batch in events.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for fields in batch {
+                let id = fields
+                    .iter()
+                    .find(|(k, _)| k == "event_id")
+                    .map_or("", |(_, v)| v.as_str());
+                pipe.cmd("EVAL")
+                    .arg(APPEND_UNIQUE)
+                    .arg(2)
+                    .arg(&self.stream)
+                    .arg(&self.event_ids)
+                    .arg(id)
+                    .arg(fields);
+            }
+            let ids: Vec<Option<String>> = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+            for id in ids {
+                out.push(
+                    id.map(|id| id.parse().map_err(|e: String| anyhow::anyhow!(e)))
+                        .transpose()?,
+                );
+            }
+        }
+        Ok(out)
     }
 
     fn read_after(&mut self, after: Option<EventId>, count: usize) -> Result<Vec<RawEntry>> {

@@ -18,8 +18,16 @@ pub trait EventStore {
     /// host renamed is no change), different for another store (a file, another db or stream).
     fn identity(&self) -> String;
 
+    /// Whether the store answers, as a sentence for `status` (never a password).
+    fn check(&mut self) -> Result<String>;
+
     /// Appends events (field lists as producers write them); returns their ids.
     fn append(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<EventId>>;
+
+    /// Appends the events whose `event_id` the store has not recorded before, and records
+    /// their ids, in one atomic step per event; an event already recorded is skipped (`None`).
+    /// Every event here has an `event_id` field.
+    fn append_unique(&mut self, events: &[Vec<(String, String)>]) -> Result<Vec<Option<EventId>>>;
 
     /// Up to `count` entries after `after` (from the start when `None`), in id order.
     fn read_after(&mut self, after: Option<EventId>, count: usize) -> Result<Vec<RawEntry>>;

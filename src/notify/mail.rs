@@ -16,6 +16,7 @@ use crate::alerts::digest::{Digest, LISTED_LEADS};
 use crate::alerts::ledger::{LeadAlert, RuleAlert};
 use crate::config::Config;
 use crate::escape::{defuse, html as escape_html, one_line, safe_html};
+use crate::words::{minutes, plural};
 
 fn lead_kind(kind: LeadAlert) -> &'static str {
     match kind {
@@ -32,20 +33,6 @@ fn rule_kind(kind: RuleAlert) -> &'static str {
     }
 }
 
-/// `12 min`, `3 h 5 min`, `2 d 4 h`.
-fn minutes(secs: i64) -> String {
-    let m = secs / 60;
-    match m {
-        m if m < 60 => format!("{m} min"),
-        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
-        m => format!("{} d {} h", m / (24 * 60), m % (24 * 60) / 60),
-    }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The subject of a digest: `[Acme] 3 hot leads, 1 alert`, or the report's title. Only
 /// counts, the configured site name and arkwatch's own words: never visitor text.
 pub fn subject(digest: &Digest) -> String {
@@ -55,10 +42,10 @@ pub fn subject(digest: &Digest) -> String {
     }
     let mut parts = Vec::new();
     if !digest.leads.is_empty() {
-        parts.push(plural(digest.leads.len(), "hot lead", "hot leads"));
+        parts.push(plural(digest.leads.len() as u64, "hot lead", "hot leads"));
     }
     if !digest.rules.is_empty() {
-        parts.push(plural(digest.rules.len(), "alert", "alerts"));
+        parts.push(plural(digest.rules.len() as u64, "alert", "alerts"));
     }
     format!("[{site}] {}", parts.join(", "))
 }
