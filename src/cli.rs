@@ -225,6 +225,11 @@ pub struct FoldEventsArgs {
     /// store's, or the history would count them twice)
     #[arg(long)]
     pub new_store: bool,
+
+    /// The event store lost its data (exit 69): put the copy of the users projection kept in
+    /// data_dir back into it, then fold its new stream from the start
+    #[arg(long, conflicts_with = "new_store")]
+    pub restore: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -83,10 +83,7 @@ pub enum Fatal {
         found: u32,
         supported: u32,
     },
-    #[error(
-        "{service} at {address} is unreachable ({reason}); no work was lost, and the next run \
-         picks up from here"
-    )]
+    #[error("{service} at {address} is unreachable ({reason})")]
     ServiceDown {
         service: String,
         address: String,
@@ -102,4 +99,37 @@ pub enum Fatal {
     Denied(String),
     #[error("{0}")]
     StoreLost(String),
+}
+
+/// A TLS failure in words, said once; None when `text` is no TLS failure.
+pub fn tls_failure(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("unknownissuer")
+        || lower.contains("self-signed")
+        || lower.contains("self signed")
+    {
+        return Some(
+            "its certificate is not signed by an authority this system trusts (a self-signed \
+             certificate?). Give the server a certificate from a trusted CA, or name the CA \
+             (smtp.ca_file for mail; for a Redis test server only, end the URL with #insecure)"
+                .to_string(),
+        );
+    }
+    if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        return Some(
+            "its certificate does not name this host; connect by the name the certificate \
+             holds"
+                .to_string(),
+        );
+    }
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return Some(text.to_string());
+    }
+    None
+}
+
+/// Whether an error text is a read or write that timed out (`os error 11` is EAGAIN from a
+/// socket timeout).
+pub fn timed_out(text: &str) -> bool {
+    text.contains("os error 11") || text.contains("timed out") || text.contains("Timeout")
 }

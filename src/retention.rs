@@ -75,6 +75,14 @@ pub fn rotate(run: &Run<'_>, dry: bool) -> Result<(RotateReport, Status)> {
 
     let cutoff = now - Duration::days(i64::from(config.events.retention_days));
     let trimmed = events::open(config).and_then(|mut store| {
+        if store.needs_snapshot() && !dry && crate::events::snapshot::path(data_dir).exists() {
+            // The copy of the projection grows by every fold's changes: written again whole.
+            let users = store.all_users()?;
+            if let Some(cursor) = store.projection_cursor()? {
+                let totals = store.projection_totals()?;
+                crate::events::snapshot::compact(data_dir, &users, totals, cursor)?;
+            }
+        }
         events::retain::retain(store.as_mut(), state.events_cursor, cutoff, dry)
     });
     match trimmed {

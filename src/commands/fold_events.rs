@@ -22,6 +22,14 @@ pub fn run(env: &super::Env, opts: FoldEventsArgs) -> Result<Status> {
         lock: &lock,
         clock: env.clock,
     };
+    if opts.restore {
+        let n = pipeline::fold::restore(&run, &mut state, store.as_mut())?;
+        super::print(&format!(
+            "restored {} into {}; folding its new stream from the start\n",
+            crate::words::count(n, "user record"),
+            store.describe()
+        ))?;
+    }
     let f = pipeline::fold::fold(&run, &mut state, store.as_mut())?;
     drop(lock);
     if opts.json {
@@ -30,8 +38,12 @@ pub fn run(env: &super::Env, opts: FoldEventsArgs) -> Result<Status> {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "folded {} events from {} in {:.3}s (unknown types {}, malformed {})",
-            f.events, f.store, f.seconds, f.unknown, f.malformed
+            "folded {} from {} in {:.3}s (unknown types {}, malformed {})",
+            crate::words::count(f.events, "event"),
+            f.store,
+            f.seconds,
+            f.unknown,
+            f.malformed
         );
         for bad in &f.malformed_ids {
             let _ = writeln!(text, "  malformed {}: {}", bad.id, bad.reason);

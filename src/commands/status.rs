@@ -120,6 +120,12 @@ pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
     } else {
         let store = crate::events::open(config).and_then(|mut s| {
             s.projection_cursor()?;
+            if s.needs_snapshot() && st.events_marker.is_some() && s.marker()? != st.events_marker {
+                return Err(crate::pipeline::fold::lost(
+                    s.as_ref(),
+                    "the marker arkwatch set in it is gone or changed",
+                ));
+            }
             s.check()
         });
         match store {

@@ -264,6 +264,27 @@ impl EventStore for FileStore {
         "file events.jsonl".to_string()
     }
 
+    fn marker(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn set_marker(&mut self, marker: &str, _only_if_absent: bool) -> Result<String> {
+        Ok(marker.to_string())
+    }
+
+    fn last_id(&mut self) -> Result<Option<EventId>> {
+        match self.open_read()? {
+            Some(mut file) => {
+                last_id(&mut file).with_context(|| format!("cannot read {}", self.events.display()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn needs_snapshot(&self) -> bool {
+        false
+    }
+
     fn check(&mut self) -> Result<String> {
         match std::fs::symlink_metadata(&self.events) {
             Ok(meta) if meta.is_file() => Ok(format!(

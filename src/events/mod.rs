@@ -10,6 +10,7 @@ pub mod projection;
 pub mod redis;
 mod resp;
 pub mod retain;
+pub mod snapshot;
 pub mod store;
 
 use anyhow::Result;

@@ -22,6 +22,8 @@ pub struct RedisStore {
     stream: String,
     /// `event_id` → stream id of every event added with one (`track`, or the script).
     event_ids: String,
+    /// A random marker set at the first fold: gone means the store lost its data.
+    marker: String,
     users: String,
     cursor: String,
     totals: String,
@@ -85,6 +87,7 @@ impl RedisStore {
             db: settings.db(),
             stream: format!("{prefix}events"),
             event_ids: format!("{prefix}event_ids"),
+            marker: format!("{prefix}marker"),
             users: format!("{prefix}users"),
             cursor: format!("{prefix}users:cursor"),
             totals: format!("{prefix}users:totals"),
@@ -92,34 +95,71 @@ impl RedisStore {
     }
 
     fn fail(&self, err: redis::RedisError) -> anyhow::Error {
-        if err.is_io_error()
-            || err.is_connection_dropped()
-            || err.is_timeout()
-            || err.is_connection_refusal()
-        {
-            down(&self.address, &err)
-        } else {
-            anyhow::anyhow!("Redis {}: {err}", self.address)
-        }
+        classify(&self.address, &err)
     }
+}
+
+/// What a Redis error means for the run: a refused password or certificate is permanent
+/// ([`Fatal::Denied`], exit 77: retrying changes nothing), an unreachable or slow server is
+/// temporary ([`Fatal::ServiceDown`], exit 75), anything else a plain error.
+fn classify(address: &str, err: &redis::RedisError) -> anyhow::Error {
+    let text = err.to_string();
+    let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
+        || err
+            .code()
+            .is_some_and(|c| matches!(c, "WRONGPASS" | "NOAUTH" | "NOPERM"));
+    if auth {
+        return refused_credentials(address, &text);
+    }
+    if let Some(words) = crate::exit::tls_failure(&text) {
+        return Fatal::Denied(format!("TLS with Redis at {address} failed: {words}")).into();
+    }
+    if err.is_timeout() || crate::exit::timed_out(&text) {
+        return unreachable(address, format!("timed out after {} s", TIMEOUT.as_secs()));
+    }
+    if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
+        return unreachable(address, text);
+    }
+    anyhow::anyhow!("Redis {address}: {err}")
+}
+
+fn refused_credentials(address: &str, detail: &str) -> anyhow::Error {
+    Fatal::Denied(format!(
+        "Redis at {address} refused the credentials ({detail}); check the password (the URL's \
+         in [events] store, or ARKWATCH_REDIS_PASSWORD) and the user"
+    ))
+    .into()
+}
+
+fn unreachable(address: &str, reason: String) -> anyhow::Error {
+    Fatal::ServiceDown {
+        service: "Redis".into(),
+        address: address.to_string(),
+        reason,
+    }
+    .into()
 }
 
 fn down_io(address: &str, err: &std::io::Error) -> anyhow::Error {
-    Fatal::ServiceDown {
-        service: "Redis".into(),
-        address: address.to_string(),
-        reason: err.to_string(),
+    let text = err.to_string();
+    if ["WRONGPASS", "NOAUTH", "invalid password", "NOPERM"]
+        .iter()
+        .any(|m| text.contains(m))
+    {
+        return refused_credentials(address, &text);
     }
-    .into()
+    if matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ) || crate::exit::timed_out(&text)
+    {
+        return unreachable(address, format!("timed out after {} s", TIMEOUT.as_secs()));
+    }
+    unreachable(address, text)
 }
 
 fn down(address: &str, err: &redis::RedisError) -> anyhow::Error {
-    Fatal::ServiceDown {
-        service: "Redis".into(),
-        address: address.to_string(),
-        reason: err.to_string(),
-    }
-    .into()
+    classify(address, err)
 }
 
 use redis::IntoConnectionInfo;
@@ -137,6 +177,28 @@ fn describe(info: &redis::ConnectionInfo) -> String {
 
 type StreamPage = Vec<(String, Vec<(String, String)>)>;
 
+/// `last-generated-id` of an `XINFO STREAM` reply (RESP2: a flat list of names and values;
+/// RESP3: a map).
+fn last_generated_id(info: &redis::Value) -> Option<EventId> {
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    let pairs: Vec<(&redis::Value, &redis::Value)> = match info {
+        redis::Value::Array(items) => items
+            .chunks(2)
+            .filter_map(|p| Some((p.first()?, p.get(1)?)))
+            .collect(),
+        redis::Value::Map(items) => items.iter().map(|(k, v)| (k, v)).collect(),
+        _ => Vec::new(),
+    };
+    pairs
+        .into_iter()
+        .find(|(k, _)| text(k).as_deref() == Some("last-generated-id"))
+        .and_then(|(_, v)| text(v)?.parse().ok())
+}
+
 /// Adds an entry unless its `event_id` (ARGV[1]) is recorded in the hash KEYS[2]; records it
 /// with the entry's stream id. Atomic: Redis runs a script whole. The script any producer may
 /// use too is in docs/redis-schema.md.
@@ -151,6 +213,38 @@ impl EventStore for RedisStore {
 
     fn identity(&self) -> String {
         format!("redis db {} stream {}", self.db, self.stream)
+    }
+
+    fn marker(&mut self) -> Result<Option<String>> {
+        self.conn.get(&self.marker).map_err(|e| self.fail(e))
+    }
+
+    fn set_marker(&mut self, marker: &str, only_if_absent: bool) -> Result<String> {
+        let mut set = redis::cmd("SET");
+        set.arg(&self.marker).arg(marker);
+        if only_if_absent {
+            set.arg("NX");
+        }
+        let _: Option<String> = set.query(&mut self.conn).map_err(|e| self.fail(e))?;
+        let now: Option<String> = self.conn.get(&self.marker).map_err(|e| self.fail(e))?;
+        Ok(now.unwrap_or_else(|| marker.to_string()))
+    }
+
+    fn last_id(&mut self) -> Result<Option<EventId>> {
+        let exists: bool = self.conn.exists(&self.stream).map_err(|e| self.fail(e))?;
+        if !exists {
+            return Ok(None);
+        }
+        let info: redis::Value = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(&self.stream)
+            .query(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        Ok(last_generated_id(&info))
+    }
+
+    fn needs_snapshot(&self) -> bool {
+        true
     }
 
     fn check(&mut self) -> Result<String> {

@@ -18,6 +18,19 @@ pub trait EventStore {
     /// host renamed is no change), different for another store (a file, another db or stream).
     fn identity(&self) -> String;
 
+    /// The marker arkwatch keeps in a store whose data can vanish under it (Redis), to notice
+    /// when it did; `None` for a store that cannot lose its data that way (the embedded file).
+    fn marker(&mut self) -> Result<Option<String>>;
+
+    /// Sets the marker (only when there is none, with `only_if_absent`); returns the one set.
+    fn set_marker(&mut self, marker: &str, only_if_absent: bool) -> Result<String>;
+
+    /// The id of the newest entry the store ever held (None: none, or no stream).
+    fn last_id(&mut self) -> Result<Option<EventId>>;
+
+    /// Whether the projection lives outside `data_dir` and needs a copy there.
+    fn needs_snapshot(&self) -> bool;
+
     /// Whether the store answers, as a sentence for `status` (never a password).
     fn check(&mut self) -> Result<String>;
 

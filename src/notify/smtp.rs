@@ -22,6 +22,7 @@ pub const PASSWORD_ENV: &str = "ARKWATCH_SMTP_PASSWORD";
 pub struct SmtpNotifier {
     transport: SmtpTransport,
     address: String,
+    timeout_secs: u32,
     from: Mailbox,
     to: Vec<Mailbox>,
 }
@@ -32,6 +33,7 @@ impl SmtpNotifier {
         Ok(SmtpNotifier {
             transport: transport(config, smtp)?,
             address: smtp.address(),
+            timeout_secs: smtp.timeout_secs,
             from,
             to,
         })
@@ -47,7 +49,7 @@ impl Notifier for SmtpNotifier {
         let message = super::mail::message(digest, &self.from, &self.to)?;
         match self.transport.send(&message) {
             Ok(_) => Ok(()),
-            Err(err) => Err(smtp_error(&self.address, &err)),
+            Err(err) => Err(smtp_error(&self.address, self.timeout_secs, &err)),
         }
     }
 
@@ -61,7 +63,7 @@ impl Notifier for SmtpNotifier {
                 reason: "it did not answer NOOP".into(),
             }
             .into()),
-            Err(err) => Err(smtp_error(&self.address, &err)),
+            Err(err) => Err(smtp_error(&self.address, self.timeout_secs, &err)),
         }
     }
 
@@ -70,17 +72,41 @@ impl Notifier for SmtpNotifier {
     }
 }
 
-fn smtp_error(address: &str, err: &lettre::transport::smtp::Error) -> anyhow::Error {
+fn smtp_error(
+    address: &str,
+    timeout_secs: u32,
+    err: &lettre::transport::smtp::Error,
+) -> anyhow::Error {
     let reason = error_chain(err);
+    let code = err.status().map(|c| c.to_string()).unwrap_or_default();
+    if err.is_permanent() && matches!(code.as_str(), "530" | "534" | "535" | "538") {
+        return Fatal::Denied(format!(
+            "SMTP server {address} refused the login ({reason}); the alerts stay pending. \
+             Check smtp.username and the password (ARKWATCH_SMTP_PASSWORD or \
+             smtp.password_file)"
+        ))
+        .into();
+    }
+    if err.is_tls() || crate::exit::tls_failure(&reason).is_some() && !err.is_permanent() {
+        let words = crate::exit::tls_failure(&reason).unwrap_or_else(|| reason.clone());
+        return Fatal::Denied(format!(
+            "TLS with SMTP server {address} failed: {words}; the alerts stay pending. Check \
+             smtp.host (it must match the certificate), smtp.security and smtp.ca_file"
+        ))
+        .into();
+    }
+    if crate::exit::timed_out(&reason) {
+        return Fatal::ServiceDown {
+            service: "SMTP server".into(),
+            address: address.to_string(),
+            reason: format!("timed out after {timeout_secs} s"),
+        }
+        .into();
+    }
     if err.is_permanent() {
         anyhow::anyhow!(
             "SMTP server {address} refused the message ({reason}); the alerts stay pending. \
              Check [smtp] and [alerts] in the configuration"
-        )
-    } else if err.is_tls() {
-        anyhow::anyhow!(
-            "TLS with SMTP server {address} failed ({reason}); the alerts stay pending. Check \
-             smtp.host (it must match the certificate), smtp.security and smtp.ca_file"
         )
     } else {
         Fatal::ServiceDown {

@@ -17,12 +17,47 @@ use crate::rollup::activity;
 use crate::rollup::keys::VisitorKeys;
 use crate::state::{SCHEMA_VERSION, State};
 
+/// Puts the copy of the projection kept in `data_dir` back into a store that lost its data,
+/// and makes the next fold read the new stream from its start (the activity history is kept).
+/// Refused when the store did not lose its data.
+pub fn restore(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Result<u64> {
+    if !store.needs_snapshot() {
+        anyhow::bail!(
+            "{} keeps its projection in data_dir already: there is nothing to restore",
+            store.describe()
+        );
+    }
+    if state.events_marker.is_some() && store.marker()? == state.events_marker {
+        anyhow::bail!(
+            "{} has not lost its data (its marker is the one arkwatch set): nothing to restore",
+            store.describe()
+        );
+    }
+    let data_dir = run.data_dir();
+    let copy = crate::events::snapshot::load(data_dir)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "there is no copy of the projection in {} to restore",
+            crate::events::snapshot::path(data_dir).display()
+        )
+    })?;
+    let totals = UserTotals::count(copy.users.values());
+    let start = crate::events::event::EventId::default();
+    store.save_users(&copy.users, totals, start)?;
+    crate::events::snapshot::compact(data_dir, &copy.users, totals, start)?;
+    state.events_marker = Some(store.set_marker(&crate::alerts::digest::Digest::new_id(), false)?);
+    state.events_cursor = None;
+    state.version = SCHEMA_VERSION;
+    run.lock.save(state)?;
+    Ok(copy.users.len() as u64)
+}
+
 /// Folds every event after the cursors, then commits. The caller holds the lock.
 pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Result<FoldSummary> {
     let started = std::time::Instant::now();
     let data_dir = run.data_dir();
     activity::remove_unreferenced(data_dir, &state.activity)?;
     check_identity(run, state, store)?;
+    check_not_lost(state, store)?;
     let projection_cursor = store.projection_cursor()?;
     let keys = VisitorKeys::load_or_create(data_dir)?;
     let mut folding = Folding::new(
@@ -43,7 +78,7 @@ pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Res
     commit_activity(run, state, &mut folding, cursor)?;
     crate::crashpoint::here("fold:between-commits");
     activity::remove_unreferenced(data_dir, &state.activity)?;
-    commit_projection(store, &mut folding, cursor, projection_cursor)?;
+    commit_projection(data_dir, store, &mut folding, cursor, projection_cursor)?;
     let mut summary = folding.summary;
     if summary.users == UserTotals::default() {
         summary.users = store.projection_totals()?;
@@ -70,6 +105,49 @@ fn check_identity(run: &Run<'_>, state: &mut State, store: &dyn EventStore) -> R
     }
     state.events_store = Some(identity);
     Ok(())
+}
+
+/// Stops when the store lost the data being folded: its marker is gone or changed, or its
+/// stream ends before the cursor (a restart without persistence, a `FLUSHDB`). Folding on would
+/// report 0 users and 0 MRR and, once events are trimmed, lose the projection for good.
+fn check_not_lost(state: &mut State, store: &mut dyn EventStore) -> Result<()> {
+    if !store.needs_snapshot() {
+        return Ok(());
+    }
+    let now = store.marker()?;
+    let why = match (&state.events_marker, &now) {
+        (Some(known), Some(now)) if known == now => None,
+        (Some(_), Some(_)) => Some("its marker is another arkwatch's".to_string()),
+        (Some(_), None) => Some("the marker arkwatch set in it is gone".to_string()),
+        (None, _) => {
+            state.events_marker =
+                Some(store.set_marker(&crate::alerts::digest::Digest::new_id(), true)?);
+            None
+        }
+    };
+    let why = why.or_else(|| match (state.events_cursor, store.last_id()) {
+        (Some(cursor), Ok(last)) if last.is_none_or(|l| l < cursor) => Some(format!(
+            "its stream ends at {} but arkwatch had folded up to {cursor}",
+            last.map_or("nothing".to_string(), |l| l.to_string())
+        )),
+        _ => None,
+    });
+    match why {
+        None => Ok(()),
+        Some(why) => Err(lost(store, &why)),
+    }
+}
+
+/// The error of a store that lost its data.
+pub fn lost(store: &dyn EventStore, why: &str) -> anyhow::Error {
+    Fatal::StoreLost(format!(
+        "the event store {} lost the data arkwatch was folding ({why}: a restart without \
+         persistence, or a FLUSHDB?). Nothing was folded, and no user or MRR is lost: the \
+         projection is kept in data_dir. Run `arkwatch fold-events --restore` to put it back \
+         and fold the new stream from its start",
+        store.describe()
+    ))
+    .into()
 }
 
 /// The activity rollups of the days touched, as a new generation, with the state.
@@ -106,6 +184,7 @@ fn commit_activity(
 
 /// The changed projection records, the totals and the cursor, in one atomic step.
 fn commit_projection(
+    data_dir: &std::path::Path,
     store: &mut dyn EventStore,
     folding: &mut Folding<'_>,
     cursor: Option<crate::events::event::EventId>,
@@ -128,6 +207,20 @@ fn commit_projection(
         if let (true, Some(record)) = (slot.changed, slot.record) {
             totals.update(slot.before, &record);
             records.insert(user, record);
+        }
+    }
+    if store.needs_snapshot() {
+        // The copy first: after a crash here it is ahead of Redis, and the next fold writes
+        // the same records again (the last line of a user wins).
+        let copy = crate::events::snapshot::path(data_dir);
+        if copy.exists() {
+            crate::events::snapshot::append(data_dir, &records, totals, cursor)?;
+        } else {
+            store.save_users(&records, totals, cursor)?;
+            let all = store.all_users()?;
+            crate::events::snapshot::compact(data_dir, &all, totals, cursor)?;
+            folding.summary.users = totals;
+            return Ok(());
         }
     }
     store.save_users(&records, totals, cursor)?;

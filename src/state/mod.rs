@@ -47,6 +47,10 @@ pub struct State {
     /// The store `events_cursor` is a position in ([`crate::events::store::EventStore::identity`]).
     #[serde(default)]
     pub events_store: Option<String>,
+    /// The marker set in the event store at the first fold ([`crate::events::store::EventStore::marker`]):
+    /// a store without it lost its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_marker: Option<String>,
     /// Per day: the generation of the current activity rollup file.
     #[serde(default)]
     pub activity: Generations,
