@@ -1,0 +1,227 @@
+//! The report as Markdown: the KPI table, Unicode sparklines per day, the top lists, the hot
+//! and warm leads with their journeys, and the alerts sent. Visitor text goes into code spans
+//! ([`crate::escape::code_span`]); User-Agents are shown as they are (escaped, not defused:
+//! `APT-HTTP/1.3` stays as written).
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::escape::{code_span as code, code_span_plain as shown};
+use crate::visits::journey::PageHit;
+use crate::words::{count, minutes};
+
+/// A session's pages, repeated hits on one page collapsed (`09:04 `/downloads` ×312`), times
+/// in `tz`.
+fn collapsed(pages: &[PageHit], tz: chrono_tz::Tz) -> Vec<String> {
+    let mut out: Vec<(String, &str, usize)> = Vec::new();
+    for p in pages {
+        match out.last_mut() {
+            Some((_, path, n)) if *path == p.path => *n += 1,
+            _ => out.push((
+                p.time.with_timezone(&tz).format("%m-%d %H:%M").to_string(),
+                &p.path,
+                1,
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|(at, path, n)| {
+            if n == 1 {
+                format!("{at} {}", code(path))
+            } else {
+                format!("{at} {} ×{n}", code(path))
+            }
+        })
+        .collect()
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per value.
+pub fn sparkline(values: &[u64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            let level = (v * 7 + max / 2).checked_div(max).unwrap_or(0);
+            BARS[level as usize]
+        })
+        .collect()
+}
+
+impl Report {
+    pub(super) fn series(&self) -> Vec<(&'static str, Vec<u64>)> {
+        vec![
+            (
+                "Pageviews",
+                self.per_day.iter().map(|d| d.pageviews).collect(),
+            ),
+            (
+                "Unique visitors",
+                self.per_day.iter().map(|d| d.unique_visitors).collect(),
+            ),
+            (
+                "Active users",
+                self.per_day.iter().map(|d| d.active_users).collect(),
+            ),
+            ("Registrations", self.registrations_per_day.clone()),
+        ]
+    }
+
+    /// The Markdown before the chart, the chart as sparklines, and the Markdown after it.
+    pub(super) fn markdown_parts(&self) -> (String, String, String) {
+        let mut head = String::new();
+        let _ = writeln!(head, "# {}: {}\n", self.site_name, self.title);
+        let span = |p: &crate::metrics::Period| {
+            if p.since == p.until {
+                p.since.to_string()
+            } else {
+                format!("{} to {}", p.since, p.until)
+            }
+        };
+        let _ = writeln!(
+            head,
+            "{}, compared with {}. Amounts in {}; times in {}.\n",
+            span(&self.period),
+            span(&self.previous),
+            self.currency,
+            self.timezone.name()
+        );
+        let this = self.kind.this();
+        let _ = writeln!(head, "| KPI | this {this} | previous {this} | change |");
+        let _ = writeln!(head, "| --- | ---: | ---: | ---: |");
+        for k in &self.kpis {
+            let _ = writeln!(
+                head,
+                "| {} | {} | {} | {} |",
+                k.name, k.value, k.previous, k.change
+            );
+        }
+        head.push('\n');
+
+        let mut chart = String::from("## Per day\n\n```text\n");
+        for (name, values) in self.series() {
+            let max = values.iter().max().copied().unwrap_or(0);
+            let _ = writeln!(chart, "{name:<16} {}  max {max}", sparkline(&values));
+        }
+        let _ = writeln!(chart, "{:<16} {}\n```\n", "", span(&self.period));
+
+        let mut rest = String::new();
+        for (title, list) in [
+            ("Top pages", &self.top_pages),
+            ("Top referrers", &self.top_referrers),
+        ] {
+            let _ = writeln!(rest, "## {title}\n");
+            if list.is_empty() {
+                rest.push_str("None.\n\n");
+                continue;
+            }
+            let _ = writeln!(rest, "| | pageviews |\n| --- | ---: |");
+            for n in list {
+                let _ = writeln!(rest, "| {} | {} |", code(&n.name), n.count);
+            }
+            rest.push('\n');
+        }
+        let _ = writeln!(rest, "## Hot leads ({})\n", self.hot_lead_count);
+        if self.hot_leads.is_empty() {
+            rest.push_str("None.\n\n");
+        }
+        for (i, j) in self.hot_leads.iter().enumerate() {
+            let visits: usize = j.sessions.iter().map(|s| s.pages.len()).sum();
+            let _ = writeln!(
+                rest,
+                "{}. {} — {}, {}, score {}, {} in the period{}",
+                i + 1,
+                code(&j.ip.to_string()),
+                shown(&j.browser),
+                j.top_tier.words(),
+                j.score,
+                count(visits as u64, "visit"),
+                j.time_to_intent_secs.map_or(String::new(), |s| format!(
+                    ", {} to {}",
+                    minutes(s),
+                    self.intent_pages
+                ))
+            );
+            for s in &j.sessions {
+                let from = s.referrer.as_deref().map_or("direct".to_string(), code);
+                let pages = collapsed(&s.pages, self.timezone);
+                let utm: Vec<String> = s
+                    .utm
+                    .iter()
+                    .map(|(k, v)| code(&format!("{k}={v}")))
+                    .collect();
+                let _ = writeln!(
+                    rest,
+                    "   - from {from}{}: {}",
+                    if utm.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", utm.join(", "))
+                    },
+                    pages.join(", ")
+                );
+            }
+        }
+        if self.hot_lead_count > self.hot_leads.len() {
+            let _ = writeln!(
+                rest,
+                "\n…and {} more.",
+                self.hot_lead_count - self.hot_leads.len()
+            );
+        }
+        rest.push('\n');
+        let _ = writeln!(
+            rest,
+            "## Warm leads, {} only ({})\n",
+            self.warm_pages, self.warm_lead_count
+        );
+        if self.warm_leads.is_empty() {
+            rest.push_str("None.\n\n");
+        }
+        for w in &self.warm_leads {
+            let _ = writeln!(
+                rest,
+                "- {} — {}, {}, first {}, from {}",
+                code(&w.ip.to_string()),
+                shown(&w.browser),
+                count(w.visits as u64, "visit"),
+                w.first_visit
+                    .with_timezone(&self.timezone)
+                    .format("%m-%d %H:%M"),
+                w.referrer.as_deref().map_or("direct".to_string(), code)
+            );
+        }
+        if self.warm_lead_count > self.warm_leads.len() {
+            let _ = writeln!(
+                rest,
+                "\n…and {} more.",
+                self.warm_lead_count - self.warm_leads.len()
+            );
+        }
+        rest.push('\n');
+        let _ = writeln!(rest, "## Alerts sent ({})\n", self.alerts.len());
+        if self.alerts.is_empty() {
+            rest.push_str("None.\n");
+        }
+        for a in &self.alerts {
+            let who =
+                a.ip.map_or(String::new(), |ip| format!(" {}", code(&ip.to_string())));
+            let _ = writeln!(
+                rest,
+                "- {} {}{who}: {}",
+                a.sent_at
+                    .with_timezone(&self.timezone)
+                    .format("%Y-%m-%d %H:%M %Z"),
+                a.kind,
+                a.summary.replace(['\n', '\r'], " ")
+            );
+        }
+        (head, chart, rest)
+    }
+
+    pub fn markdown(&self) -> String {
+        let (head, chart, rest) = self.markdown_parts();
+        head + &chart + &rest
+    }
+}
