@@ -105,6 +105,7 @@ pub enum Fatal {
 pub fn tls_failure(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     if lower.contains("unknownissuer")
+        || lower.contains("causedasendentity")
         || lower.contains("self-signed")
         || lower.contains("self signed")
     {

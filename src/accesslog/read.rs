@@ -91,10 +91,18 @@ pub fn backlog(
                 .filter(|(s, _)| *s == i)
                 .map(|(_, p)| unread(p))
                 .sum(),
-            error: errors
-                .iter()
-                .find(|(s, _)| *s == i)
-                .map(|(_, e)| format!("{}: {}", e.path.display(), e.error)),
+            error: errors.iter().find(|(s, _)| *s == i).map(|(_, e)| {
+                if e.path == source.path {
+                    format!("{}: {}", e.path.display(), e.error)
+                } else {
+                    format!(
+                        "{}: {} (a rotated file of {}; the live log itself reads fine)",
+                        e.path.display(),
+                        e.error,
+                        source.path.display()
+                    )
+                }
+            }),
         })
         .collect()
 }

@@ -89,11 +89,10 @@ fn human(s: &Summary) -> String {
     let bytes: u64 = s.files.iter().map(|f| f.bytes_read).sum();
     let _ = writeln!(
         out,
-        "read {} lines ({}) from {} file{} in {:.3}s",
-        s.lines,
+        "read {} ({}) from {} in {:.3}s",
+        crate::words::count(s.lines, "line"),
         human_bytes(bytes),
-        s.files.len(),
-        if s.files.len() == 1 { "" } else { "s" },
+        crate::words::count(s.files.len() as u64, "file"),
         s.seconds
     );
     let _ = writeln!(

@@ -67,17 +67,12 @@ fn human(r: &PurgeReport) -> String {
     let mut row = |name: &str, s: &Erased| {
         let _ = writeln!(
             out,
-            "  {name:<12} {} record{}{}",
-            s.records,
-            if s.records == 1 { "" } else { "s" },
+            "  {name:<12} {}{}",
+            crate::words::count(s.records, "record"),
             if r.dry_run || s.files == 0 {
                 String::new()
             } else {
-                format!(
-                    ", {} file{} rewritten",
-                    s.files,
-                    if s.files == 1 { "" } else { "s" }
-                )
+                format!(", {} changed", crate::words::count(s.files, "file"))
             }
         );
     };
