@@ -360,6 +360,12 @@ pub fn write_gz_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, &gz, 0o600)
 }
 
+/// Whether this process can create files in `dir` (a read-only mount, or a directory without
+/// write permission, cannot): a probe file is created exclusively and removed.
+pub fn writable(dir: &Path) -> bool {
+    TempFile::beside(&dir.join("probe"), 0o600).is_ok()
+}
+
 /// The effective user of this process.
 pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()

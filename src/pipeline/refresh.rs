@@ -31,7 +31,16 @@ pub struct Current {
 pub fn refresh(config: &Config, clock: Clock, wait: Duration) -> Result<Current> {
     let mut warnings = Vec::new();
     let lock = match StateLock::acquire(&config.data_dir, wait) {
-        Ok(lock) => lock,
+        Ok(lock) if crate::fsutil::writable(&config.data_dir) => lock,
+        Ok(lock) => {
+            drop(lock);
+            warnings.push(format!(
+                "data_dir {} cannot be written (read-only?); the numbers are those of the last \
+                 run that could write",
+                config.data_dir.display()
+            ));
+            StateLock::acquire_for_reading(&config.data_dir, wait)?
+        }
         Err(err) if may_read_instead(&err) => {
             warnings.push(format!(
                 "{err:#}; the numbers are those of the last run that could write"

@@ -140,6 +140,24 @@ impl RedisServer {
         (out.status.success() && !text.starts_with("Could not connect")).then_some(text)
     }
 
+    /// Stops the server and starts it again with none of its data: a restart without
+    /// persistence.
+    pub fn restart_empty(&mut self) {
+        self.stop();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pem") {
+                continue;
+            }
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+        self.restart();
+    }
+
     /// Shuts the server down cleanly (its append-only file keeps the data for a restart).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
