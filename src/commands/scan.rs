@@ -79,6 +79,21 @@ fn human(r: &ScanReport) -> String {
         r.seconds,
         parts.join("; ")
     );
+    if let Some(p) = &r.product {
+        let _ = writeln!(
+            out,
+            "  product: {} ({} paying), MRR {:.2}; {}: {}, {}, {}, API cost {:.2}",
+            count(p.users, "user"),
+            p.paying,
+            crate::metrics::money::round(p.mrr, 2),
+            p.day
+                .map_or("no activity yet".to_string(), |d| format!("on {d}")),
+            count(p.registrations_today, "registration"),
+            count(p.commands_today, "command"),
+            count(p.errors_today, "error"),
+            crate::metrics::money::round(p.api_cost_today, 2),
+        );
+    }
     for lead in &r.leads {
         let kind = match lead.kind {
             LeadAlert::New => "new",

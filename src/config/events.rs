@@ -20,9 +20,15 @@ pub struct Events {
     /// Prefix of every Redis key arkwatch owns.
     pub prefix: String,
     pub retention_days: u32,
+    /// The embedded store's events file, when not `data_dir/events.jsonl`.
+    pub file: Option<std::path::PathBuf>,
 }
 
-pub(super) fn validate(e: RawEvents, bad: &Bad<'_>) -> anyhow::Result<Events> {
+pub(super) fn validate(
+    e: RawEvents,
+    resolve: &dyn Fn(&std::path::Path) -> std::path::PathBuf,
+    bad: &Bad<'_>,
+) -> anyhow::Result<Events> {
     let store = match e.store.trim() {
         "" | "file" => EventStoreKind::File,
         url if url.starts_with("redis://")
@@ -49,10 +55,14 @@ pub(super) fn validate(e: RawEvents, bad: &Bad<'_>) -> anyhow::Result<Events> {
     if e.retention_days == 0 || e.retention_days > 36_500 {
         return Err(bad.at("events.retention_days", "must be between 1 and 36500"));
     }
+    if e.file.is_some() && store != EventStoreKind::File {
+        return Err(bad.at("events.file", "is only for store = \"file\""));
+    }
     Ok(Events {
         store,
         prefix: e.prefix,
         retention_days: e.retention_days,
+        file: e.file.as_deref().map(resolve),
     })
 }
 

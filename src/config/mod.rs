@@ -124,7 +124,7 @@ impl Config {
         let access_logs = filters::access_logs(&raw.access_log, &resolve, &bad)?;
         let pages = filters::pages(raw.pages, &bad)?;
         let filters = filters::filters(raw.filters, &bad)?;
-        let events = events::validate(raw.events, &bad)?;
+        let events = events::validate(raw.events, &resolve, &bad)?;
         let alerts = alerts::validate(raw.alerts, &bad)?;
         let smtp = match raw.smtp {
             Some(smtp) => Some(smtp::validate(smtp, &resolve, &bad)?),

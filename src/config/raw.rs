@@ -91,6 +91,7 @@ pub struct RawEvents {
     pub store: String,
     pub prefix: String,
     pub retention_days: u32,
+    pub file: Option<PathBuf>,
 }
 
 impl Default for RawEvents {
@@ -99,6 +100,7 @@ impl Default for RawEvents {
             store: "file".into(),
             prefix: "arkwatch:".into(),
             retention_days: 30,
+            file: None,
         }
     }
 }

@@ -20,8 +20,13 @@ pub struct FileStore {
 
 impl FileStore {
     pub fn new(data_dir: &Path) -> FileStore {
+        FileStore::at(data_dir, None)
+    }
+
+    /// The store of `data_dir`, its events in `events` when given (else `data_dir/events.jsonl`).
+    pub fn at(data_dir: &Path, events: Option<&Path>) -> FileStore {
         FileStore {
-            events: data_dir.join("events.jsonl"),
+            events: events.map_or_else(|| data_dir.join("events.jsonl"), Path::to_path_buf),
             users: data_dir.join("users.json"),
         }
     }
@@ -261,7 +266,13 @@ impl EventStore for FileStore {
     }
 
     fn identity(&self) -> String {
-        "file events.jsonl".to_string()
+        if self.events.parent() == self.users.parent()
+            && self.events.file_name().is_some_and(|n| n == "events.jsonl")
+        {
+            "file events.jsonl".to_string()
+        } else {
+            format!("file {}", self.events.display())
+        }
     }
 
     fn marker(&mut self) -> Result<Option<String>> {

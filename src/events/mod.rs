@@ -21,7 +21,10 @@ use store::EventStore;
 /// Opens the configured store (connecting, for Redis).
 pub fn open(config: &Config) -> Result<Box<dyn EventStore>> {
     Ok(match &config.events.store {
-        EventStoreKind::File => Box::new(file::FileStore::new(&config.data_dir)),
+        EventStoreKind::File => Box::new(file::FileStore::at(
+            &config.data_dir,
+            config.events.file.as_deref(),
+        )),
         EventStoreKind::Redis(url) => {
             Box::new(redis::RedisStore::connect(url, &config.events.prefix)?)
         }

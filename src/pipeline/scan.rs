@@ -47,11 +47,30 @@ pub struct ScanReport {
     pub leads: Vec<LeadReport>,
     /// Every enabled rule's verdict, and the alert it raised if any.
     pub rules: Vec<RuleReport>,
+    /// The product side at the end of the run: users, paying users, MRR, and today so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
     /// Alerts waiting after this run.
     pub pending: usize,
     pub delivery: Delivery,
     pub errors: Vec<String>,
     pub seconds: f64,
+}
+
+/// The product numbers a scan shows beside its leads.
+#[derive(Debug, Serialize)]
+pub struct Product {
+    pub users: u64,
+    pub paying: u64,
+    #[serde(serialize_with = "crate::metrics::money::cents")]
+    pub mrr: rust_decimal::Decimal,
+    /// The latest local day with activity, up to today, and what it holds so far.
+    pub day: Option<chrono::NaiveDate>,
+    pub registrations_today: u64,
+    pub commands_today: u64,
+    pub errors_today: u64,
+    #[serde(serialize_with = "crate::metrics::money::cents")]
+    pub api_cost_today: rust_decimal::Decimal,
 }
 
 #[derive(Debug, Serialize)]
@@ -154,6 +173,7 @@ impl<'a> Scan<'a> {
                 events_previewed: None,
                 leads: Vec::new(),
                 rules: Vec::new(),
+                product: None,
                 pending: 0,
                 delivery: Delivery::NothingDue,
                 errors: Vec::new(),
@@ -287,6 +307,7 @@ impl<'a> Scan<'a> {
             self.ledger.compact(self.now, &self.policy);
             return;
         };
+        self.report.product = self.product(store.as_mut()).ok();
         match self.verdicts(store.as_mut()) {
             Ok(verdicts) => {
                 for v in verdicts {
@@ -313,6 +334,44 @@ impl<'a> Scan<'a> {
         }
         self.store = Some(store);
         self.ledger.compact(self.now, &self.policy);
+    }
+
+    fn product(&self, store: &mut dyn EventStore) -> Result<Product> {
+        let totals = store.projection_totals()?;
+        let today = self
+            .now
+            .with_timezone(&self.run.config.timezone)
+            .date_naive();
+        let latest = self
+            .state
+            .activity
+            .range(..=today)
+            .next_back()
+            .map(|(d, _)| *d)
+            .into_iter()
+            .chain(self.preview_days.keys().copied().filter(|d| *d <= today))
+            .max();
+        let mut day = match latest {
+            Some(d) => activity::load_day(self.run.data_dir(), &self.state.activity, d)?,
+            None => ActivityDay::default(),
+        };
+        if let Some(extra) = latest.and_then(|d| self.preview_days.get(&d)) {
+            day.merge(extra.clone())?;
+        }
+        let mut api_cost = rust_decimal::Decimal::ZERO;
+        for api in day.api.values() {
+            api_cost = crate::metrics::money::add(api_cost, api.cost)?;
+        }
+        Ok(Product {
+            users: totals.total,
+            paying: totals.premium,
+            mrr: totals.mrr,
+            day: latest,
+            registrations_today: day.registrations,
+            commands_today: day.commands.values().sum(),
+            errors_today: day.errors,
+            api_cost_today: api_cost,
+        })
     }
 
     fn verdicts(&self, store: &mut dyn EventStore) -> Result<Vec<rules::Verdict>> {
