@@ -550,6 +550,51 @@ fn status_says_the_true_thing_about_a_missing_events_file_a_queued_alert_and_a_b
     );
 }
 
+// E20. With other `[pages]`, `metrics` still printed `/pricing visitors ÷ visitors` and the
+// report `Warm leads, /demo only`.
+
+#[test]
+fn labels_follow_the_configured_pages_in_metrics_and_the_report() {
+    let site =
+        Site::new("[pages]\n\"/tour\" = \"warm\"\n\"/plans\" = \"hot\"\n\"/buy\" = \"very_hot\"\n");
+    site.append(
+        "access.log",
+        &[
+            req("203.0.113.8", "/tour", SAFARI, 30),
+            req("203.0.113.8", "/plans", SAFARI, 20),
+            req("203.0.113.8", "/buy", SAFARI, 10),
+        ],
+    );
+    let out = run(&site, &["metrics", "funnel"]);
+    common::assert_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    for page in ["/tour", "/plans", "/buy"] {
+        assert!(table.contains(page), "{page} in {table}");
+    }
+    assert!(
+        !table.contains("/pricing") && !table.contains("/demo"),
+        "{table}"
+    );
+    let json = ok(&site, &["metrics", "all", "--json"]);
+    let text = json.to_string();
+    assert!(
+        !text.contains("/pricing") && !text.contains("/trial"),
+        "{text}"
+    );
+    let out = run(
+        &site,
+        &[
+            "report",
+            "daily",
+            "--date",
+            &(Utc::now().date_naive() + chrono::Duration::days(1)).to_string(),
+        ],
+    );
+    common::assert_success(&out);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("/tour only") && !md.contains("/demo"), "{md}");
+}
+
 // E21. Two spellings of one prefix, and a bad store URL, are config errors at load time.
 
 #[test]

@@ -70,11 +70,10 @@ fn live(c: &Candidate, target: &Target, dry: bool, erased: &mut Erased) -> Resul
     }
     if !lines.is_empty() {
         erased.notes.push(format!(
-            "the live log {} has {} line(s) naming the address and was left alone (the server \
-             writes to it): rotate it (logrotate -f), run `arkwatch scan`, then run this purge \
-             again",
+            "the live log {} has {} naming the address and was left alone (the server writes \
+             to it): rotate it (logrotate -f), run `arkwatch scan`, then run this purge again",
             c.path.display(),
-            lines.len()
+            crate::words::count(lines.len() as u64, "line")
         ));
     }
     Ok(())
@@ -141,7 +140,10 @@ fn rotated(
     crate::crashpoint::here("purge:log-replaced");
     erased.records += changed;
     if changed > 0 {
-        erased.changed(&c.path, format!("{changed} line(s) blanked"));
+        erased.changed(
+            &c.path,
+            format!("{} blanked", crate::words::count(changed as u64, "line")),
+        );
     }
     if let Some(fp) = new_fp {
         for r in checkpoints

@@ -70,7 +70,13 @@ pub fn erase_history(data_dir: &Path, target: &Target, dry: bool) -> Result<Eras
     erased.found = found;
     erased.records = n;
     if n > 0 && !dry {
-        erased.changed(&path, format!("{n} line(s) blanked or masked in place"));
+        erased.changed(
+            &path,
+            format!(
+                "{} blanked or masked in place",
+                crate::words::count(n as u64, "line")
+            ),
+        );
     }
     Ok(erased)
 }

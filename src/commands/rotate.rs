@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use crate::cli::RotateArgs;
 use crate::exit::Status;
 use crate::state::StateLock;
+use crate::words::{count, plural};
 
 pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
     let (config, wait) = (&env.config, env.wait);
@@ -43,8 +44,11 @@ pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
         let v = &r.visits;
         let _ = writeln!(
             out,
-            "  visits: {} kept, {} {would}archived ({} whole days), {} archives {would}deleted",
-            v.kept, v.archived, v.days_archived, v.archives_deleted
+            "  visits: {} kept, {} {would}archived ({}), {} {would}deleted",
+            v.kept,
+            v.archived,
+            count(v.days_archived as u64, "whole day"),
+            count(v.archives_deleted as u64, "archive")
         );
         let _ = writeln!(
             out,
@@ -55,11 +59,16 @@ pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
         );
         let _ = writeln!(
             out,
-            "  state: {} ledger entries and {} checkpoints {would}dropped; outbox: {} messages {would}deleted; alert history: {} lines {would}dropped",
-            r.ledger_entries_dropped,
-            r.checkpoints_dropped,
-            r.outbox_messages_deleted,
-            r.alert_history_dropped
+            "  state: {} and {} {would}dropped; outbox: {} {would}deleted; alert history: {} \
+             {would}dropped",
+            plural(
+                r.ledger_entries_dropped as u64,
+                "ledger entry",
+                "ledger entries"
+            ),
+            count(r.checkpoints_dropped as u64, "checkpoint"),
+            count(r.outbox_messages_deleted as u64, "message"),
+            count(r.alert_history_dropped as u64, "line")
         );
         super::print(&out)?;
     }

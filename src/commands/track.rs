@@ -38,7 +38,10 @@ pub fn run(env: &super::Env, opts: TrackArgs) -> Result<Status> {
         let what = if events.len() == 1 {
             "the event was not recorded".to_string()
         } else {
-            format!("none of the {} events was recorded", events.len())
+            format!(
+                "none of the {} was recorded",
+                crate::words::count(events.len() as u64, "event")
+            )
         };
         err.context(what)
     };

@@ -49,9 +49,11 @@ pub fn erase(store: &mut dyn EventStore, target: &Target, dry: bool) -> Result<E
     if !dry && !ids.is_empty() {
         let removed = store.remove(&ids)?;
         erased.files = 1;
-        erased
-            .changes
-            .push(format!("{}: {removed} entries deleted", store.describe()));
+        erased.changes.push(format!(
+            "{}: {} deleted",
+            store.describe(),
+            crate::words::plural(removed as u64, "entry", "entries")
+        ));
     }
     Ok(erased)
 }

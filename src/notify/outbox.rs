@@ -114,9 +114,15 @@ pub fn erase(config: &Config, target: &Target, dry: bool) -> Result<Erased> {
             erased.seen.insert(lead.journey.ip.to_canonical());
         }
         let what = if digest.is_empty() {
-            format!("deleted: its {removed} lead(s) were all of the address")
+            format!(
+                "deleted: {} all of the address",
+                crate::words::plural(removed as u64, "lead was", "leads were")
+            )
         } else if removed > 0 {
-            format!("{removed} lead(s) removed, other mentions masked, written again")
+            format!(
+                "{} removed, other mentions masked, written again",
+                crate::words::count(removed as u64, "lead")
+            )
         } else {
             "the address masked, written again".to_string()
         };

@@ -27,7 +27,13 @@ pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
         if n > 0 {
             erased.records += n;
             if !dry {
-                erased.changed(&path, format!("{n} line(s) blanked or masked in place"));
+                erased.changed(
+                    &path,
+                    format!(
+                        "{} blanked or masked in place",
+                        crate::words::count(n as u64, "line")
+                    ),
+                );
             }
         }
     }
@@ -61,7 +67,13 @@ pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
         erased.records += n;
         if !dry {
             fsutil::write_gz_atomic(&path, kept.as_bytes())?;
-            erased.changed(&path, format!("archive written again without {n} line(s)"));
+            erased.changed(
+                &path,
+                format!(
+                    "archive written again without {}",
+                    crate::words::count(n as u64, "line")
+                ),
+            );
         }
     }
     Ok(erased)

@@ -58,7 +58,11 @@ fn users(m: &Metrics) -> Vec<Row> {
     for c in &u.cohorts {
         let shares: Vec<String> = c.retention.iter().map(|s| percent(*s)).collect();
         rows.push(r(
-            &format!("cohort of week {} ({} users)", c.week, c.users),
+            &format!(
+                "cohort of week {} ({})",
+                c.week,
+                crate::words::count(c.users, "user")
+            ),
             shares.join(" · "),
         ));
     }
@@ -114,8 +118,8 @@ fn revenue(m: &Metrics) -> Vec<Row> {
         rows.push(r(
             &format!("plan {}", p.plan),
             format!(
-                "{} customers, {}, ARPU {}",
-                p.customers,
+                "{}, {}, ARPU {}",
+                crate::words::count(p.customers, "customer"),
                 money(p.mrr, c),
                 money_opt(p.arpu, c)
             ),
