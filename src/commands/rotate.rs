@@ -47,8 +47,8 @@ pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
             "  visits: {} kept, {} {would}archived ({}), {} {would}deleted",
             v.kept,
             v.archived,
-            count(v.days_archived as u64, "whole day"),
-            count(v.archives_deleted as u64, "archive")
+            count(v.days_archived, "whole day"),
+            count(v.archives_deleted, "archive")
         );
         let _ = writeln!(
             out,
@@ -61,14 +61,10 @@ pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
             out,
             "  state: {} and {} {would}dropped; outbox: {} {would}deleted; alert history: {} \
              {would}dropped",
-            plural(
-                r.ledger_entries_dropped as u64,
-                "ledger entry",
-                "ledger entries"
-            ),
-            count(r.checkpoints_dropped as u64, "checkpoint"),
-            count(r.outbox_messages_deleted as u64, "message"),
-            count(r.alert_history_dropped as u64, "line")
+            plural(r.ledger_entries_dropped, "ledger entry", "ledger entries"),
+            count(r.checkpoints_dropped, "checkpoint"),
+            count(r.outbox_messages_deleted, "message"),
+            count(r.alert_history_dropped, "line")
         );
         super::print(&out)?;
     }

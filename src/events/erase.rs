@@ -52,7 +52,7 @@ pub fn erase(store: &mut dyn EventStore, target: &Target, dry: bool) -> Result<E
         erased.changes.push(format!(
             "{}: {} deleted",
             store.describe(),
-            crate::words::plural(removed as u64, "entry", "entries")
+            crate::words::plural(removed, "entry", "entries")
         ));
     }
     Ok(erased)

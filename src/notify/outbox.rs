@@ -116,12 +116,12 @@ pub fn erase(config: &Config, target: &Target, dry: bool) -> Result<Erased> {
         let what = if digest.is_empty() {
             format!(
                 "deleted: {} all of the address",
-                crate::words::plural(removed as u64, "lead was", "leads were")
+                crate::words::plural(removed, "lead was", "leads were")
             )
         } else if removed > 0 {
             format!(
                 "{} removed, other mentions masked, written again",
-                crate::words::count(removed as u64, "lead")
+                crate::words::count(removed, "lead")
             )
         } else {
             "the address masked, written again".to_string()

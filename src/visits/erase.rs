@@ -71,7 +71,7 @@ pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
                 &path,
                 format!(
                     "archive written again without {}",
-                    crate::words::count(n as u64, "line")
+                    crate::words::count(n, "line")
                 ),
             );
         }
