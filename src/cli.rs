@@ -11,8 +11,10 @@ use clap::{Parser, Subcommand};
     version,
     about = "Hot-lead alerts, SaaS metrics and reports from nginx logs and product events",
     after_help = "Exit status: 0 ok; 1 failed or finished with errors (see the message); 2 usage; \
-                  65 corrupt state; 75 busy or a service temporarily down (try later, nothing lost); \
-                  78 configuration error."
+                  65 corrupt state; 69 the event store lost its data (see fold-events --restore); \
+                  75 busy or a service temporarily down (try later, nothing lost); 77 refused \
+                  (credentials, a TLS certificate, or a data_dir of another user: retrying will \
+                  not help); 78 configuration error."
 )]
 pub struct Args {
     /// Configuration file [default: $ARKWATCH_CONFIG, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
@@ -190,8 +192,8 @@ pub struct StatusArgs {
   arkwatch track api_call --user 42 provider=openai cost=0.0021 latency_ms=840
   arkwatch track --from-file backfill.jsonl")]
 pub struct TrackArgs {
-    /// Event type: registration, command, conversion, cancellation, api_call, error (others
-    /// are kept and counted, but left out of metrics)
+    /// Event type: registration, command, conversion, cancellation, trial_started, api_call,
+    /// error (others are kept and counted, but left out of metrics and create no user)
     #[arg(value_name = "TYPE", required_unless_present = "from_file")]
     pub kind: Option<String>,
 
@@ -209,7 +211,7 @@ pub struct TrackArgs {
     pub from_file: Option<PathBuf>,
 
     /// Fields of the event as name=value (name, plan, mrr, provider, cost, latency_ms,
-    /// message, command, ip)
+    /// message, command, ip, user_agent, event_id); others are refused
     #[arg(value_name = "FIELD=VALUE")]
     pub fields: Vec<String>,
 }

@@ -3,7 +3,7 @@
 //! (see [`super::files`]), so trimming old events loses no day of history.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -200,13 +200,13 @@ pub fn load_day(data_dir: &Path, current: &Generations, day: NaiveDate) -> Resul
     files(data_dir).load(current, day)
 }
 
-/// Writes `day` as generation `generation` (see [`DayFiles::write`]).
+/// Writes `day` as generation `generation` (see [`DayFiles::write`]); returns its path.
 pub fn write_day(
     data_dir: &Path,
     day: NaiveDate,
     generation: u64,
     rollup: &ActivityDay,
-) -> Result<()> {
+) -> Result<PathBuf> {
     files(data_dir).write(day, generation, rollup)
 }
 

@@ -63,9 +63,15 @@ pub fn erase(
             );
             continue;
         }
-        traffic::write_day(data_dir, date, records.generation, &rollup)?;
+        let path = traffic::write_day(data_dir, date, records.generation, &rollup)?;
         records.traffic.insert(date, records.generation);
-        erased.files += 1;
+        erased.changed(
+            &path,
+            format!(
+                "{} and names removed, written as a new generation",
+                crate::words::count(removed, "visitor key")
+            ),
+        );
         written = true;
     }
     if written {
@@ -89,9 +95,15 @@ pub fn erase(
                 .push(serde_json::json!({"activity_rollup": date, "names": renamed}));
             continue;
         }
-        activity::write_day(data_dir, date, records.generation, &rollup)?;
+        let path = activity::write_day(data_dir, date, records.generation, &rollup)?;
         records.activity.insert(date, records.generation);
-        erased.files += 1;
+        erased.changed(
+            &path,
+            format!(
+                "{} redacted, written as a new generation",
+                crate::words::count(renamed, "name")
+            ),
+        );
         activity_written = true;
     }
     if activity_written {

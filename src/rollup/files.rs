@@ -59,14 +59,20 @@ impl DayFiles {
     /// a half-written file would never be read; it is still written to a temporary name and
     /// renamed, so that no file ever holds half a rollup under a rollup's name (the next run
     /// removes leftovers). Call [`DayFiles::sync`] after the last day, before committing the
-    /// state.
-    pub fn write<T: Serialize>(&self, day: NaiveDate, generation: u64, rollup: &T) -> Result<()> {
+    /// state. Returns the file's path.
+    pub fn write<T: Serialize>(
+        &self,
+        day: NaiveDate,
+        generation: u64,
+        rollup: &T,
+    ) -> Result<PathBuf> {
         crate::fsutil::create_private_dir(&self.dir)?;
         let bytes = serde_json::to_vec(rollup).context("cannot serialise a rollup")?;
         let path = self.path(day, generation);
         let mut tmp = crate::fsutil::TempFile::beside(&path, 0o600)?;
         tmp.write_all(&bytes)?;
-        tmp.commit()
+        tmp.commit()?;
+        Ok(path)
     }
 
     /// Makes the files [`DayFiles::write`] created durable in their directory.

@@ -4,7 +4,7 @@
 //! [`super::files`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -230,13 +230,13 @@ pub fn load_all(data_dir: &Path, current: &Generations) -> Result<BTreeMap<Naive
     files(data_dir).load_all(current)
 }
 
-/// Writes `day` as generation `generation` (see [`DayFiles::write`]).
+/// Writes `day` as generation `generation` (see [`DayFiles::write`]); returns its path.
 pub fn write_day(
     data_dir: &Path,
     day: NaiveDate,
     generation: u64,
     rollup: &TrafficDay,
-) -> Result<()> {
+) -> Result<PathBuf> {
     files(data_dir).write(day, generation, rollup)
 }
 
