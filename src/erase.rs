@@ -47,7 +47,7 @@ impl Target {
     /// Parses `spec` (an address or a CIDR). `0.0.0.0/0` and `::/0` are always refused;
     /// networks wider than /16 (IPv4) or /48 (IPv6) need `force`.
     pub fn parse(spec: &str, force: bool) -> Result<Target, BadTarget> {
-        let net = crate::config::parse_net(spec).ok_or_else(|| {
+        let net = crate::net::parse_net(spec).ok_or_else(|| {
             BadTarget(format!(
                 "{spec:?} is neither an IP address nor a CIDR (examples: 203.0.113.7, \
                  2001:db8::1, 203.0.113.0/24)"

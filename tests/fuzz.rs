@@ -9,12 +9,12 @@ use std::path::Path;
 
 use arkwatch::accesslog::classify::BotList;
 use arkwatch::accesslog::fold::Folder;
-use arkwatch::accesslog::format::LogFormat;
 use arkwatch::accesslog::tailer::Chunk;
 use arkwatch::config::{ClientIp, Config};
 use arkwatch::erase::Target;
 use arkwatch::events::event::{Event, EventId, RawEntry};
 use arkwatch::events::projection::UserRecord;
+use arkwatch::log_format::LogFormat;
 use arkwatch::rollup::activity::ActivityDay;
 use arkwatch::rollup::keys::VisitorKeys;
 use arkwatch::rollup::traffic::TrafficDay;
@@ -127,9 +127,9 @@ proptest! {
             let moved = user.apply(&event, chrono_tz::Europe::Berlin).unwrap_or_default();
             let mut day = ActivityDay::default();
             for _ in 0..2 {
-                let _ = day.add(&event);
+                let _ = arkwatch::events::activity::add_event(&mut day, &event);
                 for d in moved.values() {
-                    let _ = day.apply(d);
+                    let _ = arkwatch::events::activity::apply(&mut day, d);
                 }
             }
             let mut sum = ActivityDay::default();

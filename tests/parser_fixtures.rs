@@ -5,8 +5,8 @@ use std::path::Path;
 
 use arkwatch::accesslog::classify;
 use arkwatch::accesslog::fold::decode_path;
-use arkwatch::accesslog::format::LogFormat;
 use arkwatch::accesslog::parser::{Parser, Request, unescape};
+use arkwatch::log_format::LogFormat;
 
 #[derive(Debug, PartialEq)]
 struct Fields {

@@ -2,9 +2,9 @@
 
 use arkwatch::accesslog::classify;
 use arkwatch::accesslog::fold::{decode_path, parse_query};
-use arkwatch::accesslog::format::LogFormat;
 use arkwatch::accesslog::parser::{Parser, unescape};
 use arkwatch::escape::excerpt;
+use arkwatch::log_format::LogFormat;
 use proptest::prelude::*;
 
 const FORMATS: &[&str] = &[
@@ -54,8 +54,8 @@ proptest! {
 
     #[test]
     fn escapes_and_percents(text in "[\\\\%xu0-9a-fA-F\"]{0,40}") {
-        let _ = unescape(text.as_bytes(), arkwatch::accesslog::format::Escape::Json);
-        let _ = unescape(text.as_bytes(), arkwatch::accesslog::format::Escape::Default);
-        let _ = decode_path(text.as_bytes(), arkwatch::accesslog::format::Escape::Default);
+        let _ = unescape(text.as_bytes(), arkwatch::log_format::Escape::Json);
+        let _ = unescape(text.as_bytes(), arkwatch::log_format::Escape::Default);
+        let _ = decode_path(text.as_bytes(), arkwatch::log_format::Escape::Default);
     }
 }

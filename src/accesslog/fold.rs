@@ -11,16 +11,16 @@ use memchr::memchr;
 use serde::Serialize;
 
 use super::classify::{self, BotList, Classifier};
-use super::format::Escape;
 use super::parser::{self, Parser, Request};
 use super::tailer::Chunk;
 use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
+use crate::log_format::Escape;
 use crate::page_tier::PageTier;
 use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::{DayDelta, status_class};
 
-use super::format::LogFormat;
+use crate::log_format::LogFormat;
 
 /// At most this many malformed lines are kept as samples per chunk (the summary keeps fewer).
 const SAMPLES_PER_CHUNK: usize = 5;
@@ -87,7 +87,7 @@ impl<'c> Folder<'c> {
             client_ip,
             escape: format.escape,
             exclude_bots: config.filters.exclude_bots,
-            has_agent: format.has(super::format::Field::HttpUserAgent),
+            has_agent: format.has(crate::log_format::Field::HttpUserAgent),
             deltas: HashMap::default(),
         }
     }
@@ -372,7 +372,7 @@ mod tests {
     #[test]
     fn visit_record_matches_visit() {
         use crate::visits::Visit;
-        let format = crate::accesslog::format::LogFormat::compile("combined").unwrap();
+        let format = crate::log_format::LogFormat::compile("combined").unwrap();
         let line = br#"2001:db8::1 - - [23/Nov/2026:10:00:00 +0100] "GET /pricing/%C3%A9?utm_source=x&a=b HTTP/1.1" 200 5 "https://r.example/" "UA \"q\" \xC3\xA9""#;
         let mut parser = Parser::new(&format);
         let req = parser.parse(line).unwrap();

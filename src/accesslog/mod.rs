@@ -1,11 +1,11 @@
-//! Access logs: the `log_format` compiler, the line parser, request classification, the
-//! checkpointed tailer, and the per-thread folding of lines into rollups and visits.
+//! Access logs: the line parser (against a compiled [`crate::log_format`]), request
+//! classification, the checkpointed tailer, and the per-thread folding of lines into rollups and
+//! visits.
 
 pub mod checkpoint;
 pub mod classify;
 pub mod erase;
 pub mod fold;
-pub mod format;
 pub mod parser;
 pub mod read;
 pub mod summary;

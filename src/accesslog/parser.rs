@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
 
-use super::format::{Escape, Field, LogFormat, Token};
 use super::time::{self, TimeCache, Timestamp};
+use crate::log_format::{Escape, Field, LogFormat, Token};
 
 /// The fields of one request, as raw (still escaped) slices of the line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

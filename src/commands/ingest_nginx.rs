@@ -3,12 +3,12 @@
 use anyhow::Result;
 use std::fmt::Write as _;
 
-use crate::accesslog::format::LogFormat;
 use crate::accesslog::read::{LogSource, Progress};
 use crate::accesslog::summary::Summary;
 use crate::cli::IngestNginxArgs;
 use crate::config::{ClientIp, Config};
 use crate::exit::{Fatal, Status};
+use crate::log_format::LogFormat;
 use crate::pipeline::{self, Run};
 use crate::state::StateLock;
 

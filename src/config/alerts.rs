@@ -4,7 +4,6 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::Bad;
-use super::raw::RawAlerts;
 
 /// What raises an alert and how often one may be sent.
 #[derive(Clone, Debug)]
@@ -202,4 +201,44 @@ pub(super) fn validate(a: RawAlerts, bad: &Bad<'_>) -> anyhow::Result<Alerts> {
             silence: r.silence.enabled.then_some(r.silence),
         },
     })
+}
+
+/// The section as TOML gives it, with its defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlerts {
+    pub from: String,
+    pub to: Vec<String>,
+    pub dedup_hours: u32,
+    pub cooldown_hours: u32,
+    pub resolved_notices: bool,
+    pub max_emails_per_hour: u32,
+    pub lead_max_age_hours: u32,
+    pub score: ScoreWeights,
+    pub rules: RawRules,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            from: "arkwatch@localhost".into(),
+            to: Vec::new(),
+            dedup_hours: 24,
+            cooldown_hours: 6,
+            resolved_notices: true,
+            max_emails_per_hour: 1,
+            lead_max_age_hours: 24,
+            score: ScoreWeights::default(),
+            rules: RawRules::default(),
+        }
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRules {
+    pub error_rate: ErrorRateRule,
+    pub conversion_rate: ConversionRateRule,
+    pub api_cost: ApiCostRule,
+    pub silence: SilenceRule,
 }

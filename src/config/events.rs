@@ -1,9 +1,11 @@
 //! `[events]`: where product events live (the embedded file, or a Redis stream).
 
+use std::path::PathBuf;
+
 use redis::IntoConnectionInfo;
+use serde::Deserialize;
 
 use super::Bad;
-use super::raw::RawEvents;
 
 /// Where product events live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,5 +75,26 @@ pub fn redact(url: &str) -> String {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_string(),
+    }
+}
+
+/// The section as TOML gives it, with its defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEvents {
+    pub store: String,
+    pub prefix: String,
+    pub retention_days: u32,
+    pub file: Option<PathBuf>,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        RawEvents {
+            store: "file".into(),
+            prefix: "arkwatch:".into(),
+            retention_days: 30,
+            file: None,
+        }
     }
 }

@@ -2,15 +2,13 @@
 //! signals, and which requests count as a visit.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::Bad;
-use super::raw::{RawAccessLog, RawFilters};
-use crate::accesslog::format::{Field, LogFormat};
+use crate::log_format::{Field, LogFormat};
 use crate::page_tier::PageTier;
 
 /// Which address identifies the client.
@@ -149,7 +147,7 @@ pub(super) fn pages(
 pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
     let mut ignore_ips = Vec::new();
     for (i, spec) in f.ignore_ips.iter().enumerate() {
-        let net = parse_net(spec).ok_or_else(|| {
+        let net = crate::net::parse_net(spec).ok_or_else(|| {
             bad.at(
                 &format!("filters.ignore_ips[{i}]"),
                 format!("{spec:?} is not an IP address or CIDR"),
@@ -189,15 +187,6 @@ pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
     })
 }
 
-/// An address or a CIDR; a bare address is a /32 or /128.
-pub fn parse_net(spec: &str) -> Option<IpNet> {
-    let spec = spec.trim();
-    if let Ok(net) = spec.parse::<IpNet>() {
-        return Some(net.trunc());
-    }
-    spec.parse::<IpAddr>().ok().map(IpNet::from)
-}
-
 fn parse_status(spec: &str) -> Option<std::ops::Range<usize>> {
     let spec = spec.trim();
     if let Some(class) = spec.strip_suffix("xx").or_else(|| spec.strip_suffix("XX")) {
@@ -206,4 +195,46 @@ fn parse_status(spec: &str) -> Option<std::ops::Range<usize>> {
     }
     let code: usize = spec.parse().ok().filter(|c| (100..=599).contains(c))?;
     Some(code..code + 1)
+}
+
+/// The section as TOML gives it, with its defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessLog {
+    pub path: PathBuf,
+    #[serde(default = "default_format")]
+    pub format: String,
+    #[serde(default)]
+    pub client_ip: ClientIp,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFilters {
+    pub exclude_bots: bool,
+    pub bot_patterns: Vec<String>,
+    pub ignore_ips: Vec<String>,
+    pub methods: Vec<String>,
+    pub statuses: Vec<String>,
+    pub static_extensions: Vec<String>,
+}
+
+impl Default for RawFilters {
+    fn default() -> Self {
+        RawFilters {
+            exclude_bots: true,
+            bot_patterns: Vec::new(),
+            ignore_ips: Vec::new(),
+            methods: vec!["GET".into()],
+            statuses: vec!["2xx".into(), "3xx".into()],
+            static_extensions: DEFAULT_STATIC_EXTENSIONS
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
+fn default_format() -> String {
+    "combined".to_string()
 }

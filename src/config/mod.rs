@@ -19,9 +19,7 @@ pub use alerts::{
     Alerts, ApiCostRule, ConversionRateRule, ErrorRateRule, Rules, ScoreWeights, SilenceRule,
 };
 pub use events::{EventStoreKind, Events};
-pub use filters::{
-    AccessLog, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages, parse_net,
-};
+pub use filters::{AccessLog, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages};
 pub use sections::{MetricsConfig, Retention};
 pub use smtp::{Smtp, SmtpSecurity};
 

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::Bad;
-use super::raw::RawSmtp;
 
 /// How the SMTP connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -85,4 +84,26 @@ pub(super) fn validate(
         ca_file: s.ca_file.as_deref().map(resolve),
         timeout_secs: s.timeout_secs.max(1),
     })
+}
+
+/// The section as TOML gives it, with its defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+fn default_smtp_timeout() -> u32 {
+    15
 }

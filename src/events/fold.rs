@@ -165,7 +165,7 @@ impl<'k> Folding<'k> {
                 self.summary.unknown += 1;
             }
             let day = self.days.day(event.time.timestamp());
-            if self.deltas.entry(day).or_default().add(event)? {
+            if super::activity::add_event(self.deltas.entry(day).or_default(), event)? {
                 self.active
                     .entry(day)
                     .or_default()
@@ -237,7 +237,7 @@ pub fn preview(tz: Tz, cursor: Option<EventId>, store: &mut dyn EventStore) -> R
             };
             let day = day::to_date(days.day(event.time.timestamp()));
             let activity = out.days.entry(day).or_default();
-            activity.add(&event)?;
+            super::activity::add_event(activity, &event)?;
             if matches!(event.kind, EventKind::Conversion { .. }) {
                 activity.conversions += 1;
             }

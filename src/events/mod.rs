@@ -2,6 +2,7 @@
 //! users projection, and the fold that turns new events into the projection and daily activity
 //! rollups.
 
+pub mod activity;
 pub mod erase;
 pub mod event;
 pub mod file;

@@ -165,7 +165,7 @@ fn commit_activity(
             let mut rollup = activity::load_day(data_dir, &state.activity, date)?;
             let overflow = |err| anyhow::Error::new(err).context(format!("folding {date}"));
             rollup.merge(delta).map_err(overflow)?;
-            rollup.apply(&moved).map_err(overflow)?;
+            crate::events::activity::apply(&mut rollup, &moved).map_err(overflow)?;
             activity::write_day(data_dir, date, generation, &rollup)?;
             state.activity.insert(date, generation);
             folding.summary.days.insert(date);

@@ -1,6 +1,7 @@
 //! Daily activity rollups, folded from product events: active users, commands, errors, API calls
 //! with cost and latency by provider, and revenue movements. Committed with the event cursor
-//! (see [`super::files`]), so trimming old events loses no day of history.
+//! (see [`super::files`]), so trimming old events loses no day of history. How an event counts
+//! in its day is the events' business ([`crate::events::activity`]); this is the record.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,8 +13,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::files::{DayFiles, Generations};
-use crate::events::event::{Event, EventKind};
-use crate::events::projection::MovementDelta;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +51,7 @@ pub struct ActivityDay {
 }
 
 /// Adds one to `key`, allocating its name only the first time (this runs once per event).
-fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+pub fn count(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
         Some(n) => *n = n.saturating_add(1),
         None => {
@@ -83,7 +82,8 @@ pub fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
     a.checked_add(b).ok_or(Overflow)
 }
 
-fn add_count(n: u64, delta: i64) -> u64 {
+/// `n + delta`, saturating at 0 and at the maximum.
+pub fn add_count(n: u64, delta: i64) -> u64 {
     if delta >= 0 {
         n.saturating_add(delta.unsigned_abs())
     } else {
@@ -128,66 +128,6 @@ impl ActivityDay {
         self.mrr_expansion = add(self.mrr_expansion, delta.mrr_expansion)?;
         self.mrr_contraction = add(self.mrr_contraction, delta.mrr_contraction)?;
         Ok(())
-    }
-
-    /// Applies how events changed the day's revenue movements (see
-    /// [`crate::events::projection::MovementDelta`]): amounts and counts may go down.
-    pub fn apply(&mut self, d: &MovementDelta) -> Result<(), Overflow> {
-        self.mrr_new = add(self.mrr_new, d.new)?;
-        self.mrr_reactivation = add(self.mrr_reactivation, d.reactivation)?;
-        self.mrr_expansion = add(self.mrr_expansion, d.expansion)?;
-        self.mrr_contraction = add(self.mrr_contraction, d.contraction)?;
-        self.mrr_churned = add(self.mrr_churned, d.churned)?;
-        self.conversions = add_count(self.conversions, d.conversions);
-        self.reactivations = add_count(self.reactivations, d.reactivations);
-        self.cancellations = add_count(self.cancellations, d.cancellations);
-        Ok(())
-    }
-
-    /// Counts one event. Returns whether the event counts as activity: the caller adds its user
-    /// to `active_users` (the fold keeps a hash set per day, much faster than this ordered set
-    /// for each event). Revenue movements come from the projection ([`ActivityDay::apply`]).
-    pub fn add(&mut self, event: &Event) -> Result<bool, Overflow> {
-        if let EventKind::Unknown { .. } = event.kind {
-            self.unknown = self.unknown.saturating_add(1);
-            return Ok(false);
-        }
-        self.events = self.events.saturating_add(1);
-        match &event.kind {
-            EventKind::Registration => self.registrations = self.registrations.saturating_add(1),
-            EventKind::TrialStarted { .. } => self.trials = self.trials.saturating_add(1),
-            EventKind::Command { name } => count(&mut self.commands, name),
-            EventKind::Error {
-                name,
-                message,
-                command,
-            } => {
-                self.errors = self.errors.saturating_add(1);
-                let label = name.as_deref().or(message.as_deref()).unwrap_or_default();
-                count(&mut self.errors_by_name, label);
-                if let Some(command) = command {
-                    count(&mut self.errors_by_command, command);
-                }
-            }
-            EventKind::ApiCall {
-                provider,
-                cost,
-                latency_ms,
-            } => {
-                if !self.api.contains_key(provider) {
-                    self.api.insert(provider.clone(), ApiDay::default());
-                }
-                let api = self.api.get_mut(provider).expect("inserted above");
-                api.calls = api.calls.saturating_add(1);
-                api.cost = add(api.cost, *cost)?;
-                let slot = api.latency_ms.entry(*latency_ms).or_default();
-                *slot = slot.saturating_add(1);
-            }
-            EventKind::Conversion { .. }
-            | EventKind::Cancellation { .. }
-            | EventKind::Unknown { .. } => {}
-        }
-        Ok(true)
     }
 }
 

@@ -1,4 +1,6 @@
-//! Compiles an nginx `log_format` string into a sequence of literals and fields, once per run.
+//! Compiles an nginx `log_format` string into a sequence of literals and fields, once per run. A
+//! core type: the configuration compiles every format at load (so a bad one is a config error)
+//! and the access-log parser reads lines against it.
 //!
 //! Named formats (`combined`, `common`, `vcombined`) expand to their nginx definitions. Any
 //! `$variable` is accepted; the ones arkwatch understands are mapped to a [`Field`], the rest are
