@@ -92,8 +92,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("a day of the month");
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("a month");
     (
         if m <= 2 {
             yoe + era * 400 + 1
@@ -120,6 +120,10 @@ struct Visitor {
     bot: bool,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one loop writing lines in a fixed order, so the output stays the same across versions"
+)]
 fn main() {
     let mut lines: u64 = 1_000_000;
     let mut seed: u64 = 1;
@@ -187,7 +191,7 @@ fn main() {
             writeln!(out, "\\x16\\x03\\x01 garbage {n} that is not a log line").unwrap();
             continue;
         }
-        let secs = start_secs + (n * span / lines.max(1)) as i64;
+        let secs = start_secs + i64::try_from(n * span / lines.max(1)).expect("a time");
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
         let tod = secs.rem_euclid(86_400);
         let v = &visitors[((rng.below(population) * rng.below(population)) / population) as usize];

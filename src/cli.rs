@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
                   not help); 78 configuration error."
 )]
 pub struct Args {
-    /// Configuration file [default: $ARKWATCH_CONFIG, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
+    /// Configuration file [default: $`ARKWATCH_CONFIG`, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -50,7 +50,7 @@ pub enum Command {
     /// Keep arkwatch's own data within retention: archive old visits, trim folded events,
     /// compact the state, clean the outbox
     Rotate(RotateArgs),
-    /// SaaS and traffic numbers for a period: tables, JSON, CSV or Prometheus text
+    /// `SaaS` and traffic numbers for a period: tables, JSON, CSV or Prometheus text
     Metrics(MetricsArgs),
     /// The report of the last closed day, ISO week or month, as Markdown or HTML, or by email
     Report(ReportArgs),
@@ -115,7 +115,7 @@ pub struct MetricsArgs {
     #[arg(long, group = "format")]
     pub csv: bool,
 
-    /// Prometheus text format (node_exporter's textfile collector)
+    /// Prometheus text format (`node_exporter`'s textfile collector)
     #[arg(long, group = "format")]
     pub prometheus: bool,
 
@@ -192,7 +192,7 @@ pub struct StatusArgs {
   arkwatch track api_call --user 42 provider=openai cost=0.0021 latency_ms=840
   arkwatch track --from-file backfill.jsonl")]
 pub struct TrackArgs {
-    /// Event type: registration, command, conversion, cancellation, trial_started, api_call,
+    /// Event type: registration, command, conversion, cancellation, `trial_started`, `api_call`,
     /// error (others are kept and counted, but left out of metrics and create no user)
     #[arg(value_name = "TYPE", required_unless_present = "from_file")]
     pub kind: Option<String>,
@@ -210,8 +210,8 @@ pub struct TrackArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "user", "at", "fields"])]
     pub from_file: Option<PathBuf>,
 
-    /// Fields of the event as name=value (name, plan, mrr, provider, cost, latency_ms,
-    /// message, command, ip, user_agent, event_id); others are refused
+    /// Fields of the event as name=value (name, plan, mrr, provider, cost, `latency_ms`,
+    /// message, command, ip, `user_agent`, `event_id`); others are refused
     #[arg(value_name = "FIELD=VALUE")]
     pub fields: Vec<String>,
 }
@@ -229,7 +229,7 @@ pub struct FoldEventsArgs {
     pub new_store: bool,
 
     /// The event store lost its data (exit 69): put the copy of the users projection kept in
-    /// data_dir back into it, then fold its new stream from the start
+    /// `data_dir` back into it, then fold its new stream from the start
     #[arg(long, conflicts_with = "new_store")]
     pub restore: bool,
 }
@@ -240,7 +240,7 @@ pub struct IngestNginxArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Log format for the PATHs given here (a name or an nginx log_format string) [default: the
+    /// Log format for the PATHs given here (a name or an nginx `log_format` string) [default: the
     /// format configured for that path, else the first configured log's, else combined]
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,

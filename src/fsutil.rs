@@ -67,7 +67,7 @@ impl TempFile {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random)
             .map_err(|err| anyhow::anyhow!("cannot get random bytes for a file name: {err}"))?;
-        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&random);
         let path = parent(target).join(format!(".{name}.{hex}.tmp"));
         let file = OpenOptions::new()
             .write(true)
@@ -387,7 +387,7 @@ pub fn user_name(uid: u32) -> String {
     }
 }
 
-/// Whether this process may write into `data_dir`, as OpenSSH's StrictModes decides for
+/// Whether this process may write into `data_dir`, as OpenSSH's `StrictModes` decides for
 /// `~/.ssh`: the directory must belong to the user that runs arkwatch and must not be
 /// writable by its group or by others. A missing directory is created 0700 (and so is ours).
 /// Otherwise a root run would leave root-owned files that make every later run of the service
@@ -434,64 +434,15 @@ pub fn check_data_dir(data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_content_and_sets_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        write_atomic(&path, b"one", 0o600).unwrap();
-        write_atomic(&path, b"two", 0o600).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        // No temp file is left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+/// Bytes as lowercase hex, for file names and keys.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
     }
-
-    #[test]
-    fn links_are_never_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, b"precious").unwrap();
-        let link = dir.path().join("state.json");
-        std::os::unix::fs::symlink(&victim, &link).unwrap();
-        let err = write_atomic(&link, b"x", 0o600).unwrap_err();
-        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
-        let err = open_append(&link).unwrap_err();
-        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
-        assert!(read(&link).is_err());
-        assert_eq!(fs::read(&victim).unwrap(), b"precious");
-
-        let sub = dir.path().join("outbox");
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &sub).unwrap();
-        assert!(private_dir(dir.path(), "outbox").is_err());
-    }
-
-    #[test]
-    fn a_fifo_is_not_a_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("access.log");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let err = open_log(&fifo).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
-        assert!(open_log(Path::new("/dev/zero")).is_err());
-    }
-
-    #[test]
-    fn temps_are_unpredictable_and_removed_when_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.txt");
-        let a = TempFile::beside(&target, 0o600).unwrap();
-        let b = TempFile::beside(&target, 0o600).unwrap();
-        assert_ne!(a.path(), b.path());
-        drop((a, b));
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
+    out
 }
+
+#[cfg(test)]
+mod tests;

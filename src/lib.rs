@@ -1,4 +1,4 @@
-//! arkwatch: hot-lead alerts, SaaS metrics and reports from nginx access logs and product
+//! arkwatch: hot-lead alerts, `SaaS` metrics and reports from nginx access logs and product
 //! events, run from cron. This crate is the whole tool; `main.rs` only maps its result to an
 //! exit status, and nothing below [`cli`] knows about the command line.
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-/// A module's path (`events::fold`; the crate root is ``), and its source without comments and
-/// tests.
+/// A module's path (`events::fold`; the crate root is the empty string), and its source
+/// without comments and tests.
 fn modules() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -49,9 +49,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 fn code_only(text: &str) -> String {
     let text = text.split("#[cfg(test)]").next().unwrap_or_default();
     text.lines()
-        .map(|line| match line.trim_start().starts_with("//") {
-            true => "",
-            false => line,
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                ""
+            } else {
+                line
+            }
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -265,5 +268,5 @@ fn each_store_layout_is_known_to_one_module() {
     };
     assert_eq!(owners(&Regex::new(r#"\\"ip\\":\\""#).unwrap()), ["visits"]);
     assert_eq!(owners(&Regex::new(r">>\s*32").unwrap()), ["rollup::keys"]);
-    assert_eq!(owners(&Regex::new(r#"\.eml"#).unwrap()), ["notify::outbox"]);
+    assert_eq!(owners(&Regex::new(r"\.eml").unwrap()), ["notify::outbox"]);
 }

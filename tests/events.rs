@@ -91,6 +91,10 @@ fn dec(s: &str) -> Decimal {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn conformance_events_are_folded_into_projection_and_activity() {
     for backend in Backend::both() {
         let site = backend.site();
@@ -289,7 +293,7 @@ fn conformance_trimming_old_events_keeps_users_premium_and_mrr() {
         let config = arkwatch::config::Config::load(&site.config).unwrap();
         let mut store = arkwatch::events::open(&config).unwrap();
         let cutoff = arkwatch::events::event::EventId {
-            ms: (now_ms - 30 * 86_400_000) as u64,
+            ms: u64::try_from(now_ms - 30 * 86_400_000).unwrap(),
             seq: 0,
         };
         assert_eq!(store.trim_before(cutoff).unwrap(), 6, "{b}");

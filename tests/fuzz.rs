@@ -5,11 +5,12 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 
+use arkwatch::accesslog::chunks::Chunk;
 use arkwatch::accesslog::classify::BotList;
 use arkwatch::accesslog::fold::Folder;
-use arkwatch::accesslog::tailer::Chunk;
 use arkwatch::config::{ClientIp, Config};
 use arkwatch::erase::Target;
 use arkwatch::events::event::{Event, EventId, RawEntry};
@@ -94,7 +95,7 @@ proptest! {
         let mut folder = Folder::new(&config, &format, ClientIp::RemoteAddr, &bots, &keys);
         let mut data = line.clone();
         data.push(b'\n');
-        let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
         let report = folder.fold(&Chunk { data, offset: 0, oversized: false }, "a.log");
         for (_, delta) in folder.deltas {
             let mut day = TrafficDay::default();
@@ -161,9 +162,9 @@ proptest! {
         for (k, v) in values {
             let (table, key) = KEYS[k].rsplit_once('.').unwrap_or(("", KEYS[k]));
             if table.is_empty() {
-                text.push_str(&format!("{key} = {v}\n"));
+                let _ = writeln!(text, "{key} = {v}");
             } else {
-                text.push_str(&format!("[{table}]\n{key} = {v}\n"));
+                let _ = writeln!(text, "[{table}]\n{key} = {v}");
             }
         }
         let _ = Config::parse(Path::new("/x/arkwatch.toml"), &text);

@@ -5,6 +5,7 @@
 
 mod common;
 
+use mailparse::MailHeaderMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -65,6 +66,10 @@ fn week_json(f: &Fixture) -> Value {
 
 /// The hand computation is in the comments: the fixture's events and log lines, one by one.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn every_metric_of_the_fixture_week_equals_its_hand_computed_value() {
     let f = fixture();
     let m = week_json(&f);
@@ -422,7 +427,6 @@ fn the_report_by_email_has_the_markdown_and_its_html_with_visitor_text_harmless(
     assert_eq!(emls.len(), 1);
     let raw = std::fs::read(&emls[0]).unwrap();
     let mail = mailparse::parse_mail(&raw).unwrap();
-    use mailparse::MailHeaderMap;
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
         Some("[Acme] Monthly report, November 2026")

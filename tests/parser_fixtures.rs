@@ -100,6 +100,10 @@ fn check(name: &str, format: &str, use_xff: bool, table: &[Option<Row>]) {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn combined_edge_cases() {
     let ua_ff = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
     check(

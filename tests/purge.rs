@@ -1,9 +1,13 @@
 //! `purge-ip` end to end: every store emptied of an address in every spelling (files under
-//! data_dir read through gzip, every key under the prefix in a real Redis), everyone else's data
+//! `data_dir` read through gzip, every key under the prefix in a real Redis), everyone else's data
 //! unchanged, the right of access by `--dry-run --json`, SIGKILL at random moments, bad input.
+
+// The files compared by extension are arkwatch's own, always named in lowercase.
+#![allow(clippy::case_sensitive_file_extension_comparisons)]
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use chrono::{Duration, Utc};
@@ -52,12 +56,16 @@ fn redis_dump(redis: &RedisServer) -> String {
             other => panic!("unexpected key type {other} for {key}"),
         }
         .unwrap();
-        dump.push_str(&format!("{key} {value}\n"));
+        let _ = writeln!(dump, "{key} {value}");
     }
     dump
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
     let redis = RedisServer::start();
     let site = Site::new(&format!(
@@ -319,6 +327,10 @@ fn bad_targets_are_refused_and_touch_nothing() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn sigkill_at_random_moments_then_a_rerun_completes_the_purge() {
     // Enough data that a purge takes a while: 60,000 lines over 6 days, one in eight by the
     // address, each visiting a tracked page.
@@ -331,7 +343,7 @@ fn sigkill_at_random_moments_then_a_rerun_completes_the_purge() {
         } else {
             format!("198.51.{}.{}", (i / 200) % 100, i % 200 + 1)
         };
-        let path = ["/pricing", "/trial", "/demo", "/"][(i % 4) as usize];
+        let path = ["/pricing", "/trial", "/demo", "/"][usize::try_from(i % 4).unwrap()];
         lines.push(req(
             &ip,
             path,
@@ -430,6 +442,10 @@ fn copy_site(site: &Site) -> Site {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom, one step after the other"
+)]
 fn rotated_access_logs_are_blanked_and_no_line_is_read_twice() {
     for crash in [
         None,

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use chrono::{Duration, Utc};
@@ -159,9 +160,10 @@ fn events_are_trimmed_only_behind_the_fold() {
     let old = (Utc::now() - Duration::days(40)).timestamp_millis();
     let mut text = String::new();
     for seq in 0..3 {
-        text.push_str(&format!(
-            "{{\"id\":\"{old}-{seq}\",\"type\":\"registration\",\"user\":\"u{seq}\"}}\n"
-        ));
+        let _ = writeln!(
+            text,
+            "{{\"id\":\"{old}-{seq}\",\"type\":\"registration\",\"user\":\"u{seq}\"}}"
+        );
     }
     std::fs::write(site.data.join("events.jsonl"), text).unwrap();
     ok(&site, &["track", "registration", "--user", "u9"]);

@@ -92,7 +92,7 @@ fn text_part(raw: &[u8]) -> String {
 fn set_sent(site: &Site, times: &[chrono::DateTime<Utc>]) {
     let path = site.data.join("state.json");
     let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let times: Vec<String> = times.iter().map(|t| t.to_rfc3339()).collect();
+    let times: Vec<String> = times.iter().map(chrono::DateTime::to_rfc3339).collect();
     state["alerts"]["ledger"]["sent"] = serde_json::json!(times);
     std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
 }
@@ -428,7 +428,14 @@ fn the_hourly_limit_keeps_alerts_pending_and_the_next_message_has_them_all() {
     for (i, ip) in ["203.0.113.2", "203.0.113.3"].iter().enumerate() {
         site.append(
             "access.log",
-            &[req(ip, "GET", "/trial", 200, SAFARI, 20 - i as i64)],
+            &[req(
+                ip,
+                "GET",
+                "/trial",
+                200,
+                SAFARI,
+                20 - i64::try_from(i).unwrap(),
+            )],
         );
         let report = scan_ok(&site);
         assert_eq!(report["delivery"]["outcome"], "rate_limited", "{report:#}");

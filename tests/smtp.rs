@@ -9,6 +9,7 @@ use common::Site;
 use common::smtp::{Mode, SmtpServer};
 use mailparse::MailHeaderMap;
 use serde_json::Value;
+use std::fmt::Write as _;
 
 const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 const PASSWORD: &str = "s3cret-hunter2";
@@ -28,7 +29,7 @@ fn site(server: &SmtpServer, security: &str, auth: bool) -> Site {
         server.port
     );
     if security != "none" {
-        smtp += &format!("ca_file = \"{}\"\n", server.ca().display());
+        let _ = writeln!(smtp, "ca_file = \"{}\"", server.ca().display());
     }
     if auth {
         smtp += "username = \"arkwatch\"\n";
@@ -173,7 +174,13 @@ fn smtp_down_for_three_runs_then_one_message_holds_every_alert() {
     for (run, ip) in ips.iter().enumerate() {
         site.append(
             "access.log",
-            &[req(ip, "/pricing", "-", SAFARI, 10 - run as i64)],
+            &[req(
+                ip,
+                "/pricing",
+                "-",
+                SAFARI,
+                10 - i64::try_from(run).unwrap(),
+            )],
         );
         let (report, out) = scan(&site);
         never_shows_the_password(&out);

@@ -295,7 +295,7 @@ mod tests {
         let bots = BotList::new(&[]);
         let keys = VisitorKeys::new([7; 16]);
         let c = Classifier::new(&config, &bots, &keys);
-        let ext = |r: &[u8], h: &[u8]| c.external_referrer(r, h).map(|h| h.into_owned());
+        let ext = |r: &[u8], h: &[u8]| c.external_referrer(r, h).map(std::borrow::Cow::into_owned);
         assert_eq!(
             ext(b"https://www.LinkedIn.com/feed/", b""),
             Some(b"www.linkedin.com".to_vec())

@@ -10,9 +10,9 @@ use foldhash::HashMap;
 use memchr::memchr;
 use serde::Serialize;
 
+use super::chunks::Chunk;
 use super::classify::{self, BotList, Classifier};
 use super::parser::{self, Parser, Request};
-use super::tailer::Chunk;
 use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
 use crate::log_format::Escape;

@@ -3,6 +3,7 @@
 //! visits.
 
 pub mod checkpoint;
+pub mod chunks;
 pub mod classify;
 pub mod erase;
 pub mod fold;

@@ -253,16 +253,15 @@ pub fn unescape(value: &[u8], escape: Escape) -> Cow<'_, [u8]> {
                 out.push(next);
                 i += 2;
             }
-            (Escape::Default, b'x') => match hex2(&value[i + 2..]) {
-                Some(byte) => {
+            (Escape::Default, b'x') => {
+                if let Some(byte) = hex2(&value[i + 2..]) {
                     out.push(byte);
                     i += 4;
-                }
-                None => {
+                } else {
                     out.push(c);
                     i += 1;
                 }
-            },
+            }
             (Escape::Json, b'/') => {
                 out.push(b'/');
                 i += 2;
@@ -277,17 +276,16 @@ pub fn unescape(value: &[u8], escape: Escape) -> Cow<'_, [u8]> {
                 });
                 i += 2;
             }
-            (Escape::Json, b'u') => match json_unicode(&value[i..]) {
-                Some((ch, used)) => {
+            (Escape::Json, b'u') => {
+                if let Some((ch, used)) = json_unicode(&value[i..]) {
                     let mut buf = [0; 4];
                     out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                     i += used;
-                }
-                None => {
+                } else {
                     out.push(c);
                     i += 1;
                 }
-            },
+            }
             _ => {
                 out.push(c);
                 i += 1;
@@ -348,8 +346,8 @@ mod tests {
     fn closing_quote_skips_escapes() {
         assert_eq!(closing_quote(br#"a \"b\" c" x"#), Some(9));
         assert_eq!(closing_quote(br#"a\\" x"#), Some(3));
-        assert_eq!(closing_quote(br#"no end\"#), None);
-        assert_eq!(closing_quote(br#"no end"#), None);
+        assert_eq!(closing_quote(br"no end\"), None);
+        assert_eq!(closing_quote(br"no end"), None);
     }
 
     #[test]
@@ -374,7 +372,7 @@ mod tests {
             br#"say "hi" "x" \"#
         );
         assert_eq!(
-            unescape(br#"a\u00e9\ud83d\ude00\/\n"#, Escape::Json).as_ref(),
+            unescape(br"a\u00e9\ud83d\ude00\/\n", Escape::Json).as_ref(),
             "aé😀/\n".as_bytes()
         );
         assert!(matches!(unescape(b"plain", Escape::Json), Cow::Borrowed(_)));

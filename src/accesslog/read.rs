@@ -14,10 +14,11 @@ use foldhash::HashMap;
 use serde::Serialize;
 
 use super::checkpoint::{self, LogCheckpoint};
+use super::chunks::{self, BufferPool, Chunk};
 use super::classify::BotList;
 use super::fold::{ChunkReport, Folder};
 use super::summary::{FileSummary, MalformedSample, Summary};
-use super::tailer::{self, Chunk, FileError, ReadPlan, Records};
+use super::tailer::{self, FileError, ReadEnd, ReadPlan, Records};
 use crate::config::{ClientIp, Config};
 use crate::day;
 use crate::log_format::LogFormat;
@@ -166,7 +167,7 @@ impl Reader<'_> {
         let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
         let bar = progress_bar(self.progress, to_read);
         let today = day::DayResolver::new(self.config.timezone).day(self.now.timestamp());
-        let pool = tailer::BufferPool::default();
+        let pool = BufferPool::default();
         let mut run = RunFold {
             deltas: HashMap::default(),
             writer,
@@ -206,7 +207,7 @@ fn read_plan(
     record: &mut super::checkpoint::FileCheckpoint,
     today: i32,
     now: DateTime<Utc>,
-    pool: &tailer::BufferPool,
+    pool: &BufferPool,
     run: &mut RunFold<'_>,
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
@@ -227,7 +228,7 @@ fn read_plan(
         fold_parallel(ctx, plan, pool, run, &mut file, bar)?
     } else {
         let mut folder = ctx.folder();
-        let end = tailer::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
+        let end = chunks::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
             let report = folder.fold(&chunk, &file.name);
             bar.inc(chunk.data.len() as u64);
             pool.give(chunk.data);
@@ -342,13 +343,13 @@ impl RunFold<'_> {
 fn fold_parallel(
     ctx: &FoldContext<'_>,
     plan: &ReadPlan,
-    pool: &tailer::BufferPool,
+    pool: &BufferPool,
     run: &mut RunFold<'_>,
     file: &mut FileFold,
     bar: &indicatif::ProgressBar,
-) -> Result<tailer::ReadEnd> {
+) -> Result<ReadEnd> {
     let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
+        .map_or(2, std::num::NonZero::get)
         .clamp(1, 8);
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
     let chunk_rx = Mutex::new(chunk_rx);
@@ -407,7 +408,7 @@ fn fold_parallel(
                     }
                 }
             };
-        let end = tailer::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
+        let end = chunks::read(plan, CHUNK_SIZE, pool, &mut |chunk| {
             chunk_tx
                 .send((sent, chunk))
                 .map_err(|_| anyhow::anyhow!("a folding thread stopped"))?;

@@ -104,7 +104,7 @@ fn offset_secs(b: &[u8]) -> Option<i32> {
     if h > 23 || m > 59 {
         return None;
     }
-    Some(sign * (h * 3600 + m * 60) as i32)
+    Some(sign * i32::try_from(h * 3600 + m * 60).ok()?)
 }
 
 /// Remembers the last date seen, because consecutive lines almost always share it.

@@ -46,7 +46,7 @@ impl Digest {
                 .map_or(0, |d| d.as_nanos());
             bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
         }
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::fsutil::hex(&bytes)
     }
 
     /// Leads by score, highest first.

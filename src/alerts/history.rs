@@ -68,7 +68,7 @@ pub fn record(data_dir: &Path, digest: &Digest, at: DateTime<Utc>) -> Result<()>
         .with_context(|| format!("cannot open {}", path.display()))?;
     // A line cut by a crash in the middle of an append is dropped, so the next one starts on
     // a line of its own.
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = file.metadata().map_or(0, |m| m.len());
     let complete = complete_length(&mut file, len)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if complete < len {

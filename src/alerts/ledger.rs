@@ -136,14 +136,12 @@ impl AlertLedger {
     ) -> Option<RuleAlert> {
         let entry = self.rules.entry(name.to_string()).or_default();
         let alert = match (holds, entry.holding_since, entry.last_alert) {
-            (true, None, _) => Some(RuleAlert::Fired),
+            (true, None, _) | (true, Some(_), None) => Some(RuleAlert::Fired),
             (true, Some(_), Some(last)) if now - last >= policy.cooldown => {
                 Some(RuleAlert::Repeated)
             }
-            (true, Some(_), None) => Some(RuleAlert::Fired),
-            (true, Some(_), Some(_)) => None,
             (false, Some(_), _) if policy.resolved_notices => Some(RuleAlert::Resolved),
-            (false, _, _) => None,
+            (true, Some(_), Some(_)) | (false, _, _) => None,
         };
         if holds {
             entry.holding_since.get_or_insert(now);

@@ -8,7 +8,7 @@ use crate::exit::Status;
 use crate::pipeline::{self, Run};
 use crate::state::StateLock;
 
-pub fn run(env: &super::Env, opts: FoldEventsArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &FoldEventsArgs) -> Result<Status> {
     let config = &env.config;
     let lock = StateLock::acquire(&config.data_dir, env.wait)?;
     let mut state = lock.load()?;

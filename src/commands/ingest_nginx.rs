@@ -12,9 +12,9 @@ use crate::log_format::LogFormat;
 use crate::pipeline::{self, Run};
 use crate::state::StateLock;
 
-pub fn run(env: &super::Env, opts: IngestNginxArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &IngestNginxArgs) -> Result<Status> {
     let config = &env.config;
-    let sources = sources(config, &opts)?;
+    let sources = sources(config, opts)?;
     if sources.is_empty() {
         return Err(Fatal::Config(format!(
             "config {}: no [[access_log]] is configured and no PATH was given",

@@ -12,11 +12,11 @@ use crate::metrics::render::{self, Renderer};
 use crate::metrics::{self, Period, Sources};
 use crate::pipeline::refresh::{Current, refresh};
 
-pub fn run(env: &super::Env, opts: MetricsArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &MetricsArgs) -> Result<Status> {
     let config = &env.config;
     let today = env.clock.now().with_timezone(&config.timezone).date_naive();
     // A bad period touches nothing: checked before the refresh.
-    let period = period(today, &opts)?;
+    let period = period(today, opts)?;
     let sections: Vec<&str> = if opts.section == "all" {
         render::SECTIONS.to_vec()
     } else {

@@ -45,15 +45,15 @@ pub fn run(args: Args) -> Result<Status> {
         clock,
     };
     match args.command {
-        Command::IngestNginx(opts) => ingest_nginx::run(&env, opts),
-        Command::Track(opts) => track::run(&env, opts),
-        Command::FoldEvents(opts) => fold_events::run(&env, opts),
-        Command::Scan(opts) => scan::run(&env, opts),
-        Command::Status(opts) => status::run(&env, opts),
-        Command::PurgeIp(opts) => purge_ip::run(&env, opts),
-        Command::Rotate(opts) => rotate::run(&env, opts),
-        Command::Metrics(opts) => metrics::run(&env, opts),
-        Command::Report(opts) => report::run(&env, opts),
+        Command::IngestNginx(opts) => ingest_nginx::run(&env, &opts),
+        Command::Track(opts) => track::run(&env, &opts),
+        Command::FoldEvents(opts) => fold_events::run(&env, &opts),
+        Command::Scan(opts) => scan::run(&env, &opts),
+        Command::Status(opts) => status::run(&env, &opts),
+        Command::PurgeIp(opts) => purge_ip::run(&env, &opts),
+        Command::Rotate(opts) => rotate::run(&env, &opts),
+        Command::Metrics(opts) => metrics::run(&env, &opts),
+        Command::Report(opts) => report::run(&env, &opts),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::pipeline::Run;
 use crate::privacy::{self, Options, PurgeReport};
 use crate::state::StateLock;
 
-pub fn run(env: &super::Env, opts: PurgeIpArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &PurgeIpArgs) -> Result<Status> {
     let (config, wait) = (&env.config, env.wait);
     // A bad target touches nothing: checked before the lock is even taken.
     let target = match Target::parse(&opts.target, opts.force) {

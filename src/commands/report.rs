@@ -7,7 +7,7 @@ use crate::cli::ReportArgs;
 use crate::exit::Status;
 use crate::report::{self, Kind};
 
-pub fn run(env: &super::Env, opts: ReportArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &ReportArgs) -> Result<Status> {
     let config = &env.config;
     let kind = match opts.kind.as_str() {
         "daily" => Kind::Daily,

@@ -8,7 +8,7 @@ use crate::exit::Status;
 use crate::state::StateLock;
 use crate::words::{count, plural};
 
-pub fn run(env: &super::Env, opts: RotateArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &RotateArgs) -> Result<Status> {
     let (config, wait) = (&env.config, env.wait);
     let lock = if opts.dry_run {
         StateLock::acquire_for_reading(&config.data_dir, wait)?

@@ -41,120 +41,39 @@ struct Check {
     detail: String,
 }
 
-pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &StatusArgs) -> Result<Status> {
     let config = &env.config;
     let now = env.clock.now();
     let st = state::peek(&config.data_dir)?;
-    let mut checks = Vec::new();
-    let mut check = |name, ok, detail: String| checks.push(Check { name, ok, detail });
-
-    match &st.alerts.last_scan {
-        None => check(
-            "last scan",
-            false,
-            "no scan has run yet: is `arkwatch scan` in the crontab?".into(),
-        ),
-        Some(s) => {
-            let age = now - s.at;
-            let mut detail = format!(
-                "{} ({} min ago), exit {}",
-                s.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                age.num_minutes(),
-                s.status
-            );
-            for e in &s.errors {
-                let _ = write!(detail, "; {e}");
-            }
-            let ok = s.status == 0 && age < STALE_SCAN;
-            if age >= STALE_SCAN {
-                detail.push_str("; older than an hour: is cron still running it?");
-            }
-            check("last scan", ok, detail);
-        }
-    }
-
-    let pending = &st.alerts.pending;
-    match pending.oldest() {
-        None => check("pending alerts", true, "none".into()),
-        Some(oldest) => check(
-            "pending alerts",
-            now - oldest < STUCK_ALERT,
-            format!(
-                "{} waiting, the oldest since {} ({} min)",
-                pending.len(),
-                oldest.format("%Y-%m-%d %H:%M UTC"),
-                (now - oldest).num_minutes()
-            ),
-        ),
-    }
-
-    match state::lock_holder(&config.data_dir)? {
-        None => check("lock", true, "free".into()),
-        Some(holder) => {
-            let since = holder
-                .split("since ")
-                .nth(1)
-                .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok());
-            let hangs = since.is_some_and(|t| now - t.with_timezone(&Utc) >= LONG_LOCK);
-            check(
-                "lock",
-                !hangs,
-                format!(
-                    "held by {holder}{}",
-                    if hangs { " for over an hour" } else { "" }
-                ),
-            );
-        }
-    }
-
+    let mut checks = vec![
+        last_scan(&st, now),
+        pending_alerts(&st, now),
+        lock(config, now)?,
+    ];
     let logs = read::backlog(&st.logs, &LogSource::configured(config), now);
     for log in &logs {
         if let Some(error) = &log.error {
-            check("access log", false, error.clone());
+            checks.push(Check::new("access log", false, error.clone()));
         }
     }
-
     if opts.offline {
-        check("event store", true, "not checked (--offline)".into());
-        check("mail", true, "not checked (--offline)".into());
+        checks.push(Check::new(
+            "event store",
+            true,
+            "not checked (--offline)".into(),
+        ));
+        checks.push(Check::new("mail", true, "not checked (--offline)".into()));
     } else {
-        let store = crate::events::open(config).and_then(|mut s| {
-            s.projection_cursor()?;
-            if s.needs_snapshot() && st.events_marker.is_some() && s.marker()? != st.events_marker {
-                return Err(crate::pipeline::fold::lost(
-                    s.as_ref(),
-                    "the marker arkwatch set in it is gone or changed",
-                ));
-            }
-            s.check()
-        });
-        match store {
-            Ok(answer) => {
-                let last = st
-                    .events_cursor
-                    .map_or("no event folded yet".to_string(), |c| {
-                        format!(
-                            "last event folded {}",
-                            c.time().format("%Y-%m-%d %H:%M UTC")
-                        )
-                    });
-                check("event store", true, format!("{answer}; {last}"));
-            }
-            Err(err) => check("event store", false, format!("{err:#}")),
-        }
-        match crate::notify::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
-            Ok(name) => check("mail", true, format!("{name} answers")),
-            Err(err) => check("mail", false, format!("{err:#}")),
-        }
+        checks.push(event_store(config, &st));
+        checks.push(mail(config));
     }
-
     let report = Report {
         healthy: checks.iter().all(|c| c.ok),
         config: config.path.display().to_string(),
         data_dir: config.data_dir.display().to_string(),
         checks,
         logs,
-        pending_alerts: pending.len(),
+        pending_alerts: st.alerts.pending.len(),
         last_scan: st.alerts.last_scan.clone(),
         last_sent: st.alerts.last_sent,
     };
@@ -168,6 +87,107 @@ pub fn run(env: &super::Env, opts: StatusArgs) -> Result<Status> {
     } else {
         Status::Partial
     })
+}
+
+impl Check {
+    fn new(name: &'static str, ok: bool, detail: String) -> Check {
+        Check { name, ok, detail }
+    }
+}
+
+fn last_scan(st: &state::State, now: DateTime<Utc>) -> Check {
+    let Some(s) = &st.alerts.last_scan else {
+        return Check::new(
+            "last scan",
+            false,
+            "no scan has run yet: is `arkwatch scan` in the crontab?".into(),
+        );
+    };
+    let age = now - s.at;
+    let mut detail = format!(
+        "{} ({} min ago), exit {}",
+        s.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        age.num_minutes(),
+        s.status
+    );
+    for e in &s.errors {
+        let _ = write!(detail, "; {e}");
+    }
+    if age >= STALE_SCAN {
+        detail.push_str("; older than an hour: is cron still running it?");
+    }
+    Check::new("last scan", s.status == 0 && age < STALE_SCAN, detail)
+}
+
+fn pending_alerts(st: &state::State, now: DateTime<Utc>) -> Check {
+    let pending = &st.alerts.pending;
+    match pending.oldest() {
+        None => Check::new("pending alerts", true, "none".into()),
+        Some(oldest) => Check::new(
+            "pending alerts",
+            now - oldest < STUCK_ALERT,
+            format!(
+                "{} waiting, the oldest since {} ({} min)",
+                pending.len(),
+                oldest.format("%Y-%m-%d %H:%M UTC"),
+                (now - oldest).num_minutes()
+            ),
+        ),
+    }
+}
+
+fn lock(config: &crate::config::Config, now: DateTime<Utc>) -> Result<Check> {
+    let Some(holder) = state::lock_holder(&config.data_dir)? else {
+        return Ok(Check::new("lock", true, "free".into()));
+    };
+    let since = holder
+        .split("since ")
+        .nth(1)
+        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok());
+    let hangs = since.is_some_and(|t| now - t.with_timezone(&Utc) >= LONG_LOCK);
+    Ok(Check::new(
+        "lock",
+        !hangs,
+        format!(
+            "held by {holder}{}",
+            if hangs { " for over an hour" } else { "" }
+        ),
+    ))
+}
+
+/// Whether the store answers, and for Redis whether it still holds what arkwatch folded.
+fn event_store(config: &crate::config::Config, st: &state::State) -> Check {
+    let store = crate::events::open(config).and_then(|mut s| {
+        s.projection_cursor()?;
+        if s.needs_snapshot() && st.events_marker.is_some() && s.marker()? != st.events_marker {
+            return Err(crate::pipeline::fold::lost(
+                s.as_ref(),
+                "the marker arkwatch set in it is gone or changed",
+            ));
+        }
+        s.check()
+    });
+    match store {
+        Ok(answer) => {
+            let last = st
+                .events_cursor
+                .map_or("no event folded yet".to_string(), |c| {
+                    format!(
+                        "last event folded {}",
+                        c.time().format("%Y-%m-%d %H:%M UTC")
+                    )
+                });
+            Check::new("event store", true, format!("{answer}; {last}"))
+        }
+        Err(err) => Check::new("event store", false, format!("{err:#}")),
+    }
+}
+
+fn mail(config: &crate::config::Config) -> Check {
+    match crate::notify::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
+        Ok(name) => Check::new("mail", true, format!("{name} answers")),
+        Err(err) => Check::new("mail", false, format!("{err:#}")),
+    }
 }
 
 fn human(r: &Report) -> String {

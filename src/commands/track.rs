@@ -20,15 +20,14 @@ use crate::words::count;
 
 type Fields = Vec<(String, String)>;
 
-pub fn run(env: &super::Env, opts: TrackArgs) -> Result<Status> {
+pub fn run(env: &super::Env, opts: &TrackArgs) -> Result<Status> {
     let config = &env.config;
-    let (events, unique) = match &opts.from_file {
-        Some(path) => (read_file(path)?, true),
-        None => {
-            let one = one(&opts)?;
-            let unique = one.iter().any(|(k, _)| k == "event_id");
-            (vec![one], unique)
-        }
+    let (events, unique) = if let Some(path) = &opts.from_file {
+        (read_file(path)?, true)
+    } else {
+        let one = one(opts)?;
+        let unique = one.iter().any(|(k, _)| k == "event_id");
+        (vec![one], unique)
     };
     if config.events.store == EventStoreKind::File {
         // The embedded store is a file in data_dir: the same ownership rules as every run.

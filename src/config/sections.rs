@@ -9,7 +9,7 @@ use serde::Deserialize;
 pub struct MetricsConfig {
     /// The currency every amount (prices, MRR, API cost) is in; named once in outputs.
     pub currency: String,
-    /// Infrastructure cost per month (servers, SaaS), for the cost per active user.
+    /// Infrastructure cost per month (servers, `SaaS`), for the cost per active user.
     pub infra_cost_per_month: Decimal,
     /// How long a free trial lasts: a trial not converted after this many days has lapsed.
     pub trial_days: u32,

@@ -18,7 +18,10 @@ pub struct EventId {
 
 impl EventId {
     pub fn time(self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.ms as i64).unwrap_or_default()
+        i64::try_from(self.ms)
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or_default()
     }
 }
 
@@ -309,7 +312,24 @@ impl Event {
             id: entry.id,
             reason,
         };
-        // One pass over the fields (this runs for every event of a fold).
+        let f = Fields::gather(entry);
+        let kind_name = f.kind.ok_or_else(|| bad("type is missing".into()))?;
+        let user = f.user.ok_or_else(|| bad("user is missing".into()))?;
+        f.check_lengths().map_err(bad)?;
+        Ok(Event {
+            id: entry.id,
+            time: f.time(entry.id).map_err(bad)?,
+            user: user.to_string(),
+            ip: f.ip().map_err(bad)?,
+            kind: f.event_kind(kind_name).map_err(bad)?,
+        })
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `entry`, in one pass (this runs for every event of a fold); the first of
+    /// a repeated field wins, an empty one is absent.
+    fn gather(entry: &'a RawEntry) -> Fields<'a> {
         let mut f = Fields::default();
         for (k, v) in entry.fields() {
             if v.is_empty() {
@@ -332,84 +352,84 @@ impl Event {
             };
             slot.get_or_insert(v);
         }
-        let kind_name = f.kind.ok_or_else(|| bad("type is missing".into()))?;
-        let user = f.user.ok_or_else(|| bad("user is missing".into()))?;
+        f
+    }
+
+    fn check_lengths(&self) -> Result<(), String> {
         for (name, value) in [
-            ("type", Some(kind_name)),
-            ("user", Some(user)),
-            ("plan", f.plan),
-            ("provider", f.provider),
-            ("name", f.name),
-            ("command", f.command),
+            ("type", self.kind),
+            ("user", self.user),
+            ("plan", self.plan),
+            ("provider", self.provider),
+            ("name", self.name),
+            ("command", self.command),
         ] {
             if value.is_some_and(|v| v.len() > MAX_NAME) {
-                return Err(bad(format!("{name} is longer than {MAX_NAME} bytes")));
+                return Err(format!("{name} is longer than {MAX_NAME} bytes"));
             }
         }
-        let time = match f.ts {
+        Ok(())
+    }
+
+    /// `ts`, or the entry id's time when there is none.
+    fn time(&self, id: EventId) -> Result<DateTime<Utc>, String> {
+        match self.ts {
             Some(ts) => parse_time(ts)
                 .filter(|t| (EARLIEST_MS..LATEST_MS).contains(&t.timestamp_millis()))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "ts {} is not a time between 2000 and 2100",
-                        quoted(ts)
-                    ))
-                })?,
-            None => entry.id.time(),
-        };
-        let ip = match f.ip {
-            Some(ip) => Some(
+                .ok_or_else(|| format!("ts {} is not a time between 2000 and 2100", quoted(ts))),
+            None => Ok(id.time()),
+        }
+    }
+
+    fn ip(&self) -> Result<Option<IpAddr>, String> {
+        self.ip
+            .map(|ip| {
                 ip.trim()
                     .parse::<IpAddr>()
                     .map(|ip| ip.to_canonical())
-                    .map_err(|_| bad(format!("ip {} is not an IP address", quoted(ip))))?,
-            ),
-            None => None,
-        };
+                    .map_err(|_| format!("ip {} is not an IP address", quoted(ip)))
+            })
+            .transpose()
+    }
+
+    fn event_kind(&self, kind_name: &str) -> Result<EventKind, String> {
         let text = |v: Option<&str>| v.map(str::to_string);
-        let required = |field: &str, v: Option<&str>| {
-            text(v).ok_or_else(|| bad(format!("{field} is missing")))
-        };
-        let kind = match kind_name {
+        let required =
+            |field: &str, v: Option<&str>| text(v).ok_or_else(|| format!("{field} is missing"));
+        Ok(match kind_name {
             "registration" => EventKind::Registration,
             "command" => EventKind::Command {
-                name: required("name", f.name)?,
+                name: required("name", self.name)?,
             },
             "conversion" => EventKind::Conversion {
-                plan: required("plan", f.plan)?,
-                mrr: money("mrr", f.mrr).map_err(bad)?,
+                plan: required("plan", self.plan)?,
+                mrr: money("mrr", self.mrr)?,
             },
-            "cancellation" => EventKind::Cancellation { plan: text(f.plan) },
-            "trial_started" => EventKind::TrialStarted { plan: text(f.plan) },
+            "cancellation" => EventKind::Cancellation {
+                plan: text(self.plan),
+            },
+            "trial_started" => EventKind::TrialStarted {
+                plan: text(self.plan),
+            },
             "api_call" => EventKind::ApiCall {
-                provider: required("provider", f.provider)?,
-                cost: money("cost", f.cost).map_err(bad)?,
-                latency_ms: match f.latency_ms {
-                    None => 0,
-                    Some(l) => latency(l).map_err(bad)?,
-                },
+                provider: required("provider", self.provider)?,
+                cost: money("cost", self.cost)?,
+                latency_ms: self.latency_ms.map_or(Ok(0), latency)?,
             },
             "error" => {
-                if f.name.is_none() && f.message.is_none() {
-                    return Err(bad("an error needs a name or a message".into()));
+                if self.name.is_none() && self.message.is_none() {
+                    return Err("an error needs a name or a message".into());
                 }
                 EventKind::Error {
-                    name: text(f.name),
+                    name: text(self.name),
                     // A message is a label in the rollups: a stack trace is cut to its start.
-                    message: f.message.map(|m| m.chars().take(MAX_MESSAGE).collect()),
-                    command: text(f.command),
+                    message: self.message.map(|m| m.chars().take(MAX_MESSAGE).collect()),
+                    command: text(self.command),
                 }
             }
             other => EventKind::Unknown {
                 kind: other.to_string(),
             },
-        };
-        Ok(Event {
-            id: entry.id,
-            time,
-            user: user.to_string(),
-            ip,
-            kind,
         })
     }
 }
@@ -432,147 +452,4 @@ struct Fields<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(fields: &[(&str, &str)]) -> RawEntry {
-        RawEntry::from_pairs("1795132800000-3".parse().unwrap(), fields.iter().copied())
-    }
-
-    #[test]
-    fn raw_entries_keep_fields_in_order() {
-        let e = entry(&[
-            ("type", "command"),
-            ("user", "42"),
-            ("name", ""),
-            ("note", "é"),
-        ]);
-        let fields: Vec<(&str, &str)> = e.fields().collect();
-        assert_eq!(
-            fields,
-            [
-                ("type", "command"),
-                ("user", "42"),
-                ("name", ""),
-                ("note", "é")
-            ]
-        );
-        assert_eq!(e.get("user"), Some("42"));
-        assert_eq!(e.get("name"), None, "empty values are absent");
-        assert_eq!(e.get("missing"), None);
-    }
-
-    #[test]
-    fn ids_order_and_print() {
-        let a: EventId = "1700000000000-0".parse().unwrap();
-        let b: EventId = "1700000000000-1".parse().unwrap();
-        assert!(a < b);
-        assert_eq!(b.to_string(), "1700000000000-1");
-        assert!("x-1".parse::<EventId>().is_err());
-    }
-
-    #[test]
-    fn every_type_parses() {
-        let e = Event::parse(&entry(&[
-            ("type", "conversion"),
-            ("user", "42"),
-            ("plan", "pro"),
-            ("mrr", "29.90"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            e.kind,
-            EventKind::Conversion {
-                plan: "pro".into(),
-                mrr: Decimal::new(2990, 2)
-            }
-        );
-        assert_eq!(e.time, e.id.time(), "no ts: the entry id's time");
-        let e = Event::parse(&entry(&[
-            ("type", "api_call"),
-            ("user", "7"),
-            ("provider", "openai"),
-            ("cost", "0.0021"),
-            ("latency_ms", "812"),
-            ("ts", "2026-11-23T10:00:00+01:00"),
-            ("ip", "::ffff:1.2.3.4"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            e.kind,
-            EventKind::ApiCall {
-                provider: "openai".into(),
-                cost: Decimal::new(21, 4),
-                latency_ms: 812
-            }
-        );
-        assert_eq!(e.time.to_rfc3339(), "2026-11-23T09:00:00+00:00");
-        assert_eq!(e.ip, "1.2.3.4".parse().ok());
-        let e = Event::parse(&entry(&[
-            ("type", "error"),
-            ("user", "7"),
-            ("message", "timeout"),
-            ("command", "/price"),
-        ]))
-        .unwrap();
-        assert!(matches!(e.kind, EventKind::Error { name: None, .. }));
-        let e = Event::parse(&entry(&[("type", "page_share"), ("user", "7")])).unwrap();
-        assert_eq!(
-            e.kind,
-            EventKind::Unknown {
-                kind: "page_share".into()
-            }
-        );
-    }
-
-    #[test]
-    fn malformed_events_say_why() {
-        let why = |fields: &[(&str, &str)]| Event::parse(&entry(fields)).unwrap_err().reason;
-        assert_eq!(why(&[("user", "1")]), "type is missing");
-        assert_eq!(why(&[("type", "command")]), "user is missing");
-        assert_eq!(
-            why(&[("type", "command"), ("user", "1")]),
-            "name is missing"
-        );
-        assert!(
-            why(&[
-                ("type", "api_call"),
-                ("user", "1"),
-                ("provider", "x"),
-                ("cost", "abc")
-            ])
-            .contains("not a number")
-        );
-        assert!(
-            why(&[
-                ("type", "conversion"),
-                ("user", "1"),
-                ("plan", "p"),
-                ("mrr", "-5")
-            ])
-            .contains("negative")
-        );
-        assert!(why(&[("type", "error"), ("user", "1")]).contains("name or a message"));
-        assert!(
-            why(&[("type", "registration"), ("user", "1"), ("ts", "yesterday")])
-                .contains("not a time")
-        );
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(
-            parse_time("1700000000"),
-            DateTime::from_timestamp(1_700_000_000, 0)
-        );
-        assert_eq!(
-            parse_time("1700000000123"),
-            DateTime::from_timestamp_millis(1_700_000_000_123)
-        );
-        assert_eq!(
-            parse_time("1700000000.5"),
-            DateTime::from_timestamp_millis(1_700_000_000_500)
-        );
-        assert_eq!(parse_time("nope"), None);
-    }
-}
+mod tests;

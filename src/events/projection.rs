@@ -167,33 +167,30 @@ pub fn replay<'a>(
     for b in billing {
         let mut m = Movement::default();
         let old = state.mrr;
-        match &b.plan {
-            Some(plan) => {
-                if old.is_zero() && b.mrr > Decimal::ZERO {
-                    if state.paid_before {
-                        m.reactivation = b.mrr;
-                        m.reactivated = true;
-                    } else {
-                        m.new = b.mrr;
-                        m.conversion = true;
-                    }
-                } else if b.mrr > old {
-                    m.expansion = b.mrr - old;
+        if let Some(plan) = &b.plan {
+            if old.is_zero() && b.mrr > Decimal::ZERO {
+                if state.paid_before {
+                    m.reactivation = b.mrr;
+                    m.reactivated = true;
                 } else {
-                    m.contraction = old - b.mrr;
+                    m.new = b.mrr;
+                    m.conversion = true;
                 }
-                state.plan = (b.mrr > Decimal::ZERO).then(|| plan.clone());
-                state.mrr = b.mrr;
-                state.paid_before |= b.mrr > Decimal::ZERO;
+            } else if b.mrr > old {
+                m.expansion = b.mrr - old;
+            } else {
+                m.contraction = old - b.mrr;
             }
-            None => {
-                if old > Decimal::ZERO {
-                    m.churned = old;
-                    m.cancellation = true;
-                }
-                state.plan = None;
-                state.mrr = Decimal::ZERO;
+            state.plan = (b.mrr > Decimal::ZERO).then(|| plan.clone());
+            state.mrr = b.mrr;
+            state.paid_before |= b.mrr > Decimal::ZERO;
+        } else {
+            if old > Decimal::ZERO {
+                m.churned = old;
+                m.cancellation = true;
             }
+            state.plan = None;
+            state.mrr = Decimal::ZERO;
         }
         each(b, &m, &state);
     }

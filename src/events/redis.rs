@@ -94,8 +94,8 @@ impl RedisStore {
         })
     }
 
-    fn fail(&self, err: redis::RedisError) -> anyhow::Error {
-        classify(&self.address, &err)
+    fn fail(&self, err: &redis::RedisError) -> anyhow::Error {
+        classify(&self.address, err)
     }
 }
 
@@ -216,7 +216,7 @@ impl EventStore for RedisStore {
     }
 
     fn marker(&mut self) -> Result<Option<String>> {
-        self.conn.get(&self.marker).map_err(|e| self.fail(e))
+        self.conn.get(&self.marker).map_err(|e| self.fail(&e))
     }
 
     fn set_marker(&mut self, marker: &str, only_if_absent: bool) -> Result<String> {
@@ -225,13 +225,13 @@ impl EventStore for RedisStore {
         if only_if_absent {
             set.arg("NX");
         }
-        let _: Option<String> = set.query(&mut self.conn).map_err(|e| self.fail(e))?;
-        let now: Option<String> = self.conn.get(&self.marker).map_err(|e| self.fail(e))?;
+        let _: Option<String> = set.query(&mut self.conn).map_err(|e| self.fail(&e))?;
+        let now: Option<String> = self.conn.get(&self.marker).map_err(|e| self.fail(&e))?;
         Ok(now.unwrap_or_else(|| marker.to_string()))
     }
 
     fn last_id(&mut self) -> Result<Option<EventId>> {
-        let exists: bool = self.conn.exists(&self.stream).map_err(|e| self.fail(e))?;
+        let exists: bool = self.conn.exists(&self.stream).map_err(|e| self.fail(&e))?;
         if !exists {
             return Ok(None);
         }
@@ -239,7 +239,7 @@ impl EventStore for RedisStore {
             .arg("STREAM")
             .arg(&self.stream)
             .query(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(&e))?;
         Ok(last_generated_id(&info))
     }
 
@@ -251,7 +251,7 @@ impl EventStore for RedisStore {
         let len: u64 = redis::cmd("XLEN")
             .arg(&self.stream)
             .query(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(&e))?;
         Ok(format!(
             "{} answers; {len} entries in {}",
             self.address, self.stream
@@ -263,7 +263,7 @@ impl EventStore for RedisStore {
         for fields in events {
             pipe.cmd("XADD").arg(&self.stream).arg("*").arg(fields);
         }
-        let ids: Vec<String> = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+        let ids: Vec<String> = pipe.query(&mut self.conn).map_err(|e| self.fail(&e))?;
         ids.iter()
             .map(|id| id.parse().map_err(|e: String| anyhow::anyhow!(e)))
             .collect()
@@ -286,7 +286,7 @@ impl EventStore for RedisStore {
                     .arg(id)
                     .arg(fields);
             }
-            let ids: Vec<Option<String>> = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+            let ids: Vec<Option<String>> = pipe.query(&mut self.conn).map_err(|e| self.fail(&e))?;
             for id in ids {
                 out.push(
                     id.map(|id| id.parse().map_err(|e: String| anyhow::anyhow!(e)))
@@ -318,7 +318,7 @@ impl EventStore for RedisStore {
             .arg("COUNT")
             .arg(count)
             .query(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(&e))?;
         page.into_iter()
             .map(|(id, fields)| {
                 let id = id
@@ -335,7 +335,7 @@ impl EventStore for RedisStore {
             .arg("MINID")
             .arg(min.to_string())
             .query(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(&e))?;
         Ok(removed)
     }
 
@@ -347,14 +347,14 @@ impl EventStore for RedisStore {
                 .arg(&self.stream)
                 .arg(batch)
                 .query(&mut self.conn)
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.fail(&e))?;
             removed += n;
         }
         Ok(removed)
     }
 
     fn projection_cursor(&mut self) -> Result<Option<EventId>> {
-        let cursor: Option<String> = self.conn.get(&self.cursor).map_err(|e| self.fail(e))?;
+        let cursor: Option<String> = self.conn.get(&self.cursor).map_err(|e| self.fail(&e))?;
         cursor
             .map(|c| {
                 c.parse()
@@ -370,7 +370,7 @@ impl EventStore for RedisStore {
                 .arg(&self.users)
                 .arg(batch)
                 .query(&mut self.conn)
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.fail(&e))?;
             for (user, value) in batch.iter().zip(values) {
                 if let Some(json) = value {
                     let record = serde_json::from_str(&json).with_context(|| {
@@ -385,7 +385,7 @@ impl EventStore for RedisStore {
 
     fn all_users(&mut self) -> Result<BTreeMap<String, UserRecord>> {
         let all: BTreeMap<String, String> =
-            self.conn.hgetall(&self.users).map_err(|e| self.fail(e))?;
+            self.conn.hgetall(&self.users).map_err(|e| self.fail(&e))?;
         all.into_iter()
             .map(|(user, json)| {
                 let record = serde_json::from_str(&json).with_context(|| {
@@ -397,7 +397,7 @@ impl EventStore for RedisStore {
     }
 
     fn projection_totals(&mut self) -> Result<UserTotals> {
-        let totals: Option<String> = self.conn.get(&self.totals).map_err(|e| self.fail(e))?;
+        let totals: Option<String> = self.conn.get(&self.totals).map_err(|e| self.fail(&e))?;
         match totals {
             None => Ok(UserTotals::default()),
             Some(json) => serde_json::from_str(&json)
@@ -432,7 +432,7 @@ impl EventStore for RedisStore {
             .arg(&self.cursor)
             .arg(cursor.to_string())
             .ignore();
-        let () = pipe.query(&mut self.conn).map_err(|e| self.fail(e))?;
+        let () = pipe.query(&mut self.conn).map_err(|e| self.fail(&e))?;
         Ok(())
     }
 }

@@ -184,19 +184,19 @@ impl XrangeReader {
     }
 
     fn array_len(&mut self) -> io::Result<usize> {
-        Ok(self.header(b'*')?.max(0) as usize)
+        Ok(usize::try_from(self.header(b'*')?).unwrap_or(0))
     }
 
     /// Reads one bulk string into `self.body` (empty for a nil).
     fn bulk(&mut self) -> io::Result<()> {
         let len = self.header(b'$')?;
         self.body.clear();
-        if len < 0 {
+        let Ok(len) = usize::try_from(len) else {
             return Ok(());
-        }
-        self.body.resize(len as usize + 2, 0);
+        };
+        self.body.resize(len + 2, 0);
         self.reader.read_exact(&mut self.body)?;
-        self.body.truncate(len as usize);
+        self.body.truncate(len);
         Ok(())
     }
 }

@@ -45,7 +45,7 @@ pub struct Revenue {
     /// The same over the 30 days ending with the period (the LTV's denominator).
     pub monthly_churn_rate: Option<f64>,
     /// (MRR at the start − contraction − churned MRR of the customers paying at the start)
-    /// ÷ MRR at the start (ChartMogul's gross MRR retention).
+    /// ÷ MRR at the start (`ChartMogul`'s gross MRR retention).
     pub gross_revenue_retention: Option<f64>,
     /// (MRR at the start + their expansion − contraction − churned MRR) ÷ MRR at the start;
     /// a starting customer who churns and comes back counts as churned.
@@ -175,7 +175,7 @@ pub fn compute(days: &Days<'_>, period: Period) -> Result<Revenue> {
 }
 
 /// Gross and net MRR retention of the customers paying at `start`, from their movements in
-/// [start, end) (reactivations of those who churned are left out, as ChartMogul does).
+/// [start, end) (reactivations of those who churned are left out, as `ChartMogul` does).
 fn retention(
     days: &Days<'_>,
     at_start: &super::days::Paying,

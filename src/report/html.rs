@@ -63,9 +63,8 @@ impl Report {
         );
         let _ = write!(
             out,
-            "<text x=\"2\" y=\"{}\" font-size=\"10\">{}</text>",
+            "<text x=\"2\" y=\"{}\" font-size=\"10\">{max:.0}</text>",
             pad - 4.0,
-            max as u64
         );
         for (k, (name, values)) in series.iter().take(3).enumerate() {
             let points: Vec<String> = values

@@ -22,7 +22,12 @@ fn change(now: &Value, before: &Value) -> String {
     };
     match (now, before) {
         (Value::Count(a), Value::Count(b)) => {
-            format!("{:+}{}", *a as i64 - *b as i64, pct(*a as f64, *b as f64))
+            let change = if a >= b {
+                format!("+{}", a - b)
+            } else {
+                format!("-{}", b - a)
+            };
+            format!("{change}{}", pct(*a as f64, *b as f64))
         }
         (Value::Money(a), Value::Money(b)) => {
             let d = (*a - *b).round_dp(2);
@@ -39,6 +44,34 @@ fn change(now: &Value, before: &Value) -> String {
     }
 }
 
+/// How a KPI is read from a period's metrics.
+type Read = fn(&Metrics) -> Value;
+
+/// The KPIs of the report, in their order.
+const ROWS: &[(&str, Read)] = &[
+    ("Users", |m| Value::Count(m.users.total)),
+    ("Paying users", |m| Value::Count(m.users.premium)),
+    ("New registrations", |m| {
+        Value::Count(m.users.new_registrations)
+    }),
+    ("Active users", |m| Value::Count(m.costs.active_users)),
+    ("MRR", |m| Value::Money(m.revenue.mrr)),
+    ("Net new MRR", |m| Value::Money(m.revenue.net_new_mrr)),
+    ("Conversion rate", |m| {
+        Value::Rate(m.revenue.conversion_rate)
+    }),
+    ("Customer churn", |m| {
+        Value::Rate(m.revenue.customer_churn_rate)
+    }),
+    ("Commands", |m| Value::Count(m.engagement.commands)),
+    ("Error rate", |m| Value::Rate(m.engagement.error_rate)),
+    ("API cost", |m| Value::Money(m.costs.api_cost)),
+    ("Pageviews", |m| Value::Count(m.traffic.pageviews)),
+    ("Unique visitors", |m| {
+        Value::Count(m.traffic.unique_visitors)
+    }),
+];
+
 pub fn kpis(m: &Metrics, p: &Metrics, hot: (usize, usize)) -> Vec<Kpi> {
     let c = &m.period.currency;
     let show = |v: &Value| match v {
@@ -46,79 +79,14 @@ pub fn kpis(m: &Metrics, p: &Metrics, hot: (usize, usize)) -> Vec<Kpi> {
         Value::Money(d) => money(*d, c),
         Value::Rate(r) => percent(*r),
     };
-    let rows: Vec<(&str, Value, Value)> = vec![
-        (
-            "Users",
-            Value::Count(m.users.total),
-            Value::Count(p.users.total),
-        ),
-        (
-            "Paying users",
-            Value::Count(m.users.premium),
-            Value::Count(p.users.premium),
-        ),
-        (
-            "New registrations",
-            Value::Count(m.users.new_registrations),
-            Value::Count(p.users.new_registrations),
-        ),
-        (
-            "Active users",
-            Value::Count(m.costs.active_users),
-            Value::Count(p.costs.active_users),
-        ),
-        (
-            "MRR",
-            Value::Money(m.revenue.mrr),
-            Value::Money(p.revenue.mrr),
-        ),
-        (
-            "Net new MRR",
-            Value::Money(m.revenue.net_new_mrr),
-            Value::Money(p.revenue.net_new_mrr),
-        ),
-        (
-            "Conversion rate",
-            Value::Rate(m.revenue.conversion_rate),
-            Value::Rate(p.revenue.conversion_rate),
-        ),
-        (
-            "Customer churn",
-            Value::Rate(m.revenue.customer_churn_rate),
-            Value::Rate(p.revenue.customer_churn_rate),
-        ),
-        (
-            "Commands",
-            Value::Count(m.engagement.commands),
-            Value::Count(p.engagement.commands),
-        ),
-        (
-            "Error rate",
-            Value::Rate(m.engagement.error_rate),
-            Value::Rate(p.engagement.error_rate),
-        ),
-        (
-            "API cost",
-            Value::Money(m.costs.api_cost),
-            Value::Money(p.costs.api_cost),
-        ),
-        (
-            "Pageviews",
-            Value::Count(m.traffic.pageviews),
-            Value::Count(p.traffic.pageviews),
-        ),
-        (
-            "Unique visitors",
-            Value::Count(m.traffic.unique_visitors),
-            Value::Count(p.traffic.unique_visitors),
-        ),
-        (
-            "Hot leads",
-            Value::Count(hot.0 as u64),
-            Value::Count(hot.1 as u64),
-        ),
-    ];
-    rows.into_iter()
+    let hot_leads = (
+        "Hot leads",
+        Value::Count(hot.0 as u64),
+        Value::Count(hot.1 as u64),
+    );
+    ROWS.iter()
+        .map(|(name, read)| (*name, read(m), read(p)))
+        .chain(std::iter::once(hot_leads))
         .map(|(name, now, before)| Kpi {
             name: name.to_string(),
             value: show(&now),

@@ -70,20 +70,22 @@ impl Report {
 
     /// The Markdown before the chart, the chart as sparklines, and the Markdown after it.
     pub(super) fn markdown_parts(&self) -> (String, String, String) {
+        let mut rest = self.top_lists();
+        rest.push_str(&self.hot_leads_section());
+        rest.push_str(&self.warm_leads_section());
+        rest.push_str(&self.alerts_section());
+        (self.head(), self.chart(), rest)
+    }
+
+    /// The title, the period compared and the KPI table.
+    fn head(&self) -> String {
         let mut head = String::new();
         let _ = writeln!(head, "# {}: {}\n", self.site_name, self.title);
-        let span = |p: &crate::metrics::Period| {
-            if p.since == p.until {
-                p.since.to_string()
-            } else {
-                format!("{} to {}", p.since, p.until)
-            }
-        };
         let _ = writeln!(
             head,
             "{}, compared with {}. Amounts in {}; times in {}.\n",
-            span(&self.period),
-            span(&self.previous),
+            span(self.period),
+            span(self.previous),
             self.currency,
             self.timezone.name()
         );
@@ -98,38 +100,49 @@ impl Report {
             );
         }
         head.push('\n');
+        head
+    }
 
+    fn chart(&self) -> String {
         let mut chart = String::from("## Per day\n\n```text\n");
         for (name, values) in self.series() {
             let max = values.iter().max().copied().unwrap_or(0);
             let _ = writeln!(chart, "{name:<16} {}  max {max}", sparkline(&values));
         }
-        let _ = writeln!(chart, "{:<16} {}\n```\n", "", span(&self.period));
+        let _ = writeln!(chart, "{:<16} {}\n```\n", "", span(self.period));
+        chart
+    }
 
-        let mut rest = String::new();
+    fn top_lists(&self) -> String {
+        let mut out = String::new();
         for (title, list) in [
             ("Top pages", &self.top_pages),
             ("Top referrers", &self.top_referrers),
         ] {
-            let _ = writeln!(rest, "## {title}\n");
+            let _ = writeln!(out, "## {title}\n");
             if list.is_empty() {
-                rest.push_str("None.\n\n");
+                out.push_str("None.\n\n");
                 continue;
             }
-            let _ = writeln!(rest, "| | pageviews |\n| --- | ---: |");
+            let _ = writeln!(out, "| | pageviews |\n| --- | ---: |");
             for n in list {
-                let _ = writeln!(rest, "| {} | {} |", code(&n.name), n.count);
+                let _ = writeln!(out, "| {} | {} |", code(&n.name), n.count);
             }
-            rest.push('\n');
+            out.push('\n');
         }
-        let _ = writeln!(rest, "## Hot leads ({})\n", self.hot_lead_count);
+        out
+    }
+
+    fn hot_leads_section(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## Hot leads ({})\n", self.hot_lead_count);
         if self.hot_leads.is_empty() {
-            rest.push_str("None.\n\n");
+            out.push_str("None.\n\n");
         }
         for (i, j) in self.hot_leads.iter().enumerate() {
             let visits: usize = j.sessions.iter().map(|s| s.pages.len()).sum();
             let _ = writeln!(
-                rest,
+                out,
                 "{}. {} — {}, {}, score {}, {} in the period{}",
                 i + 1,
                 code(&j.ip.to_string()),
@@ -144,44 +157,47 @@ impl Report {
                 ))
             );
             for s in &j.sessions {
-                let from = s.referrer.as_deref().map_or("direct".to_string(), code);
-                let pages = collapsed(&s.pages, self.timezone);
-                let utm: Vec<String> = s
-                    .utm
-                    .iter()
-                    .map(|(k, v)| code(&format!("{k}={v}")))
-                    .collect();
-                let _ = writeln!(
-                    rest,
-                    "   - from {from}{}: {}",
-                    if utm.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", utm.join(", "))
-                    },
-                    pages.join(", ")
-                );
+                out.push_str(&self.session_line(s));
             }
         }
-        if self.hot_lead_count > self.hot_leads.len() {
-            let _ = writeln!(
-                rest,
-                "\n…and {} more.",
-                self.hot_lead_count - self.hot_leads.len()
-            );
-        }
-        rest.push('\n');
+        more(&mut out, self.hot_lead_count, self.hot_leads.len());
+        out.push('\n');
+        out
+    }
+
+    /// One session of a hot lead: where it came from (with its `utm_*` tags) and its pages.
+    fn session_line(&self, s: &crate::visits::journey::Session) -> String {
+        let from = s.referrer.as_deref().map_or("direct".to_string(), code);
+        let pages = collapsed(&s.pages, self.timezone);
+        let utm: Vec<String> = s
+            .utm
+            .iter()
+            .map(|(k, v)| code(&format!("{k}={v}")))
+            .collect();
+        format!(
+            "   - from {from}{}: {}\n",
+            if utm.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", utm.join(", "))
+            },
+            pages.join(", ")
+        )
+    }
+
+    fn warm_leads_section(&self) -> String {
+        let mut out = String::new();
         let _ = writeln!(
-            rest,
+            out,
             "## Warm leads, {} only ({})\n",
             self.warm_pages, self.warm_lead_count
         );
         if self.warm_leads.is_empty() {
-            rest.push_str("None.\n\n");
+            out.push_str("None.\n\n");
         }
         for w in &self.warm_leads {
             let _ = writeln!(
-                rest,
+                out,
                 "- {} — {}, {}, first {}, from {}",
                 code(&w.ip.to_string()),
                 shown(&w.browser),
@@ -192,23 +208,22 @@ impl Report {
                 w.referrer.as_deref().map_or("direct".to_string(), code)
             );
         }
-        if self.warm_lead_count > self.warm_leads.len() {
-            let _ = writeln!(
-                rest,
-                "\n…and {} more.",
-                self.warm_lead_count - self.warm_leads.len()
-            );
-        }
-        rest.push('\n');
-        let _ = writeln!(rest, "## Alerts sent ({})\n", self.alerts.len());
+        more(&mut out, self.warm_lead_count, self.warm_leads.len());
+        out.push('\n');
+        out
+    }
+
+    fn alerts_section(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## Alerts sent ({})\n", self.alerts.len());
         if self.alerts.is_empty() {
-            rest.push_str("None.\n");
+            out.push_str("None.\n");
         }
         for a in &self.alerts {
             let who =
                 a.ip.map_or(String::new(), |ip| format!(" {}", code(&ip.to_string())));
             let _ = writeln!(
-                rest,
+                out,
                 "- {} {}{who}: {}",
                 a.sent_at
                     .with_timezone(&self.timezone)
@@ -217,11 +232,27 @@ impl Report {
                 a.summary.replace(['\n', '\r'], " ")
             );
         }
-        (head, chart, rest)
+        out
     }
 
     pub fn markdown(&self) -> String {
         let (head, chart, rest) = self.markdown_parts();
         head + &chart + &rest
+    }
+}
+
+/// A period in words: one day, or `since to until`.
+fn span(p: crate::metrics::Period) -> String {
+    if p.since == p.until {
+        p.since.to_string()
+    } else {
+        format!("{} to {}", p.since, p.until)
+    }
+}
+
+/// `…and N more.` after a list cut to its first entries.
+fn more(out: &mut String, total: usize, shown: usize) {
+    if total > shown {
+        let _ = writeln!(out, "\n…and {} more.", total - shown);
     }
 }

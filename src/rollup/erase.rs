@@ -32,6 +32,22 @@ pub fn erase(
     dry: bool,
 ) -> Result<(Erased, bool)> {
     let mut erased = Erased::default();
+    let traffic_written =
+        erase_traffic(data_dir, records, keys, addresses, target, dry, &mut erased)?;
+    let activity_written = erase_activity(data_dir, records, target, dry, &mut erased)?;
+    Ok((erased, traffic_written || activity_written))
+}
+
+/// Visitor keys, sessions and names in the traffic rollups; returns whether a day was written.
+fn erase_traffic(
+    data_dir: &Path,
+    records: &mut Records<'_>,
+    keys: &VisitorKeys,
+    addresses: &[IpAddr],
+    target: &Target,
+    dry: bool,
+    erased: &mut Erased,
+) -> Result<bool> {
     let mut written = false;
     let days: Vec<chrono::NaiveDate> = records.traffic.keys().copied().collect();
     for date in days {
@@ -77,8 +93,18 @@ pub fn erase(
     if written {
         traffic::sync_written(data_dir)?;
     }
-    // Activity rollups hold no address, except in names a producer chose (an error message
-    // that quotes one, say).
+    Ok(written)
+}
+
+/// Activity rollups hold no address, except in names a producer chose (an error message that
+/// quotes one, say): those are redacted. Returns whether a day was written.
+fn erase_activity(
+    data_dir: &Path,
+    records: &mut Records<'_>,
+    target: &Target,
+    dry: bool,
+    erased: &mut Erased,
+) -> Result<bool> {
     let mut activity_written = false;
     let days: Vec<chrono::NaiveDate> = records.activity.keys().copied().collect();
     for date in days {
@@ -109,5 +135,5 @@ pub fn erase(
     if activity_written {
         activity::sync_written(data_dir)?;
     }
-    Ok((erased, written || activity_written))
+    Ok(activity_written)
 }

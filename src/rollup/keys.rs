@@ -53,7 +53,7 @@ impl VisitorKeys {
                 let mut key = [0u8; 16];
                 getrandom::fill(&mut key)
                     .map_err(|err| anyhow::anyhow!("cannot get random bytes for a key: {err}"))?;
-                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = crate::fsutil::hex(&key);
                 crate::fsutil::write_atomic(&path, format!("{hex}\n").as_bytes(), 0o600)?;
                 Ok(VisitorKeys { key })
             }

@@ -284,9 +284,9 @@ mod tests {
         let mut c = DayDelta::default();
         for t in times.iter().rev() {
             if *t > 1500 {
-                b.view(1, *t)
+                b.view(1, *t);
             } else {
-                c.view(1, *t)
+                c.view(1, *t);
             }
         }
         b.merge(c);

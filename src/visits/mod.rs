@@ -132,7 +132,7 @@ impl VisitWriter {
             let path = day_path(&self.data_dir, day);
             let file = writer
                 .into_inner()
-                .map_err(|err| err.into_error())
+                .map_err(std::io::IntoInnerError::into_error)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             file.sync_all()
                 .with_context(|| format!("cannot fsync {}", path.display()))?;
@@ -205,7 +205,7 @@ pub fn read_by_address(
     data_dir: &Path,
     committed: &Committed,
     since: NaiveDate,
-    addresses: &std::collections::HashSet<IpAddr>,
+    addresses: &std::collections::HashSet<IpAddr, impl std::hash::BuildHasher>,
 ) -> Result<Vec<Visit>> {
     let keep = |line: &str| line_ip(line.as_bytes()).is_some_and(|ip| addresses.contains(&ip));
     let mut out = Vec::new();

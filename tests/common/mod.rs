@@ -185,7 +185,7 @@ const PATHS: &[&str] = &[
 /// Line `i` of a deterministic test log: varied clients, pages, statuses and bots, about 12
 /// lines a minute, so a few thousand lines cover several local days.
 pub fn line(i: u64) -> String {
-    let secs = 1_795_132_800 + (i * 5) as i64; // 2026-11-20T00:00:00Z
+    let secs = 1_795_132_800 + i64::try_from(i * 5).unwrap(); // 2026-11-20T00:00:00Z
     let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
     let ip = if i.is_multiple_of(7) {
         format!("2001:db8::{:x}", i % 500 + 1)

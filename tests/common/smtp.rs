@@ -115,7 +115,7 @@ impl SmtpServer {
                 name.strip_suffix(".eml").and_then(|n| n.parse().ok())
             })
             .collect();
-        numbers.sort();
+        numbers.sort_unstable();
         numbers
             .into_iter()
             .map(|n| {

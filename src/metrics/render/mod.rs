@@ -1,5 +1,5 @@
 //! Renderers of [`Metrics`], one per format behind one trait: terminal tables (comfy-table),
-//! JSON, CSV, and Prometheus text (node_exporter's textfile-collector format). They only
+//! JSON, CSV, and Prometheus text (`node_exporter`'s textfile-collector format). They only
 //! format: every number comes from the model. Untrusted names (pages, referrers, commands)
 //! are escaped for the terminal in tables and neutralised for spreadsheets in CSV.
 

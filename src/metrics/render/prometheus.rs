@@ -1,4 +1,4 @@
-//! Prometheus text exposition format (node_exporter's textfile collector). Values of the
+//! Prometheus text exposition format (`node_exporter`'s textfile collector). Values of the
 //! period are gauges; an undefined rate is left out rather than written as NaN.
 
 use std::fmt::Write as _;
@@ -20,35 +20,52 @@ impl Renderer for Prometheus {
 /// left out rather than written as NaN.
 fn prometheus(m: &Metrics) -> String {
     let mut p = Prom::default();
-    let c = m.period.currency.as_str();
-    let money = |d: Decimal| crate::metrics::money::round(d, 6).normalize().to_string();
     p.metric(
         "arkwatch_period_days",
         "Days in the period the other metrics cover.",
     );
-    p.sample(&[], m.period.days.to_string());
+    p.sample(&[], m.period.days);
+    users(&mut p, m);
+    revenue(&mut p, m);
+    engagement(&mut p, m);
+    costs(&mut p, m);
+    traffic(&mut p, m);
+    funnel(&mut p, m);
+    p.out
+}
+
+/// An amount in the exposition: exact to 6 places, without trailing zeros.
+fn money(d: Decimal) -> String {
+    crate::metrics::money::round(d, 6).normalize().to_string()
+}
+
+fn users(p: &mut Prom, m: &Metrics) {
     let u = &m.users;
     p.metric(
         "arkwatch_users",
         "Users known at the end of the period, by kind.",
     );
-    p.sample(&[("kind", "total")], u.total.to_string());
-    p.sample(&[("kind", "premium")], u.premium.to_string());
-    p.sample(&[("kind", "free")], u.free.to_string());
+    p.sample(&[("kind", "total")], u.total);
+    p.sample(&[("kind", "premium")], u.premium);
+    p.sample(&[("kind", "free")], u.free);
     p.metric("arkwatch_registrations", "Registrations in the period.");
-    p.sample(&[], u.new_registrations.to_string());
+    p.sample(&[], u.new_registrations);
     p.metric(
         "arkwatch_active_users",
         "Distinct users with any event in the trailing window ending with the period.",
     );
-    p.sample(&[("window", "1d")], u.dau.to_string());
-    p.sample(&[("window", "7d")], u.wau.to_string());
-    p.sample(&[("window", "30d")], u.mau.to_string());
+    p.sample(&[("window", "1d")], u.dau);
+    p.sample(&[("window", "7d")], u.wau);
+    p.sample(&[("window", "30d")], u.mau);
     p.ratio(
         "arkwatch_stickiness_ratio",
         "DAU divided by MAU.",
         u.stickiness,
     );
+}
+
+fn revenue(p: &mut Prom, m: &Metrics) {
+    let c = m.period.currency.as_str();
     let v = &m.revenue;
     p.metric(
         "arkwatch_mrr",
@@ -103,16 +120,23 @@ fn prometheus(m: &Metrics) -> String {
         p.metric("arkwatch_ltv", "ARPU divided by the monthly churn rate.");
         p.sample(&[("currency", c)], money(ltv));
     }
+}
+
+fn engagement(p: &mut Prom, m: &Metrics) {
     let e = &m.engagement;
     p.metric("arkwatch_commands", "Commands executed in the period.");
-    p.sample(&[], e.commands.to_string());
+    p.sample(&[], e.commands);
     p.metric("arkwatch_errors", "Errors in the period.");
-    p.sample(&[], e.errors.to_string());
+    p.sample(&[], e.errors);
     p.ratio(
         "arkwatch_error_ratio",
         "Errors divided by commands.",
         e.error_rate,
     );
+}
+
+fn costs(p: &mut Prom, m: &Metrics) {
+    let c = m.period.currency.as_str();
     let k = &m.costs;
     p.metric("arkwatch_api_cost", "API cost in the period, by provider.");
     for pr in &k.providers {
@@ -126,7 +150,7 @@ fn prometheus(m: &Metrics) -> String {
         "API calls in the period, by provider.",
     );
     for pr in &k.providers {
-        p.sample(&[("provider", &pr.provider)], pr.calls.to_string());
+        p.sample(&[("provider", &pr.provider)], pr.calls);
     }
     p.metric(
         "arkwatch_api_latency_ms",
@@ -158,34 +182,37 @@ fn prometheus(m: &Metrics) -> String {
         );
         p.sample(&[("currency", c)], money(cost));
     }
+}
+
+fn traffic(p: &mut Prom, m: &Metrics) {
     let t = &m.traffic;
     p.metric("arkwatch_http_hits", "Requests that parsed, in the period.");
-    p.sample(&[], t.hits.to_string());
+    p.sample(&[], t.hits);
     p.metric("arkwatch_pageviews", "Pageviews in the period.");
-    p.sample(&[], t.pageviews.to_string());
+    p.sample(&[], t.pageviews);
     p.metric(
         "arkwatch_unique_visitors",
         "Visitors in the period, each counted once per day.",
     );
-    p.sample(&[], t.unique_visitors.to_string());
+    p.sample(&[], t.unique_visitors);
     p.metric(
         "arkwatch_sessions",
         "Sessions in the period (pageviews of a visitor and day without a 30-minute gap).",
     );
-    p.sample(&[], t.sessions.to_string());
+    p.sample(&[], t.sessions);
     p.ratio(
         "arkwatch_bounce_ratio",
         "Sessions of one pageview divided by sessions.",
         t.bounce_rate,
     );
     p.metric("arkwatch_bot_hits", "Requests by bots in the period.");
-    p.sample(&[], t.bot_hits.to_string());
+    p.sample(&[], t.bot_hits);
     p.metric(
         "arkwatch_http_status",
         "Requests in the period by status class.",
     );
     for (class, n) in &t.status {
-        p.sample(&[("class", class)], n.to_string());
+        p.sample(&[("class", class)], n);
     }
     p.metric(
         "arkwatch_tracked_page_views",
@@ -197,6 +224,9 @@ fn prometheus(m: &Metrics) -> String {
             tp.pageviews.to_string(),
         );
     }
+}
+
+fn funnel(p: &mut Prom, m: &Metrics) {
     p.metric(
         "arkwatch_funnel_visitors",
         "Visitors reaching each funnel step in the period.",
@@ -207,7 +237,6 @@ fn prometheus(m: &Metrics) -> String {
             s.visitors.to_string(),
         );
     }
-    p.out
 }
 
 #[derive(Default)]
@@ -222,7 +251,7 @@ impl Prom {
         let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} gauge");
     }
 
-    fn sample(&mut self, labels: &[(&str, &str)], value: String) {
+    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
         let labels: Vec<String> = labels
             .iter()
             .map(|(k, v)| {

@@ -12,115 +12,27 @@ use std::time::Instant;
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::Serialize;
 
 use super::Run;
 use crate::accesslog::read::{LogSource, Progress};
-use crate::accesslog::summary::Summary;
-use crate::alerts::digest::Digest;
+use crate::alerts::RuleItem;
 use crate::alerts::leads::{self, Leads};
-use crate::alerts::ledger::{AlertLedger, Policy, RuleAlert};
+use crate::alerts::ledger::{AlertLedger, Policy};
 use crate::alerts::rules::{self, DayCache};
-use crate::alerts::{RuleItem, ScanRecord};
 use crate::events::event::EventId;
-use crate::events::fold::{self, FoldSummary};
+use crate::events::fold;
 use crate::events::store::EventStore;
 use crate::exit::Status;
-use crate::notify::{Notifier, mail};
+use crate::notify::Notifier;
 use crate::rollup::activity::{self, ActivityDay};
-use crate::state::{SCHEMA_VERSION, State};
+use crate::state::State;
 
 use crate::visits::Visit;
 
-/// What a scan did, for its summary and `--json`.
-#[derive(Debug, Serialize)]
-pub struct ScanReport {
-    pub dry_run: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ingest: Option<Summary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fold: Option<FoldSummary>,
-    /// In a dry run: events read after the cursor (not folded).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub events_previewed: Option<u64>,
-    /// Lead alerts raised by this run.
-    pub leads: Vec<LeadReport>,
-    /// Every enabled rule's verdict, and the alert it raised if any.
-    pub rules: Vec<RuleReport>,
-    /// The product side at the end of the run: users, paying users, MRR, and today so far.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<Product>,
-    /// Alerts waiting after this run.
-    pub pending: usize,
-    pub delivery: Delivery,
-    pub errors: Vec<String>,
-    pub seconds: f64,
-}
+mod deliver;
+mod report;
 
-/// The product numbers a scan shows beside its leads.
-#[derive(Debug, Serialize)]
-pub struct Product {
-    pub users: u64,
-    pub paying: u64,
-    #[serde(serialize_with = "crate::metrics::money::cents")]
-    pub mrr: rust_decimal::Decimal,
-    /// The latest local day with activity, up to today, and what it holds so far.
-    pub day: Option<chrono::NaiveDate>,
-    pub registrations_today: u64,
-    pub commands_today: u64,
-    pub errors_today: u64,
-    #[serde(serialize_with = "crate::metrics::money::cents")]
-    pub api_cost_today: rust_decimal::Decimal,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LeadReport {
-    pub ip: std::net::IpAddr,
-    pub kind: crate::alerts::ledger::LeadAlert,
-    pub tier: crate::page_tier::PageTier,
-    pub score: u32,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RuleReport {
-    pub name: &'static str,
-    pub holds: bool,
-    pub alert: Option<RuleAlert>,
-    pub detail: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Delivery {
-    NothingDue,
-    Sent {
-        to: String,
-        subject: String,
-        leads: usize,
-        rules: usize,
-        /// A message a run that died had frozen, delivered again as it was.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        again: bool,
-    },
-    /// `max_emails_per_hour` reached: the alerts wait for the next allowed message.
-    RateLimited {
-        next_allowed: DateTime<Utc>,
-    },
-    Failed {
-        to: String,
-        error: String,
-    },
-    /// A dry run: the message a real run would send now.
-    WouldSend {
-        to: String,
-        subject: String,
-        text: String,
-    },
-    /// A dry run under the rate limit.
-    WouldWait {
-        next_allowed: DateTime<Utc>,
-    },
-}
+pub use report::{Delivery, LeadReport, Product, RuleReport, ScanReport};
 
 /// Runs one scan under `run.lock`. Returns the report and the exit status; errors of single
 /// steps are in the report (the run goes on without that step), only a state that cannot be
@@ -387,167 +299,4 @@ impl<'a> Scan<'a> {
         let inputs = rules::gather(config, store, &|day| cache.get(day), self.newest, self.now)?;
         Ok(rules::evaluate(&config.alerts.rules, &inputs, self.now))
     }
-
-    /// Step 5, delivery, then the state with this scan's record.
-    fn deliver(mut self, notifier: &dyn Notifier) -> Result<(ScanReport, Status)> {
-        let allowed = self.ledger.may_send(self.now, &self.policy);
-        let next_allowed = self
-            .ledger
-            .sent
-            .iter()
-            .min()
-            .map_or(self.now, |t| *t + Duration::hours(1));
-        self.state.alerts.ledger = std::mem::take(&mut self.ledger);
-        if self.dry_run {
-            self.preview_delivery(notifier, allowed, next_allowed);
-            return Ok(self.finish());
-        }
-        let mut sent = 0;
-        // A message frozen by a run that died goes out first, as it was (its alerts were let
-        // through the hourly limit then).
-        if let Some(outgoing) = self.state.alerts.outgoing.take() {
-            sent += self.send(notifier, outgoing, true);
-        }
-        if !self.state.alerts.pending.is_empty() {
-            let allowed =
-                sent == 0 && allowed || self.state.alerts.ledger.may_send(self.now, &self.policy);
-            if allowed {
-                let digest = self.freeze()?;
-                sent += self.send(notifier, digest, false);
-            } else {
-                self.report.delivery = Delivery::RateLimited { next_allowed };
-            }
-        }
-        self.report.pending = self.state.alerts.pending.len();
-        let now = self.now;
-        let run = self.run;
-        let mut state = std::mem::take(&mut self.state);
-        let (report, status) = self.finish();
-        state.alerts.last_scan = Some(ScanRecord {
-            at: now,
-            status: status as u8,
-            errors: report.errors.clone(),
-            leads_raised: report.leads.len(),
-            rules_raised: report.rules.iter().filter(|r| r.alert.is_some()).count(),
-            messages_sent: sent,
-            pending: report.pending,
-        });
-        state.version = SCHEMA_VERSION;
-        run.lock.save(&state)?;
-        Ok((report, status))
-    }
-
-    /// What a real run would deliver now, for a dry run.
-    fn preview_delivery(
-        &mut self,
-        notifier: &dyn Notifier,
-        allowed: bool,
-        next_allowed: DateTime<Utc>,
-    ) {
-        let alerts = &self.state.alerts;
-        self.report.pending = alerts.pending.len()
-            + alerts
-                .outgoing
-                .as_ref()
-                .map_or(0, |d| d.leads.len() + d.rules.len());
-        if alerts.pending.is_empty() && alerts.outgoing.is_none() {
-            return;
-        }
-        self.report.delivery = if allowed || alerts.outgoing.is_some() {
-            let digest = alerts
-                .outgoing
-                .clone()
-                .unwrap_or_else(|| pending_digest(self.run, &alerts.pending));
-            Delivery::WouldSend {
-                to: notifier.describe(),
-                subject: mail::subject(&digest),
-                text: mail::text(&digest),
-            }
-        } else {
-            Delivery::WouldWait { next_allowed }
-        };
-    }
-
-    /// Moves everything pending into one message with its own id, and saves the state with it
-    /// before anything is delivered: from now on the message is delivered as it is.
-    fn freeze(&mut self) -> Result<Digest> {
-        let pending = std::mem::take(&mut self.state.alerts.pending);
-        let mut digest = pending_digest(self.run, &pending);
-        digest.id = Digest::new_id();
-        self.state.alerts.outgoing = Some(digest.clone());
-        self.state.version = SCHEMA_VERSION;
-        self.run.lock.save(&self.state)?;
-        crate::crashpoint::here("scan:before-send");
-        Ok(digest)
-    }
-
-    /// Delivers a frozen message. Taken: recorded in the history (once, even when delivered
-    /// again after a crash) and out of the state. Refused: its alerts go back to the queue.
-    /// Returns how many messages went out.
-    fn send(&mut self, notifier: &dyn Notifier, digest: Digest, again: bool) -> usize {
-        self.state.alerts.outgoing = None;
-        match notifier.deliver(&digest) {
-            Ok(()) => {
-                crate::crashpoint::here("scan:after-send");
-                self.report.delivery = Delivery::Sent {
-                    to: notifier.describe(),
-                    subject: mail::subject(&digest),
-                    leads: digest.leads.len(),
-                    rules: digest.rules.len(),
-                    again,
-                };
-                // The history is for reports; failing to write it must not resend the alerts.
-                let data_dir = self.run.data_dir();
-                if let Err(err) = crate::alerts::history::record(data_dir, &digest, self.now) {
-                    self.errors
-                        .push(err.context("cannot record the sent alerts"));
-                }
-                self.state.alerts.ledger.record_sent(self.now);
-                self.state.alerts.last_sent = Some(self.now);
-                1
-            }
-            Err(err) => {
-                self.report.delivery = Delivery::Failed {
-                    to: notifier.describe(),
-                    error: format!("{err:#}"),
-                };
-                self.errors.push(err);
-                self.state.alerts.pending.restore(digest);
-                0
-            }
-        }
-    }
-
-    fn finish(self) -> (ScanReport, Status) {
-        let mut report = self.report;
-        // The most actionable status wins: fix the config, then the data, then a failure, then
-        // "try later".
-        let status = [
-            Status::Config,
-            Status::Denied,
-            Status::StoreLost,
-            Status::DataError,
-            Status::Partial,
-            Status::TempFail,
-        ]
-        .into_iter()
-        .find(|s| self.errors.iter().any(|e| Status::for_error(e) == *s))
-        .unwrap_or(Status::Ok);
-        report.errors = self.errors.iter().map(|e| format!("{e:#}")).collect();
-        report.seconds = self.started.elapsed().as_secs_f64();
-        (report, status)
-    }
-}
-
-/// The message for everything in `pending`, leads by score (without an id yet).
-fn pending_digest(run: &Run<'_>, pending: &crate::alerts::Pending) -> Digest {
-    let mut digest = Digest {
-        id: String::new(),
-        site_name: run.config.site_name.clone(),
-        leads: pending.leads.clone(),
-        rules: pending.rules.clone(),
-        report: None,
-    };
-    digest.sort();
-    digest
 }

@@ -1,0 +1,98 @@
+//! What a scan did, for its summary and `--json`: the shape of the report, nothing computed.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::accesslog::summary::Summary;
+use crate::alerts::ledger::RuleAlert;
+use crate::events::fold::FoldSummary;
+
+/// What a scan did, for its summary and `--json`.
+#[derive(Debug, Serialize)]
+pub struct ScanReport {
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold: Option<FoldSummary>,
+    /// In a dry run: events read after the cursor (not folded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_previewed: Option<u64>,
+    /// Lead alerts raised by this run.
+    pub leads: Vec<LeadReport>,
+    /// Every enabled rule's verdict, and the alert it raised if any.
+    pub rules: Vec<RuleReport>,
+    /// The product side at the end of the run: users, paying users, MRR, and today so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    /// Alerts waiting after this run.
+    pub pending: usize,
+    pub delivery: Delivery,
+    pub errors: Vec<String>,
+    pub seconds: f64,
+}
+
+/// The product numbers a scan shows beside its leads.
+#[derive(Debug, Serialize)]
+pub struct Product {
+    pub users: u64,
+    pub paying: u64,
+    #[serde(serialize_with = "crate::metrics::money::cents")]
+    pub mrr: rust_decimal::Decimal,
+    /// The latest local day with activity, up to today, and what it holds so far.
+    pub day: Option<chrono::NaiveDate>,
+    pub registrations_today: u64,
+    pub commands_today: u64,
+    pub errors_today: u64,
+    #[serde(serialize_with = "crate::metrics::money::cents")]
+    pub api_cost_today: rust_decimal::Decimal,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LeadReport {
+    pub ip: std::net::IpAddr,
+    pub kind: crate::alerts::ledger::LeadAlert,
+    pub tier: crate::page_tier::PageTier,
+    pub score: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleReport {
+    pub name: &'static str,
+    pub holds: bool,
+    pub alert: Option<RuleAlert>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Delivery {
+    NothingDue,
+    Sent {
+        to: String,
+        subject: String,
+        leads: usize,
+        rules: usize,
+        /// A message a run that died had frozen, delivered again as it was.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        again: bool,
+    },
+    /// `max_emails_per_hour` reached: the alerts wait for the next allowed message.
+    RateLimited {
+        next_allowed: DateTime<Utc>,
+    },
+    Failed {
+        to: String,
+        error: String,
+    },
+    /// A dry run: the message a real run would send now.
+    WouldSend {
+        to: String,
+        subject: String,
+        text: String,
+    },
+    /// A dry run under the rate limit.
+    WouldWait {
+        next_allowed: DateTime<Utc>,
+    },
+}
