@@ -39,13 +39,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             walk(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && path.file_name().is_some_and(|n| n != "tests.rs")
+        {
             out.push(path);
         }
     }
 }
 
 /// The source up to its first `#[cfg(test)]`, without `//` comments (doc comments included).
+/// Test modules of their own (`tests.rs`) are not walked at all.
 fn code_only(text: &str) -> String {
     let text = text.split("#[cfg(test)]").next().unwrap_or_default();
     text.lines()
