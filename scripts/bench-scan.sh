@@ -5,7 +5,10 @@
 #   - a quiet tick: `scan` with no new line and no new event (target: <= 50 ms);
 #   - a tick with 10,000 new lines of today (new visitors, so new hot leads, journeys and a
 #     digest written to the outbox every tick; target: <= 150 ms).
-# Usage: scripts/bench-scan.sh   (installs redis-server, hyperfine when run as root)
+# With ARKWATCH_BIN=path/to/another/arkwatch, that build is timed beside this one in the same
+# hyperfine runs (its own data dir, log and Redis db), and the difference is printed: an A/B.
+# Usage: [ARKWATCH_BIN=old/arkwatch] scripts/bench-scan.sh   (installs redis-server, hyperfine
+# when run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${BENCH_DIR:-target/bench-scan}
@@ -15,52 +18,66 @@ events=${EVENTS:-1000000}
 need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents --example genlog
-bin=${ARKWATCH_BIN:-$PWD/target/release/arkwatch}  # ARKWATCH_BIN: another build, for A/B runs
+declare -A bins=([this]=$PWD/target/release/arkwatch)
+[ -n "${ARKWATCH_BIN:-}" ] && bins[other]=$(readlink -f "$ARKWATCH_BIN")
 genevents=$PWD/target/release/examples/genevents
 genlog=$PWD/target/release/examples/genlog
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
-rm -rf redis data access.log
+rm -rf redis data-* access-*.log
 start_redis "$work/redis"
 
 today=$(date -u +%F)
 first=$(date -u -d "$today - 13 days" +%F)
-cat > scan.toml <<TOML
-data_dir = "$work/data"
+"$genevents" --events "$events" --days 30 > events.resp
+"$genlog" --lines 200000 --seed 1 --start "$first" --days 14 --tz-offset +0000 > base.log
+db=0
+for name in "${!bins[@]}"; do
+  cat > "scan-$name.toml" <<TOML
+data_dir = "$work/data-$name"
 timezone = "UTC"
 site_hosts = ["acme.example"]
 [[access_log]]
-path = "$work/access.log"
+path = "$work/access-$name.log"
 [events]
-store = "redis://127.0.0.1:$port/0"
+store = "redis://127.0.0.1:$port/$db"
 [alerts]
 # Every tick with new leads writes its digest (the hourly limit would skip the send).
 max_emails_per_hour = 100000
 TOML
+  echo "== $name (${bins[$name]}): $events events into Redis db $db; 200,000 log lines from $first to $today"
+  redis-cli -p "$port" -n "$db" --pipe < events.resp >/dev/null
+  cp base.log "access-$name.log"
+  echo "   first scan (backfill: ingest and fold everything)"
+  /usr/bin/env time -f "   %e s, peak RSS %M KiB" "${bins[$name]}" --config "scan-$name.toml" scan > "first-$name.txt"
+  head -1 "first-$name.txt" | sed 's/^/   /'
+  db=$((db + 1))
+done
 
-echo "== $events events over 30 days into Redis; 200,000 log lines from $first to $today"
-"$genevents" --events "$events" --days 30 | redis-cli -p "$port" --pipe >/dev/null
-"$genlog" --lines 200000 --seed 1 --start "$first" --days 14 --tz-offset +0000 > access.log
-echo "== first scan (backfill: ingest and fold everything)"
-/usr/bin/env time -f "   %e s, peak RSS %M KiB" "$bin" --config scan.toml scan > first.txt
-head -1 first.txt
-
+commands=() prepares=()
+for name in "${!bins[@]}"; do
+  commands+=(-n "$name" "${bins[$name]} --config scan-$name.toml scan")
+  prepares+=(--prepare "$genlog --lines 10000 --seed \$(date +%N) --start $today --days 1 --tz-offset +0000 >> $work/access-$name.log")
+done
 echo "== quiet tick (target <= 50 ms)"
-hyperfine --style basic --warmup 3 --runs "${RUNS:-30}" --export-json quiet.json \
-  -n quiet "$bin --config scan.toml scan" 2>&1 | grep -E "Time|Range"
+hyperfine --style basic --warmup 3 --runs "${RUNS:-30}" --export-json quiet.json "${commands[@]}" 2>&1 | grep -E "Time|Range|±"
 echo "== tick with 10,000 new lines (target <= 150 ms)"
-hyperfine --style basic --warmup 1 --runs "${RUNS:-15}" --export-json busy.json \
-  --prepare "$genlog --lines 10000 --seed \$(date +%N) --start $today --days 1 --tz-offset +0000 >> $work/access.log" \
-  -n busy "$bin --config scan.toml scan" 2>&1 | grep -E "Time|Range"
-"$bin" --config scan.toml scan --dry-run --json > last.json || true
+hyperfine --style basic --warmup 1 --runs "${RUNS:-15}" --export-json busy.json "${prepares[@]}" "${commands[@]}" 2>&1 | grep -E "Time|Range|±"
 python3 - <<'PY'
 import json
-q = json.load(open("quiet.json"))["results"][0]
-b = json.load(open("busy.json"))["results"][0]
-def line(name, r, target):
-    ms = r["mean"] * 1000
-    verdict = "ok" if ms <= target else "OVER TARGET"
-    print(f"{name:<22} {ms:7.1f} ms ± {r['stddev']*1000:.1f}  (median {r['median']*1000:.1f}, target <= {target} ms: {verdict})")
+def results(f):
+    return {r["command"]: r for r in json.load(open(f))["results"]}
+q, b = results("quiet.json"), results("busy.json")
+def line(label, res, target):
+    for name, r in sorted(res.items()):
+        ms = r["mean"] * 1000
+        verdict = "ok" if ms <= target else "OVER TARGET"
+        print(f"{label:<18} {name:<6} {ms:7.1f} ms ± {r['stddev']*1000:.1f}  (median {r['median']*1000:.1f}, target <= {target} ms: {verdict})")
+    if "other" in res:
+        d = res["this"]["mean"] / res["other"]["mean"] - 1
+        print(f"{label:<18} this build vs ARKWATCH_BIN: {d*100:+.1f}%")
 line("quiet tick", q, 50)
 line("10,000-line tick", b, 150)
 PY
-ls data/outbox | wc -l | xargs echo "digests in the outbox:"
+for name in "${!bins[@]}"; do
+  ls "data-$name/outbox" | grep -c '\.eml$' | xargs echo "digests in the outbox of $name:"
+done

@@ -5,7 +5,10 @@
 #   - arkwatch's peak RSS on a 2M-line log;
 #   - the incremental run: 10,000 lines appended to an ingested 200k- and 2M-line log;
 #   - the same three tools on ../shared/data/real-logs/elastic_nginx_logs.log when present.
-# Usage: scripts/bench.sh [LINES]   (default 1000000; installs goaccess, hyperfine, time as root)
+# With ARKWATCH_BIN=path/to/another/arkwatch, that build runs beside this one in the same
+# hyperfine runs (as "other", with its own data dirs), and the difference is printed: an A/B.
+# Usage: [ARKWATCH_BIN=old/arkwatch] scripts/bench.sh [LINES]   (default 1000000; installs
+# goaccess, hyperfine, time as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
@@ -16,6 +19,7 @@ need goaccess:goaccess hyperfine:hyperfine /usr/bin/time:time python3:python3
 
 cargo build --release --locked --quiet --bin arkwatch --example genlog
 bin=$PWD/target/release/arkwatch
+other=${ARKWATCH_BIN:+$(readlink -f "$ARKWATCH_BIN")}
 gen=$PWD/target/release/examples/genlog
 mkdir -p "$work"; cd "$work"
 awk_bin=$(readlink -f "$(command -v awk)")
@@ -33,11 +37,14 @@ config full.toml "$PWD/log-$lines.log" "$PWD/data-full"
 cat "log-$lines.log" > /dev/null  # the page cache holds it for every tool alike
 
 side_by_side() { # side_by_side LOG CONFIG LABEL
-  local log=$1 cfg=$2 label=$3 data
+  local log=$1 cfg=$2 label=$3 data ab=()
   data=$(sed -n 's/^data_dir = "\(.*\)"/\1/p' "$cfg")
+  # The other build reads the same log into a data dir of its own.
+  [ -n "$other" ] && { sed "s|^data_dir = .*|data_dir = \"$data-other\"|" "$cfg" > "$cfg.other"
+    ab=(-n other "$other --config $cfg.other ingest-nginx --json"); }
   hyperfine --style basic --warmup 1 --runs "${RUNS:-5}" --export-json "$label.json" \
-    --prepare "rm -rf $data && sync" \
-    -n arkwatch "$bin --config $cfg ingest-nginx --json" \
+    --prepare "rm -rf $data $data-other && sync" \
+    -n arkwatch "$bin --config $cfg ingest-nginx --json" "${ab[@]}" \
     -n goaccess "goaccess $log --log-format=COMBINED -o $PWD/goaccess-out.json" \
     -n awk "$awk_bin '{c[\$7]++}' $log" >/dev/null 2>&1
   python3 - "$label.json" "$(wc -l < "$log")" "$label" <<'PY'
@@ -50,6 +57,9 @@ for name in ("arkwatch", "goaccess", "awk"):
     r = res[name]
     print(f"  {name:9s} {r['mean']:8.3f} s ± {r['stddev']:.3f}   {lines / r['mean'] / 1e6:6.2f} M lines/s")
 print(f"  arkwatch is {g / a:.1f}x faster than GoAccess and {k / a:.2f}x the speed of awk")
+if "other" in res:
+    o = res["other"]
+    print(f"  other     {o['mean']:8.3f} s ± {o['stddev']:.3f}   this build vs ARKWATCH_BIN: {(a / o['mean'] - 1) * 100:+.1f}%")
 PY
 }
 
@@ -60,26 +70,41 @@ echo "== peak RSS, 2M-line log"
 config rss.toml "$PWD/log-2000000.log" "$PWD/data-rss"
 rm -rf data-rss
 /usr/bin/time -f "  arkwatch peak RSS %M KiB, %e s" "$bin" --config rss.toml ingest-nginx --json > /dev/null
+if [ -n "$other" ]; then
+  rm -rf data-rss
+  /usr/bin/time -f "  other    peak RSS %M KiB, %e s" "$other" --config rss.toml ingest-nginx --json > /dev/null
+fi
 
 echo "== incremental: 10,000 lines appended to an ingested log"
-# As under cron: each timed run finds 10,000 new lines at the end of the (growing) log.
+# As under cron: each timed run finds 10,000 new lines at the end of the (growing) log; each
+# build has a log and a data dir of its own.
 for n in 200000 2000000; do
-  cp "log-$n.log" "grow-$n.log"
-  config "grow-$n.toml" "$PWD/grow-$n.log" "$PWD/data-grow-$n"
-  rm -rf "data-grow-$n"
-  "$bin" --config "grow-$n.toml" ingest-nginx --json > /dev/null
-  cat append-10000.log >> "grow-$n.log"
-  read_bytes=$("$bin" --config "grow-$n.toml" ingest-nginx --json | python3 -c 'import json,sys; print(sum(f["bytes_read"] for f in json.load(sys.stdin)["files"]))')
-  echo "  $n lines + 10000: bytes_read $read_bytes, appended $(stat -c %s append-10000.log)"
+  commands=() prepares=()
+  for who in this ${other:+other}; do
+    b=$bin; [ "$who" = other ] && b=$other
+    cp "log-$n.log" "grow-$n-$who.log"
+    config "grow-$n-$who.toml" "$PWD/grow-$n-$who.log" "$PWD/data-grow-$n-$who"
+    rm -rf "data-grow-$n-$who"
+    "$b" --config "grow-$n-$who.toml" ingest-nginx --json > /dev/null
+    cat append-10000.log >> "grow-$n-$who.log"
+    read_bytes=$("$b" --config "grow-$n-$who.toml" ingest-nginx --json | python3 -c 'import json,sys; print(sum(f["bytes_read"] for f in json.load(sys.stdin)["files"]))')
+    echo "  $who: $n lines + 10000: bytes_read $read_bytes, appended $(stat -c %s append-10000.log)"
+    commands+=(-n "$who" "$b --config grow-$n-$who.toml ingest-nginx --json")
+    prepares+=(--prepare "cat $PWD/append-10000.log >> $PWD/grow-$n-$who.log")
+  done
   hyperfine --style basic --warmup 2 --runs 20 --export-json "grow-$n.json" \
-    --prepare "cat $PWD/append-10000.log >> $PWD/grow-$n.log" \
-    -n "after $n" "$bin --config grow-$n.toml ingest-nginx --json" >/dev/null 2>&1
+    "${prepares[@]}" "${commands[@]}" >/dev/null 2>&1
 done
 python3 - <<'PY'
 import json
-a = json.load(open("grow-200000.json"))["results"][0]["mean"]
-b = json.load(open("grow-2000000.json"))["results"][0]["mean"]
-print(f"  next run: {a*1000:.1f} ms after 200k lines, {b*1000:.1f} ms after 2M lines ({(b/a-1)*100:+.0f}%)")
+def results(f):
+    return {r["command"]: r["mean"] for r in json.load(open(f))["results"]}
+a, b = results("grow-200000.json"), results("grow-2000000.json")
+for who in sorted(a):
+    print(f"  {who}: next run {a[who]*1000:.1f} ms after 200k lines, {b[who]*1000:.1f} ms after 2M lines ({(b[who]/a[who]-1)*100:+.0f}%)")
+if "other" in a:
+    for label, r in (("200k", a), ("2M", b)):
+        print(f"  next run after {label}: this build vs ARKWATCH_BIN {(r['this']/r['other']-1)*100:+.1f}%")
 PY
 
 real=../../../shared/data/real-logs/elastic_nginx_logs.log
