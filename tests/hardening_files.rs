@@ -489,6 +489,43 @@ fn a_redis_that_lost_its_data_stops_the_fold_and_the_projection_comes_back() {
     assert_eq!(again["events"], 0);
 }
 
+/// A copy of the projection that is missing (an upgrade from a version without it, or deleted
+/// by hand) is written whole by the next fold: every user Redis holds, and the fold's own.
+#[test]
+fn a_missing_projection_copy_is_written_whole_by_the_next_fold() {
+    let redis = RedisServer::start();
+    let site = Site::new(&format!("[events]\nstore = \"{}\"\n", redis.url()));
+    let track = |args: &[&str]| {
+        common::assert_success(&site.command().arg("track").args(args).output().unwrap());
+    };
+    track(&["registration", "--user", "a"]);
+    track(&["conversion", "--user", "b", "plan=pro", "mrr=30.00"]);
+    site.fold_events();
+    let copy = site.data.join("projection.jsonl");
+    let users_in = |text: &str| {
+        let mut users: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["user"].as_str().map(str::to_string))
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    };
+    assert_eq!(
+        users_in(&std::fs::read_to_string(&copy).unwrap()),
+        ["a", "b"]
+    );
+    std::fs::remove_file(&copy).unwrap();
+    track(&["registration", "--user", "c"]);
+    site.fold_events();
+    let text = std::fs::read_to_string(&copy).unwrap();
+    assert_eq!(users_in(&text), ["a", "b", "c"], "{text}");
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["totals"]["total"], 3, "{last}");
+    assert_eq!(last["totals"]["premium"], 1, "{last}");
+}
+
 /// After random SIGKILLs, `alerts.jsonl` held 5,551 lines for 4,982 leads, and a disk full
 /// right after the outbox write gave a duplicate `.eml`.
 #[test]

@@ -237,49 +237,67 @@ fn every_new_metric_of_the_saas_fixture_equals_its_hand_computed_value() {
     assert!(close(&t["bounce_rate"], 0.75));
 }
 
+/// A registration one second before local midnight counts on its day: in the new
+/// registrations, in the day's user total and in the registrations per day.
+fn registered_at_the_last_second(zone: &str, local: &str, day: &str) {
+    let site = common::Site::new(&format!("timezone = \"{zone}\"\n"));
+    let out = site
+        .command()
+        .args(["track", "registration", "--user", "late", "--at", local])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let m = metrics(&site.config, &["--since", day, "--until", day]);
+    assert_eq!(m["users"]["new_registrations"], 1, "{zone}: {m:#}");
+    assert_eq!(
+        m["users"]["total"], 1,
+        "{zone}: the user exists at the end of {day}"
+    );
+    assert_eq!(m["users"]["registrations_per_day"][day], 1, "{zone}");
+}
+
 /// In America/Santiago DST starts at 00:00 (Sep 6, 2026): Sep 5 ended at 04:00Z. `end_of()` took
 /// the missing midnight as UTC, four hours early, so a registration at 23:59:59 local on Sep 5
 /// was in Sep 5's new registrations but not in that day's user total.
 #[test]
-fn a_registration_just_before_a_missing_midnight_counts_on_its_day() {
-    for (zone, local, day) in [
-        (
-            "America/Santiago",
-            "2026-09-05T23:59:59-04:00",
-            "2026-09-05",
-        ),
-        // Havana springs forward at 00:00 on Mar 8, 2026 (UTC-5 to UTC-4).
-        ("America/Havana", "2026-03-07T23:59:59-05:00", "2026-03-07"),
-        // Asunción sprang forward at 00:00 on Oct 1, 2023.
-        (
-            "America/Asuncion",
-            "2023-09-30T23:59:59-04:00",
-            "2023-09-30",
-        ),
-        // Lord Howe moves by half an hour, at 02:00.
-        (
-            "Australia/Lord_Howe",
-            "2026-04-05T23:59:59+10:30",
-            "2026-04-05",
-        ),
-        // Samoa skipped Dec 30, 2011: Dec 29 ended when Dec 31 began.
-        ("Pacific/Apia", "2011-12-29T23:59:59-10:00", "2011-12-29"),
-    ] {
-        let site = common::Site::new(&format!("timezone = \"{zone}\"\n"));
-        let out = site
-            .command()
-            .args(["track", "registration", "--user", "late", "--at", local])
-            .output()
-            .unwrap();
-        common::assert_success(&out);
-        let m = metrics(&site.config, &["--since", day, "--until", day]);
-        assert_eq!(m["users"]["new_registrations"], 1, "{zone}: {m:#}");
-        assert_eq!(
-            m["users"]["total"], 1,
-            "{zone}: the user exists at the end of {day}"
-        );
-        assert_eq!(m["users"]["registrations_per_day"][day], 1, "{zone}");
-    }
+fn santiago_a_registration_just_before_a_missing_midnight_counts_on_its_day() {
+    registered_at_the_last_second(
+        "America/Santiago",
+        "2026-09-05T23:59:59-04:00",
+        "2026-09-05",
+    );
+}
+
+/// Havana springs forward at 00:00 on Mar 8, 2026 (UTC-5 to UTC-4).
+#[test]
+fn havana_a_registration_just_before_a_missing_midnight_counts_on_its_day() {
+    registered_at_the_last_second("America/Havana", "2026-03-07T23:59:59-05:00", "2026-03-07");
+}
+
+/// Asunción sprang forward at 00:00 on Oct 1, 2023.
+#[test]
+fn asuncion_a_registration_just_before_a_missing_midnight_counts_on_its_day() {
+    registered_at_the_last_second(
+        "America/Asuncion",
+        "2023-09-30T23:59:59-04:00",
+        "2023-09-30",
+    );
+}
+
+/// Lord Howe moves its clocks by half an hour, at 02:00.
+#[test]
+fn lord_howe_a_day_of_a_half_hour_shift_is_whole() {
+    registered_at_the_last_second(
+        "Australia/Lord_Howe",
+        "2026-04-05T23:59:59+10:30",
+        "2026-04-05",
+    );
+}
+
+/// Samoa skipped Dec 30, 2011: Dec 29 ended when Dec 31 began.
+#[test]
+fn apia_the_day_before_a_skipped_day_ends_when_the_next_begins() {
+    registered_at_the_last_second("Pacific/Apia", "2011-12-29T23:59:59-10:00", "2011-12-29");
 }
 
 /// Apia's skipped day is empty, and the days around it are whole.
@@ -322,4 +340,37 @@ fn unknown_event_types_create_no_user() {
     }
     let m = metrics(&site.config, &[]);
     assert_eq!(m["users"]["total"], 1, "{m:#}");
+}
+
+/// Four users paying 9, 9, 29.99 and 9, one of the 9s cancelling within the 30 days: ARPU is
+/// 47.99 / 3 = 15.9967 and the monthly churn 1 / 4, so LTV is 63.9867, shown 63.99. Rounding
+/// ARPU to 16.00 first gave 64.00.
+#[test]
+fn ltv_is_computed_from_the_unrounded_arpu() {
+    let site = common::Site::new("");
+    let file = site.dir.path().join("ltv.jsonl");
+    let mut lines = String::new();
+    for (user, mrr) in [("a", "9"), ("b", "9"), ("c", "29.99"), ("d", "9")] {
+        lines.push_str(&format!(
+            "{{\"type\":\"conversion\",\"user\":\"{user}\",\"plan\":\"p{mrr}\",\"mrr\":\"{mrr}\",\"ts\":\"2026-09-01T10:00:00Z\"}}\n"
+        ));
+    }
+    lines.push_str("{\"type\":\"cancellation\",\"user\":\"d\",\"ts\":\"2026-09-20T10:00:00Z\"}\n");
+    std::fs::write(&file, lines).unwrap();
+    let out = site
+        .command()
+        .args(["track", "--from-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let m = metrics(
+        &site.config,
+        &["--since", "2026-09-05", "--until", "2026-10-04"],
+    );
+    let r = &m["revenue"];
+    assert_eq!(r["mrr"], 47.99, "{r:#}");
+    assert_eq!(r["arpu"], 16.0, "ARPU shown rounded: {r:#}");
+    assert!(close(&r["monthly_churn_rate"], 0.25), "{r:#}");
+    assert_eq!(r["ltv"], 63.99, "from the unrounded ARPU: {r:#}");
 }

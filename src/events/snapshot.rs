@@ -41,6 +41,29 @@ pub struct Snapshot {
     pub lines: u64,
 }
 
+/// How a record is written: a [`Line::User`] by reference, so writing the copy clones nothing.
+#[derive(Serialize)]
+struct UserLine<'a> {
+    user: &'a str,
+    record: &'a UserRecord,
+}
+
+/// The lines of `users` and the closing line, written to `out`.
+fn lines(
+    out: &mut impl Write,
+    users: &BTreeMap<String, UserRecord>,
+    totals: UserTotals,
+    cursor: EventId,
+) -> Result<()> {
+    for (user, record) in users {
+        serde_json::to_writer(&mut *out, &UserLine { user, record })?;
+        out.write_all(b"\n")?;
+    }
+    serde_json::to_writer(&mut *out, &Line::End { cursor, totals })?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
 /// Appends the records a fold changed and the cursor it reached. Returns the lines appended.
 pub fn append(
     data_dir: &Path,
@@ -49,18 +72,7 @@ pub fn append(
     cursor: EventId,
 ) -> Result<u64> {
     let mut out = Vec::new();
-    for (user, record) in users {
-        serde_json::to_writer(
-            &mut out,
-            &Line::User {
-                user: user.clone(),
-                record: record.clone(),
-            },
-        )?;
-        out.push(b'\n');
-    }
-    serde_json::to_writer(&mut out, &Line::End { cursor, totals })?;
-    out.push(b'\n');
+    lines(&mut out, users, totals, cursor)?;
     let path = path(data_dir);
     let mut file = fsutil::open_append(&path)?;
     file.write_all(&out)
@@ -69,27 +81,22 @@ pub fn append(
     Ok(users.len() as u64 + 1)
 }
 
-/// Writes the copy again from the whole projection.
+/// Writes the copy again from the whole projection, streamed into a temporary file that then
+/// replaces it.
 pub fn compact(
     data_dir: &Path,
     users: &BTreeMap<String, UserRecord>,
     totals: UserTotals,
     cursor: EventId,
 ) -> Result<()> {
-    let mut out = Vec::new();
-    for (user, record) in users {
-        serde_json::to_writer(
-            &mut out,
-            &Line::User {
-                user: user.clone(),
-                record: record.clone(),
-            },
-        )?;
-        out.push(b'\n');
-    }
-    serde_json::to_writer(&mut out, &Line::End { cursor, totals })?;
-    out.push(b'\n');
-    fsutil::write_atomic(&path(data_dir), &out, 0o600)
+    let path = path(data_dir);
+    let mut tmp = fsutil::TempFile::beside(&path, 0o600)?;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.file());
+    lines(&mut out, users, totals, cursor)
+        .and_then(|()| out.flush().map_err(Into::into))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    drop(out);
+    tmp.commit()
 }
 
 /// Reads the copy (None: there is none).

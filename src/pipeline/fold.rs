@@ -196,11 +196,19 @@ fn commit_projection(
     if projection_cursor.is_some_and(|p| cursor <= p) {
         return Ok(());
     }
+    // A copy of the projection in data_dir is started from everything the store holds before
+    // this fold's records (for a new projection: nothing), rather than read back after them.
+    let copy_missing = store.needs_snapshot() && !crate::events::snapshot::path(data_dir).exists();
+    let held = if copy_missing || projection_cursor.is_none() {
+        Some(store.all_users()?)
+    } else {
+        None
+    };
     // Totals are only trusted next to a cursor; a projection without one (new, or reset by
     // hand) is counted from the records it holds.
-    let mut totals = match projection_cursor {
-        Some(_) => store.projection_totals()?,
-        None => UserTotals::count(store.all_users()?.values()),
+    let mut totals = match (&held, projection_cursor) {
+        (Some(held), None) => UserTotals::count(held.values()),
+        _ => store.projection_totals()?,
     };
     let mut records = BTreeMap::new();
     for (user, slot) in std::mem::take(&mut folding.users) {
@@ -212,15 +220,14 @@ fn commit_projection(
     if store.needs_snapshot() {
         // The copy first: after a crash here it is ahead of Redis, and the next fold writes
         // the same records again (the last line of a user wins).
-        let copy = crate::events::snapshot::path(data_dir);
-        if copy.exists() {
-            crate::events::snapshot::append(data_dir, &records, totals, cursor)?;
-        } else {
-            store.save_users(&records, totals, cursor)?;
-            let all = store.all_users()?;
-            crate::events::snapshot::compact(data_dir, &all, totals, cursor)?;
-            folding.summary.users = totals;
-            return Ok(());
+        match held.filter(|_| copy_missing) {
+            Some(mut all) => {
+                all.extend(records.iter().map(|(u, r)| (u.clone(), r.clone())));
+                crate::events::snapshot::compact(data_dir, &all, totals, cursor)?;
+            }
+            None => {
+                crate::events::snapshot::append(data_dir, &records, totals, cursor)?;
+            }
         }
     }
     store.save_users(&records, totals, cursor)?;
