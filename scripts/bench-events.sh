@@ -3,8 +3,9 @@
 #   - 1,000,000 events over 30 days (examples/genevents.rs, loaded with redis-cli --pipe);
 #   - `arkwatch fold-events` from an empty cursor: time (hyperfine) and peak RSS;
 #   - a fold of 10,000 new events on top of the folded million.
-# With ARKWATCH_BIN=path/to/another/arkwatch, that build is timed beside this one in the same
-# hyperfine runs (its own data dir and Redis db), and the difference is printed: an A/B.
+# With ARKWATCH_BIN="path/to/another/arkwatch [more…]", those builds are timed beside this one
+# in the same hyperfine runs (each with its own data dir and Redis db), and the differences are printed:
+# an A/B. A build is named by the directory above its release/ (target-abc1234).
 # Usage: [ARKWATCH_BIN=old/arkwatch] scripts/bench-events.sh [EVENTS]   (default 1000000;
 # installs redis-server, hyperfine and time when run as root)
 set -euo pipefail
@@ -17,7 +18,7 @@ need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine /usr/bi
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents
 declare -A bins=([this]=$PWD/target/release/arkwatch)
-[ -n "${ARKWATCH_BIN:-}" ] && bins[other]=$(readlink -f "$ARKWATCH_BIN")
+add_other_builds bins
 gen=$PWD/target/release/examples/genevents
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
 rm -rf redis data-*
@@ -56,8 +57,8 @@ for name in sorted(full):
     f, n = full[name], new[name]
     print(f"  {name:<6} fold from empty cursor: {f['mean']:.3f} s ± {f['stddev']:.3f} (target ≤ 2 s)")
     print(f"  {name:<6} fold of 10,000 new events: {n['mean']*1000:.1f} ms ± {n['stddev']*1000:.1f} (target ≤ 100 ms)")
-if "other" in full:
+for other in sorted(n for n in full if n != "this"):
     for label, res in (("fold from empty cursor", full), ("fold of 10,000 new", new)):
-        d = res["this"]["mean"] / res["other"]["mean"] - 1
-        print(f"  {label}: this build vs ARKWATCH_BIN {d*100:+.1f}%")
+        d = res["this"]["mean"] / res[other]["mean"] - 1
+        print(f"  {label}: this build vs {other} {d*100:+.1f}%")
 PY

@@ -5,8 +5,9 @@
 #   - a quiet tick: `scan` with no new line and no new event (target: <= 50 ms);
 #   - a tick with 10,000 new lines of today (new visitors, so new hot leads, journeys and a
 #     digest written to the outbox every tick; target: <= 150 ms).
-# With ARKWATCH_BIN=path/to/another/arkwatch, that build is timed beside this one in the same
-# hyperfine runs (its own data dir, log and Redis db), and the difference is printed: an A/B.
+# With ARKWATCH_BIN="path/to/another/arkwatch [more…]", those builds are timed beside this one
+# in the same hyperfine runs (each with its own data dir, log and Redis db), and the differences are
+# printed: an A/B. A build is named by the directory above its release/ (target-abc1234).
 # Usage: [ARKWATCH_BIN=old/arkwatch] scripts/bench-scan.sh   (installs redis-server, hyperfine
 # when run as root)
 set -euo pipefail
@@ -19,7 +20,7 @@ need redis-server:redis-server redis-cli:redis-tools hyperfine:hyperfine
 
 cargo build --release --locked --quiet --bin arkwatch --example genevents --example genlog
 declare -A bins=([this]=$PWD/target/release/arkwatch)
-[ -n "${ARKWATCH_BIN:-}" ] && bins[other]=$(readlink -f "$ARKWATCH_BIN")
+add_other_builds bins
 genevents=$PWD/target/release/examples/genevents
 genlog=$PWD/target/release/examples/genlog
 mkdir -p "$work"; work=$(cd "$work" && pwd); cd "$work"
@@ -72,9 +73,9 @@ def line(label, res, target):
         ms = r["mean"] * 1000
         verdict = "ok" if ms <= target else "OVER TARGET"
         print(f"{label:<18} {name:<6} {ms:7.1f} ms ± {r['stddev']*1000:.1f}  (median {r['median']*1000:.1f}, target <= {target} ms: {verdict})")
-    if "other" in res:
-        d = res["this"]["mean"] / res["other"]["mean"] - 1
-        print(f"{label:<18} this build vs ARKWATCH_BIN: {d*100:+.1f}%")
+    for name in sorted(n for n in res if n != "this"):
+        d = res["this"]["mean"] / res[name]["mean"] - 1
+        print(f"{label:<18} this build vs {name}: {d*100:+.1f}%")
 line("quiet tick", q, 50)
 line("10,000-line tick", b, 150)
 PY

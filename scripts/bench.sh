@@ -5,8 +5,9 @@
 #   - arkwatch's peak RSS on a 2M-line log;
 #   - the incremental run: 10,000 lines appended to an ingested 200k- and 2M-line log;
 #   - the same three tools on ../shared/data/real-logs/elastic_nginx_logs.log when present.
-# With ARKWATCH_BIN=path/to/another/arkwatch, that build runs beside this one in the same
-# hyperfine runs (as "other", with its own data dirs), and the difference is printed: an A/B.
+# With ARKWATCH_BIN="path/to/another/arkwatch [more…]", those builds run beside this one in the
+# same hyperfine runs (each with its own data dirs), and the differences are printed: an A/B. A
+# build is named by the directory above its release/ (target-abc1234).
 # Usage: [ARKWATCH_BIN=old/arkwatch] scripts/bench.sh [LINES]   (default 1000000; installs
 # goaccess, hyperfine, time as root)
 set -euo pipefail
@@ -19,7 +20,8 @@ need goaccess:goaccess hyperfine:hyperfine /usr/bin/time:time python3:python3
 
 cargo build --release --locked --quiet --bin arkwatch --example genlog
 bin=$PWD/target/release/arkwatch
-other=${ARKWATCH_BIN:+$(readlink -f "$ARKWATCH_BIN")}
+declare -A others=()
+add_other_builds others
 gen=$PWD/target/release/examples/genlog
 mkdir -p "$work"; cd "$work"
 awk_bin=$(readlink -f "$(command -v awk)")
@@ -39,11 +41,13 @@ cat "log-$lines.log" > /dev/null  # the page cache holds it for every tool alike
 side_by_side() { # side_by_side LOG CONFIG LABEL
   local log=$1 cfg=$2 label=$3 data ab=()
   data=$(sed -n 's/^data_dir = "\(.*\)"/\1/p' "$cfg")
-  # The other build reads the same log into a data dir of its own.
-  [ -n "$other" ] && { sed "s|^data_dir = .*|data_dir = \"$data-other\"|" "$cfg" > "$cfg.other"
-    ab=(-n other "$other --config $cfg.other ingest-nginx --json"); }
+  # Each other build reads the same log into a data dir of its own.
+  for name in "${!others[@]}"; do
+    sed "s|^data_dir = .*|data_dir = \"$data-$name\"|" "$cfg" > "$cfg.$name"
+    ab+=(-n "$name" "${others[$name]} --config $cfg.$name ingest-nginx --json")
+  done
   hyperfine --style basic --warmup 1 --runs "${RUNS:-5}" --export-json "$label.json" \
-    --prepare "rm -rf $data $data-other && sync" \
+    --prepare "rm -rf $data $data-* && sync" \
     -n arkwatch "$bin --config $cfg ingest-nginx --json" "${ab[@]}" \
     -n goaccess "goaccess $log --log-format=COMBINED -o $PWD/goaccess-out.json" \
     -n awk "$awk_bin '{c[\$7]++}' $log" >/dev/null 2>&1
@@ -57,9 +61,9 @@ for name in ("arkwatch", "goaccess", "awk"):
     r = res[name]
     print(f"  {name:9s} {r['mean']:8.3f} s ± {r['stddev']:.3f}   {lines / r['mean'] / 1e6:6.2f} M lines/s")
 print(f"  arkwatch is {g / a:.1f}x faster than GoAccess and {k / a:.2f}x the speed of awk")
-if "other" in res:
-    o = res["other"]
-    print(f"  other     {o['mean']:8.3f} s ± {o['stddev']:.3f}   this build vs ARKWATCH_BIN: {(a / o['mean'] - 1) * 100:+.1f}%")
+for name in sorted(set(res) - {"arkwatch", "goaccess", "awk"}):
+    o = res[name]
+    print(f"  {name} {o['mean']:8.3f} s ± {o['stddev']:.3f}: this build vs {name} {(a / o['mean'] - 1) * 100:+.1f}%")
 PY
 }
 
@@ -70,18 +74,18 @@ echo "== peak RSS, 2M-line log"
 config rss.toml "$PWD/log-2000000.log" "$PWD/data-rss"
 rm -rf data-rss
 /usr/bin/time -f "  arkwatch peak RSS %M KiB, %e s" "$bin" --config rss.toml ingest-nginx --json > /dev/null
-if [ -n "$other" ]; then
+for name in "${!others[@]}"; do
   rm -rf data-rss
-  /usr/bin/time -f "  other    peak RSS %M KiB, %e s" "$other" --config rss.toml ingest-nginx --json > /dev/null
-fi
+  /usr/bin/time -f "  $name peak RSS %M KiB, %e s" "${others[$name]}" --config rss.toml ingest-nginx --json > /dev/null
+done
 
 echo "== incremental: 10,000 lines appended to an ingested log"
 # As under cron: each timed run finds 10,000 new lines at the end of the (growing) log; each
 # build has a log and a data dir of its own.
 for n in 200000 2000000; do
   commands=() prepares=()
-  for who in this ${other:+other}; do
-    b=$bin; [ "$who" = other ] && b=$other
+  for who in this "${!others[@]}"; do
+    b=$bin; [ "$who" != this ] && b=${others[$who]}
     cp "log-$n.log" "grow-$n-$who.log"
     config "grow-$n-$who.toml" "$PWD/grow-$n-$who.log" "$PWD/data-grow-$n-$who"
     rm -rf "data-grow-$n-$who"
@@ -102,9 +106,9 @@ def results(f):
 a, b = results("grow-200000.json"), results("grow-2000000.json")
 for who in sorted(a):
     print(f"  {who}: next run {a[who]*1000:.1f} ms after 200k lines, {b[who]*1000:.1f} ms after 2M lines ({(b[who]/a[who]-1)*100:+.0f}%)")
-if "other" in a:
+for other in sorted(set(a) - {"this"}):
     for label, r in (("200k", a), ("2M", b)):
-        print(f"  next run after {label}: this build vs ARKWATCH_BIN {(r['this']/r['other']-1)*100:+.1f}%")
+        print(f"  next run after {label}: this build vs {other} {(r['this']/r[other]-1)*100:+.1f}%")
 PY
 
 real=../../../shared/data/real-logs/elastic_nginx_logs.log

@@ -27,3 +27,15 @@ start_redis() {
   trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
 }
+
+# add_other_builds ARRAY — adds each build of $ARKWATCH_BIN (paths, space-separated) to the
+# associative ARRAY (name -> path), named by the directory above its release/.
+add_other_builds() {
+  local -n into=$1
+  local path name
+  for path in ${ARKWATCH_BIN:-}; do
+    path=$(readlink -f "$path")
+    name=$(basename "$(dirname "$(dirname "$path")")")
+    into[$name]=$path
+  done
+}

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -351,9 +352,10 @@ fn ltv_is_computed_from_the_unrounded_arpu() {
     let file = site.dir.path().join("ltv.jsonl");
     let mut lines = String::new();
     for (user, mrr) in [("a", "9"), ("b", "9"), ("c", "29.99"), ("d", "9")] {
-        lines.push_str(&format!(
-            "{{\"type\":\"conversion\",\"user\":\"{user}\",\"plan\":\"p{mrr}\",\"mrr\":\"{mrr}\",\"ts\":\"2026-09-01T10:00:00Z\"}}\n"
-        ));
+        let _ = writeln!(
+            lines,
+            "{{\"type\":\"conversion\",\"user\":\"{user}\",\"plan\":\"p{mrr}\",\"mrr\":\"{mrr}\",\"ts\":\"2026-09-01T10:00:00Z\"}}"
+        );
     }
     lines.push_str("{\"type\":\"cancellation\",\"user\":\"d\",\"ts\":\"2026-09-20T10:00:00Z\"}\n");
     std::fs::write(&file, lines).unwrap();

@@ -76,6 +76,8 @@ pub fn read(
         path: &plan.candidate.path,
         gz: plan.candidate.gz,
         offset: plan.start,
+        stop: plan.stop,
+        at_stop: false,
         skipping: plan.mid_line,
         carry: Vec::new(),
     };
@@ -102,6 +104,10 @@ struct Lines<'a> {
     gz: bool,
     /// Offset of the first byte not handed out (nor skipped) yet.
     offset: u64,
+    /// Where to stop reading (a committed checkpoint), and whether the last buffer reached it:
+    /// what lies before a checkpoint was handed out whole, so it is handed out whole again.
+    stop: Option<u64>,
+    at_stop: bool,
     /// Inside an over-long line: its rest is skipped up to its newline.
     skipping: bool,
     /// Bytes read but not handed out: the start of an unfinished line.
@@ -117,13 +123,22 @@ impl Lines<'_> {
         chunk_size: usize,
     ) -> std::result::Result<(Vec<u8>, bool), ReadEnd> {
         let filled_from = self.carry.len();
-        let mut buf = pool.take(filled_from + chunk_size);
+        let size = match self.stop {
+            Some(stop) => {
+                let read_to = self.offset + filled_from as u64;
+                chunk_size.min(usize::try_from(stop.saturating_sub(read_to)).unwrap_or(chunk_size))
+            }
+            None => chunk_size,
+        };
+        let mut buf = pool.take(filled_from + size);
         buf[..filled_from].copy_from_slice(&self.carry);
         self.carry.clear();
-        match fill(&mut *self.source, &mut buf, filled_from, chunk_size) {
+        match fill(&mut *self.source, &mut buf, filled_from, size) {
             Ok(filled) => {
                 buf.truncate(filled);
-                Ok((buf, filled < filled_from + chunk_size))
+                let read_to = self.offset + filled as u64;
+                self.at_stop = self.stop.is_some_and(|stop| read_to >= stop);
+                Ok((buf, self.at_stop || filled < filled_from + size))
             }
             Err(err) => Err(ReadEnd {
                 error: Some(format!(
@@ -165,7 +180,7 @@ impl Lines<'_> {
         emit: &mut dyn FnMut(Chunk) -> Result<()>,
     ) -> Result<Option<ReadEnd>> {
         let cut = match memchr::memrchr(b'\n', &buf) {
-            _ if at_eof && self.gz => buf.len(),
+            _ if at_eof && (self.gz || self.at_stop) => buf.len(),
             Some(nl) => nl + 1,
             // No access-log line is this long: its start is handed out, to be counted as one
             // malformed line, and the rest skipped, rather than held in memory.

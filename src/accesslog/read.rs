@@ -24,7 +24,7 @@ use crate::day;
 use crate::log_format::LogFormat;
 use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::DayDelta;
-use crate::visits::VisitWriter;
+use crate::visits::VisitSink;
 
 /// Files with less new data than this are folded on the calling thread.
 const PARALLEL_MIN_BYTES: u64 = 4 << 20;
@@ -155,14 +155,23 @@ pub struct Reader<'a> {
     pub keys: &'a VisitorKeys,
     pub now: DateTime<Utc>,
     pub progress: Progress,
+    /// For a recount (`verify`): read each file of the checkpoint at this index only up to
+    /// this offset, and files no checkpoint knows not at all. `None`: read what is new.
+    pub stop_at: Option<&'a [u64]>,
 }
 
 impl Reader<'_> {
-    /// Reads what is new in every source after `records`, appending visit lines to `writer`.
-    pub fn read(&self, mut records: Records, writer: &mut VisitWriter) -> Result<Read> {
+    /// Reads what is new in every source after `records`, handing visit lines to `writer`.
+    pub fn read(&self, mut records: Records, writer: &mut dyn VisitSink) -> Result<Read> {
         let started = Instant::now();
         let bots = BotList::new(&self.config.filters.bot_patterns);
-        let (plans, errors) = plan_sources(&mut records, self.sources, self.now);
+        let (mut plans, errors) = plan_sources(&mut records, self.sources, self.now);
+        if let Some(stops) = self.stop_at {
+            for (_, plan) in &mut plans {
+                plan.stop = Some(stops.get(plan.record).copied().unwrap_or(0));
+            }
+            plans.retain(|(_, plan)| plan.stop > Some(0));
+        }
         let mut summary = Summary::default();
         let to_read: u64 = plans.iter().map(|(_, p)| unread(p)).sum();
         let bar = progress_bar(self.progress, to_read);
@@ -276,7 +285,7 @@ impl<'a> FoldContext<'a> {
 /// The run-wide accumulators.
 struct RunFold<'s> {
     deltas: HashMap<i32, DayDelta>,
-    writer: &'s mut VisitWriter,
+    writer: &'s mut dyn VisitSink,
     summary: &'s mut Summary,
 }
 

@@ -144,6 +144,9 @@ pub struct ReadPlan {
     pub start: u64,
     /// The start is inside an over-long line a previous read began: skip to its end.
     pub mid_line: bool,
+    /// Where reading stops (`verify` recounts what was committed, not what came since);
+    /// `None`: the end of the file.
+    pub stop: Option<u64>,
     prefix: Vec<u8>,
 }
 
@@ -188,6 +191,7 @@ pub fn plan(
                 record,
                 start,
                 mid_line,
+                stop: None,
                 prefix,
             })
         })

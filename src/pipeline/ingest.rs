@@ -47,6 +47,7 @@ pub fn ingest(
         keys: &keys,
         now: run.clock.now(),
         progress,
+        stop_at: None,
     };
     let read = reader.read(
         checkpoint::flatten(std::mem::take(&mut state.logs)),
@@ -72,6 +73,7 @@ pub fn preview(
         keys: &keys,
         now: run.clock.now(),
         progress: Progress::Hidden,
+        stop_at: None,
     };
     let mut read = reader.read(checkpoint::flatten(state.logs.clone()), &mut writer)?;
     let mut visits = Vec::new();

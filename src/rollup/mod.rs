@@ -4,4 +4,5 @@ pub mod activity;
 pub mod erase;
 pub mod files;
 pub mod keys;
+pub mod sessions;
 pub mod traffic;

@@ -31,12 +31,14 @@ pub struct TrafficDay {
     pub malformed: u64,
     /// Hits by status class: "1xx" .. "5xx", and "other".
     pub status: BTreeMap<String, u64>,
-    /// Visitor keys (see `keys`) of the day's pageviews.
+    /// Visitor keys (see `keys`) of the day's pageviews, as rollups written before sessions
+    /// were counted hold them; a visitor of a newer rollup is a key of `sessions`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub visitors: BTreeSet<u64>,
     /// Per visitor: the day's sessions, as (first, last, pageviews) with times in seconds from
     /// the day's UTC midnight. Rollups written before sessions were counted have none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sessions: BTreeMap<u64, Vec<Session>>,
+    pub sessions: BTreeMap<u64, Sessions>,
     /// Pageviews by path (percent-decoded, no query).
     pub pages: BTreeMap<String, u64>,
     /// Pageviews by external referrer host.
@@ -52,36 +54,24 @@ pub struct TierDay {
     pub visitors: BTreeSet<u64>,
 }
 
-/// A session of one visitor: first and last pageview (seconds from the day's UTC midnight)
-/// and how many pageviews.
-pub type Session = (i32, i32, u32);
-
-/// Pageviews further apart than this (30 minutes) belong to two sessions.
-pub const SESSION_GAP_SECS: i32 = 1800;
-
-/// Adds a session to a visitor's sessions, joining every one within the gap. Sessions are the
-/// connected runs of pageviews, so the result does not depend on the order pageviews (or
-/// parts of a day folded by different threads and runs) arrive in.
-pub fn join_session(list: &mut Vec<Session>, mut s: Session) {
-    let mut i = 0;
-    while i < list.len() {
-        let o = list[i];
-        if o.0.saturating_sub(SESSION_GAP_SECS) <= s.1
-            && s.0 <= o.1.saturating_add(SESSION_GAP_SECS)
-        {
-            s = (s.0.min(o.0), s.1.max(o.1), s.2.saturating_add(o.2));
-            list.swap_remove(i);
-        } else {
-            i += 1;
-        }
-    }
-    let at = list.partition_point(|o| o.0 < s.0);
-    list.insert(at, s);
-}
+pub use super::sessions::{SESSION_GAP_SECS, Session, Sessions};
 
 impl TrafficDay {
+    /// The day's visitors: the keys of `sessions`, and those an older rollup listed alone.
     pub fn unique_visitors(&self) -> u64 {
-        self.visitors.len() as u64
+        let older = self
+            .visitors
+            .iter()
+            .filter(|k| !self.sessions.contains_key(k))
+            .count();
+        (self.sessions.len() + older) as u64
+    }
+
+    /// Every visitor key of the day (see [`TrafficDay::unique_visitors`]).
+    pub fn visitor_keys(&self) -> BTreeSet<u64> {
+        let mut keys: BTreeSet<u64> = self.sessions.keys().copied().collect();
+        keys.extend(self.visitors.iter().copied());
+        keys
     }
 
     /// Sessions and bounces (sessions of one pageview) of the day.
@@ -112,11 +102,12 @@ impl TrafficDay {
                     .or_default() += n;
             }
         }
-        self.visitors.extend(delta.sessions.keys().copied());
-        for (visitor, list) in delta.sessions {
-            let into = self.sessions.entry(visitor).or_default();
-            for s in list {
-                join_session(into, s);
+        for (visitor, sessions) in delta.sessions {
+            match self.sessions.entry(visitor) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut().merge(&sessions),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(sessions);
+                }
             }
         }
         for (path, n) in delta.pages {
@@ -166,7 +157,7 @@ pub struct DayDelta {
     pub malformed: u64,
     pub status: [u64; 6],
     /// Per visitor key: its sessions (the keys are the day's visitors).
-    pub sessions: HashMap<u64, Vec<Session>>,
+    pub sessions: HashMap<u64, Sessions>,
     /// Pageviews by decoded path (see `accesslog::fold::decode_path`).
     pub pages: HashMap<Box<[u8]>, u64>,
     pub referrers: HashMap<Box<[u8]>, u64>,
@@ -182,7 +173,12 @@ pub struct TierDelta {
 impl DayDelta {
     /// A pageview of `visitor` at `at` seconds from the day's UTC midnight.
     pub fn view(&mut self, visitor: u64, at: i32) {
-        join_session(self.sessions.entry(visitor).or_default(), (at, at, 1));
+        match self.sessions.entry(visitor) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut().add((at, at, 1)),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Sessions::view(at));
+            }
+        }
     }
 
     /// Folds another delta of the same day into this one.
@@ -197,10 +193,12 @@ impl DayDelta {
         for (a, b) in self.status.iter_mut().zip(other.status) {
             *a += b;
         }
-        for (visitor, list) in other.sessions {
-            let into = self.sessions.entry(visitor).or_default();
-            for s in list {
-                join_session(into, s);
+        for (visitor, sessions) in other.sessions {
+            match self.sessions.entry(visitor) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut().merge(&sessions),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(sessions);
+                }
             }
         }
         for (k, n) in other.pages {
@@ -290,7 +288,10 @@ mod tests {
             }
         }
         b.merge(c);
-        assert_eq!(a.sessions[&1], vec![(0, 2700, 3), (4600, 4600, 1)]);
+        assert_eq!(
+            a.sessions[&1].iter().collect::<Vec<_>>(),
+            vec![(0, 2700, 3), (4600, 4600, 1)]
+        );
         assert_eq!(a.sessions[&1], b.sessions[&1]);
         let mut day = TrafficDay::default();
         day.absorb(a);

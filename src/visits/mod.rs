@@ -72,6 +72,18 @@ pub fn day_path(data_dir: &Path, day: NaiveDate) -> PathBuf {
     visits_dir(data_dir).join(format!("{day}.jsonl"))
 }
 
+/// Where the visits of a read of the logs go: the store ([`VisitWriter`]), or a recount.
+pub trait VisitSink {
+    /// Takes one visit line (the format of [`Visit::to_json_line`]) of local day `day`.
+    fn append_line(&mut self, day: NaiveDate, line: &[u8]) -> Result<()>;
+}
+
+impl VisitSink for VisitWriter {
+    fn append_line(&mut self, day: NaiveDate, line: &[u8]) -> Result<()> {
+        VisitWriter::append_line(self, day, line)
+    }
+}
+
 /// Appends visits to day files; [`VisitWriter::finish`] makes them durable and reports the new
 /// lengths, which the caller commits in the state.
 pub struct VisitWriter {
