@@ -1,6 +1,9 @@
 //! The command line (clap). The only module that knows clap: it turns arguments into the plain
 //! option structs the commands take.
 
+// The doc comments of this file are the help text people read: plain words, not Markdown.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +20,7 @@ use clap::{Parser, Subcommand};
                   not help); 78 configuration error."
 )]
 pub struct Args {
-    /// Configuration file [default: $`ARKWATCH_CONFIG`, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
+    /// Configuration file [default: $ARKWATCH_CONFIG, ./arkwatch.toml, /etc/arkwatch/arkwatch.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -50,10 +53,27 @@ pub enum Command {
     /// Keep arkwatch's own data within retention: archive old visits, trim folded events,
     /// compact the state, clean the outbox
     Rotate(RotateArgs),
-    /// `SaaS` and traffic numbers for a period: tables, JSON, CSV or Prometheus text
+    /// SaaS and traffic numbers for a period: tables, JSON, CSV or Prometheus text
     Metrics(MetricsArgs),
     /// The report of the last closed day, ISO week or month, as Markdown or HTML, or by email
     Report(ReportArgs),
+    /// Prove exactly-once on the logs still on disk: read them again from their start, recount
+    /// every day, and compare with what was committed (exit 65 when a count differs)
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch verify                 # every day the logs on disk hold
+  arkwatch verify --days 7 --json # the last week, for monitoring")]
+pub struct VerifyArgs {
+    /// Report only the last N local days (every file is still read)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_600))]
+    pub days: Option<u32>,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,7 +135,7 @@ pub struct MetricsArgs {
     #[arg(long, group = "format")]
     pub csv: bool,
 
-    /// Prometheus text format (`node_exporter`'s textfile collector)
+    /// Prometheus text format (node_exporter's textfile collector)
     #[arg(long, group = "format")]
     pub prometheus: bool,
 
@@ -192,7 +212,7 @@ pub struct StatusArgs {
   arkwatch track api_call --user 42 provider=openai cost=0.0021 latency_ms=840
   arkwatch track --from-file backfill.jsonl")]
 pub struct TrackArgs {
-    /// Event type: registration, command, conversion, cancellation, `trial_started`, `api_call`,
+    /// Event type: registration, command, conversion, cancellation, trial_started, api_call,
     /// error (others are kept and counted, but left out of metrics and create no user)
     #[arg(value_name = "TYPE", required_unless_present = "from_file")]
     pub kind: Option<String>,
@@ -210,8 +230,8 @@ pub struct TrackArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "user", "at", "fields"])]
     pub from_file: Option<PathBuf>,
 
-    /// Fields of the event as name=value (name, plan, mrr, provider, cost, `latency_ms`,
-    /// message, command, ip, `user_agent`, `event_id`); others are refused
+    /// Fields of the event as name=value (name, plan, mrr, provider, cost, latency_ms,
+    /// message, command, ip, user_agent, event_id); others are refused
     #[arg(value_name = "FIELD=VALUE")]
     pub fields: Vec<String>,
 }
@@ -229,7 +249,7 @@ pub struct FoldEventsArgs {
     pub new_store: bool,
 
     /// The event store lost its data (exit 69): put the copy of the users projection kept in
-    /// `data_dir` back into it, then fold its new stream from the start
+    /// data_dir back into it, then fold its new stream from the start
     #[arg(long, conflicts_with = "new_store")]
     pub restore: bool,
 }

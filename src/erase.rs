@@ -125,16 +125,27 @@ impl Target {
     /// Renames the entries of a count map whose name holds the address (merging counts that
     /// meet under the redacted name); returns how many were renamed.
     pub fn redact_names(&self, map: &mut std::collections::BTreeMap<String, u64>) -> u64 {
+        self.redactions(map).len() as u64
+    }
+
+    /// As [`Target::redact_names`], returning each name as it was and as it is now.
+    pub fn redactions(
+        &self,
+        map: &mut std::collections::BTreeMap<String, u64>,
+    ) -> Vec<(String, String)> {
         let named: Vec<String> = map
             .keys()
             .filter(|k| self.in_text(k.as_bytes()))
             .cloned()
             .collect();
-        for name in &named {
-            let count = map.remove(name).unwrap_or_default();
-            *map.entry(self.redact(name)).or_default() += count;
+        let mut renamed = Vec::new();
+        for name in named {
+            let count = map.remove(&name).unwrap_or_default();
+            let new = self.redact(&name);
+            *map.entry(new.clone()).or_default() += count;
+            renamed.push((name, new));
         }
-        named.len() as u64
+        renamed
     }
 
     /// Whether `ip` is (in) the target, in any spelling.
@@ -382,13 +393,14 @@ pub type Owner = dyn Fn(&[u8]) -> Option<IpAddr>;
 /// Overwrites with spaces every line of `path` that names the target (keeping the newline, so
 /// the file keeps its length and every offset into it), through a temporary file and a rename.
 /// With `owner` (the address a line is the record of), a line owned by another address only has
-/// the mention masked. Returns how many lines matched; `found` sees each one before.
+/// the mention masked. Returns how many lines matched; `found` sees each one before, with its
+/// byte offset in the file.
 pub fn blank_lines(
     path: &Path,
     target: &Target,
     dry: bool,
     owner: Option<&Owner>,
-    found: &mut dyn FnMut(&[u8]),
+    found: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<u64> {
     const CHUNK: usize = 4 << 20;
     let read_err = || format!("cannot read {}", path.display());
@@ -417,7 +429,7 @@ pub fn blank_lines(
         let hits = target.matching_lines(region);
         for &(start, stop) in &hits {
             let line = &mut region[start..stop];
-            found(line);
+            found(done + start as u64, line);
             // A record of someone else that merely mentions the address keeps its place, with
             // the address masked.
             match owner.map(|f| f(line)) {

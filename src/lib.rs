@@ -26,6 +26,7 @@ pub mod report;
 pub mod retention;
 pub mod rollup;
 pub mod state;
+pub mod verify;
 pub mod visits;
 pub mod words;
 

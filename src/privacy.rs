@@ -18,7 +18,7 @@ use crate::erase::{Erased, Target};
 use crate::pipeline::Run;
 use crate::rollup::keys::VisitorKeys;
 use crate::state::{SCHEMA_VERSION, State};
-use crate::{alerts, events, fsutil, notify, rollup, visits};
+use crate::{alerts, events, fsutil, notify, rollup, verify, visits};
 
 #[derive(Debug, Default, Serialize)]
 pub struct PurgeReport {
@@ -64,15 +64,20 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
         audit(run, &keys, target, "started", None)?;
     }
     report.events = events::erase::erase(store.as_mut(), target, dry)?;
-    report.visits = visits::erase::erase(data_dir, target, dry)?;
+    let (erased, visits_removed) = visits::erase::erase(data_dir, target, dry)?;
+    report.visits = erased;
     report.outbox = notify::outbox::erase(config, target, dry)?;
+    let mut log_lines = accesslog::erase::ErasedLines::default();
     if opts.include_access_logs {
-        report.access_logs = Some(erase_access_logs(run, &mut state, target, dry)?);
+        let (erased, lines) = erase_access_logs(run, &mut state, &keys, target, dry)?;
+        report.access_logs = Some(erased);
+        log_lines = lines;
     }
     report.state = alerts::erase::erase_state(&mut state.alerts, target, dry);
     let history = alerts::erase::erase_history(data_dir, target, dry)?;
     merge(&mut report.state, history);
-    let rollups_written = erase_rollups(run, &mut state, &keys, target, &mut report)?;
+    let rollups = erase_rollups(run, &mut state, &keys, target, &mut report)?;
+    let rollups_written = rollups.written;
     if let ipnet::IpNet::V6(_) = target.net
         && !target.single()
     {
@@ -89,6 +94,12 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     }
     report.notes.extend(notes);
     if !dry {
+        // Before the state: a purge killed after this and run again records the rollups'
+        // part a second time, which a recount applies twice to the same effect.
+        let erasure = ledger_entry(run, &keys, target, &rollups, visits_removed, log_lines);
+        if !erasure.is_empty() {
+            verify::ledger::append(data_dir, &erasure)?;
+        }
         let logs_changed = report.access_logs.as_ref().is_some_and(|l| l.files > 0);
         if rollups_written || report.state.records > 0 || logs_changed {
             state.version = SCHEMA_VERSION;
@@ -126,13 +137,73 @@ fn merge(into: &mut Erased, other: Erased) {
     into.notes.extend(other.notes);
 }
 
+/// What this purge changed in the counts `verify` recounts, said without the address.
+fn ledger_entry(
+    run: &Run<'_>,
+    keys: &VisitorKeys,
+    target: &Target,
+    rollups: &RollupsErased,
+    visits_removed: visits::erase::Removed,
+    log_lines: accesslog::erase::ErasedLines,
+) -> verify::ledger::Erasure {
+    let mut erasure = verify::ledger::Erasure {
+        at: run.clock.now(),
+        malformed_lines: log_lines.malformed,
+        ..verify::ledger::Erasure::default()
+    };
+    let hashed = |names: &[(String, String)]| -> Vec<(u64, String)> {
+        names
+            .iter()
+            .map(|(old, new)| (keys.name(old), new.clone()))
+            .collect()
+    };
+    for (date, scrubbed) in &rollups.traffic {
+        let day = erasure.days.entry(*date).or_default();
+        day.visitor_keys.clone_from(&scrubbed.visitor_keys);
+        day.pages = hashed(&scrubbed.pages);
+        day.referrers = hashed(&scrubbed.referrers);
+    }
+    for (date, ids) in visits_removed {
+        if !ids.is_empty() {
+            erasure.days.entry(date).or_default().visits = ids;
+        }
+    }
+    for (day, delta) in log_lines.days {
+        let mut counted = rollup::traffic::TrafficDay::default();
+        counted.absorb(delta);
+        let highs: std::collections::HashSet<u32> = rollups
+            .addresses
+            .iter()
+            .map(|ip| keys.ip_day(*ip, day))
+            .collect();
+        rollup::erase::scrub(&mut counted, &highs, target);
+        erasure
+            .days
+            .entry(crate::day::to_date(day))
+            .or_default()
+            .log_lines = Some(counted);
+    }
+    for (day, line) in log_lines.visits {
+        if let Some(id) = visits::identity(&line) {
+            erasure
+                .days
+                .entry(crate::day::to_date(day))
+                .or_default()
+                .log_visits
+                .push(id);
+        }
+    }
+    erasure
+}
+
 /// The rotated access logs, saving the state when a checkpoint learns a new fingerprint.
 fn erase_access_logs(
     run: &Run<'_>,
     state: &mut State,
+    keys: &VisitorKeys,
     target: &Target,
     dry: bool,
-) -> Result<Erased> {
+) -> Result<(Erased, accesslog::erase::ErasedLines)> {
     let mut logs = std::mem::take(&mut state.logs);
     let snapshot = state.clone();
     let mut save = |logs: &BTreeMap<String, _>| {
@@ -145,9 +216,16 @@ fn erase_access_logs(
         logs: &mut logs,
         save: &mut save,
     };
-    let erased = accesslog::erase::erase(run.config, &mut checkpoints, target, dry);
+    let erased = accesslog::erase::erase(run.config, keys, &mut checkpoints, target, dry);
     state.logs = logs;
     erased
+}
+
+/// What the rollups' part of a purge did, and the addresses whose keys it took out.
+struct RollupsErased {
+    written: bool,
+    traffic: rollup::erase::TrafficChanges,
+    addresses: Vec<std::net::IpAddr>,
 }
 
 /// The rollups, last: a network's visitor keys need the addresses the other stores met.
@@ -157,7 +235,7 @@ fn erase_rollups(
     keys: &VisitorKeys,
     target: &Target,
     report: &mut PurgeReport,
-) -> Result<bool> {
+) -> Result<RollupsErased> {
     let mut seen = std::collections::BTreeSet::new();
     for erased in stores(report) {
         seen.extend(erased.seen.iter().copied());
@@ -169,7 +247,7 @@ fn erase_rollups(
         activity: &mut state.activity,
         generation,
     };
-    let (erased, written) = rollup::erase::erase(
+    let erasure = rollup::erase::erase(
         run.data_dir(),
         &mut records,
         keys,
@@ -177,11 +255,15 @@ fn erase_rollups(
         target,
         report.dry_run,
     )?;
-    report.rollups = erased;
-    if written {
+    report.rollups = erasure.erased;
+    if erasure.written {
         state.generation = generation;
     }
-    Ok(written)
+    Ok(RollupsErased {
+        written: erasure.written,
+        traffic: erasure.traffic,
+        addresses,
+    })
 }
 
 /// Appends one line to `data_dir/audit.log`: when, what (the address only as a keyed hash),

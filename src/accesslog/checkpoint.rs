@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct LogCheckpoint {
     pub files: Vec<FileCheckpoint>,
+    /// The last day of a file whose checkpoint was dropped (gone for a week): days up to it
+    /// may have lines no file on disk holds (`verify` compares them on what remains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_until: Option<NaiveDate>,
 }
 
 /// One physical file of a log's rotation set, known by the fingerprint of its first bytes.
@@ -61,11 +65,20 @@ pub fn flatten(logs: BTreeMap<String, LogCheckpoint>) -> Vec<(String, FileCheckp
         .collect()
 }
 
-/// The list again as checkpoints per log.
-pub fn gather(records: Vec<(String, FileCheckpoint)>) -> BTreeMap<String, LogCheckpoint> {
+/// The list again as checkpoints per log, keeping what `before` knew of each log besides its
+/// files.
+pub fn gather(
+    records: Vec<(String, FileCheckpoint)>,
+    before: &BTreeMap<String, LogCheckpoint>,
+) -> BTreeMap<String, LogCheckpoint> {
     let mut logs: BTreeMap<String, LogCheckpoint> = BTreeMap::new();
     for (key, record) in records {
         logs.entry(key).or_default().files.push(record);
+    }
+    for (key, log) in before {
+        if log.retired_until.is_some() {
+            logs.entry(key.clone()).or_default().retired_until = log.retired_until;
+        }
     }
     logs
 }
@@ -78,8 +91,13 @@ pub fn retain(logs: &mut BTreeMap<String, LogCheckpoint>, now: DateTime<Utc>) ->
     let mut dropped = 0;
     for log in logs.values_mut() {
         let before = log.files.len();
-        log.files
-            .retain(|f| now - f.seen < GONE_AFTER || std::path::Path::new(&f.path).exists());
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut log.files)
+            .into_iter()
+            .partition(|f| now - f.seen < GONE_AFTER || std::path::Path::new(&f.path).exists());
+        log.files = kept;
+        for f in &gone {
+            log.retired_until = log.retired_until.max(f.last_day);
+        }
         dropped += (before - log.files.len()) as u64;
     }
     dropped

@@ -11,10 +11,15 @@ use std::io::Read;
 use anyhow::{Context, Result};
 
 use super::checkpoint::LogCheckpoint;
+use super::chunks::Chunk;
+use super::classify::BotList;
+use super::fold::Folder;
 use super::tailer::{self, Candidate, FP_MAX};
 use crate::config::Config;
 use crate::erase::{Erased, Target, blank_lines};
 use crate::fsutil;
+use crate::rollup::keys::VisitorKeys;
+use crate::rollup::traffic::DayDelta;
 
 /// The checkpoints, and how to save them (with the rest of the state) before a file changes.
 pub struct Checkpoints<'a> {
@@ -22,14 +27,29 @@ pub struct Checkpoints<'a> {
     pub save: &'a mut dyn FnMut(&BTreeMap<String, LogCheckpoint>) -> Result<()>,
 }
 
-/// Erases (or finds) the target in every configured log's rotated files.
+/// What the blanked lines had counted, folded as ingestion folded them: per local day (days
+/// since 1970-01-01), and their visits (lines of the visits store). `verify` adds them back
+/// to its recount of the logs.
+#[derive(Default)]
+pub struct ErasedLines {
+    pub days: foldhash::HashMap<i32, DayDelta>,
+    pub visits: Vec<(i32, Vec<u8>)>,
+    /// Blanked lines that did not parse: their day was that of the line before, not known here.
+    pub malformed: u64,
+}
+
+/// Erases (or finds) the target in every configured log's rotated files; returns what went,
+/// and what the blanked lines had counted.
 pub fn erase(
     config: &Config,
+    keys: &VisitorKeys,
     checkpoints: &mut Checkpoints<'_>,
     target: &Target,
     dry: bool,
-) -> Result<Erased> {
+) -> Result<(Erased, ErasedLines)> {
     let mut erased = Erased::default();
+    let mut lines = ErasedLines::default();
+    let bots = BotList::new(&config.filters.bot_patterns);
     for log in &config.access_logs {
         let candidates = match tailer::discover(&log.path) {
             Ok(c) => c,
@@ -38,15 +58,30 @@ pub fn erase(
                 continue;
             }
         };
+        let mut blanked = Vec::new();
         for c in candidates {
             if c.live {
                 live(&c, target, dry, &mut erased)?;
             } else {
-                rotated(&c, checkpoints, target, dry, &mut erased)?;
+                rotated(&c, checkpoints, target, dry, &mut erased, &mut blanked)?;
             }
         }
+        let mut folder = Folder::new(config, &log.format, log.client_ip, &bots, keys);
+        for (offset, line) in blanked {
+            let chunk = Chunk {
+                data: line,
+                offset,
+                oversized: false,
+            };
+            let report = folder.fold(&chunk, &log.path.display().to_string());
+            lines.malformed += report.leading_malformed;
+            lines.visits.extend(report.visits);
+        }
+        for (day, delta) in folder.deltas {
+            lines.days.entry(day).or_default().merge(delta);
+        }
     }
-    Ok(erased)
+    Ok((erased, lines))
 }
 
 fn found_line(erased: &mut Erased, c: &Candidate, line: &[u8]) {
@@ -79,12 +114,15 @@ fn live(c: &Candidate, target: &Target, dry: bool, erased: &mut Erased) -> Resul
     Ok(())
 }
 
+/// Blanks the target's lines of a rotated file, keeping each line's offset and bytes in
+/// `blanked`.
 fn rotated(
     c: &Candidate,
     checkpoints: &mut Checkpoints<'_>,
     target: &Target,
     dry: bool,
     erased: &mut Erased,
+    blanked: &mut Vec<(u64, Vec<u8>)>,
 ) -> Result<()> {
     let old_prefix = c
         .prefix()
@@ -103,9 +141,13 @@ fn rotated(
     if lines.is_empty() && c.gz {
         return Ok(());
     }
+    let mut originals = Vec::new();
     for &(start, stop) in &lines {
         if c.gz && dry {
             found_line(erased, c, &bytes[start..stop]);
+        }
+        if c.gz {
+            originals.push((start as u64, bytes[start..stop].to_vec()));
         }
         bytes[start..stop].fill(b' ');
     }
@@ -114,7 +156,9 @@ fn rotated(
             lines.len() as u64
         } else {
             let mut found = Vec::new();
-            let n = blank_lines(&c.path, target, true, None, &mut |l| found.push(l.to_vec()))?;
+            let n = blank_lines(&c.path, target, true, None, &mut |_, l| {
+                found.push(l.to_vec());
+            })?;
             for line in found {
                 found_line(erased, c, &line);
             }
@@ -129,11 +173,14 @@ fn rotated(
             .with_context(|| format!("cannot stat {}", c.path.display()))?;
         fsutil::write_gz_atomic(&c.path, &bytes)?;
         keep_owner(&c.path, &meta);
+        blanked.extend(originals);
         lines.len() as u64
     } else {
         let meta = std::fs::metadata(&c.path)
             .with_context(|| format!("cannot stat {}", c.path.display()))?;
-        let n = blank_lines(&c.path, target, false, None, &mut |_| {})?;
+        let n = blank_lines(&c.path, target, false, None, &mut |offset, line| {
+            blanked.push((offset, line.to_vec()));
+        })?;
         keep_owner(&c.path, &meta);
         n
     };

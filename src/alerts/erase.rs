@@ -60,7 +60,7 @@ pub fn erase_history(data_dir: &Path, target: &Target, dry: bool) -> Result<Eras
             .and_then(|s| s.ip)
     };
     let mut found = Vec::new();
-    let n = blank_lines(&path, target, dry, Some(&owner), &mut |line| {
+    let n = blank_lines(&path, target, dry, Some(&owner), &mut |_, line| {
         if dry {
             found.push(serde_json::json!({
                 "alert_sent": serde_json::from_slice::<serde_json::Value>(line).ok()

@@ -10,6 +10,7 @@ mod rotate;
 mod scan;
 mod status;
 mod track;
+mod verify;
 
 use std::io::Write;
 use std::time::Duration;
@@ -54,6 +55,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Rotate(opts) => rotate::run(&env, &opts),
         Command::Metrics(opts) => metrics::run(&env, &opts),
         Command::Report(opts) => report::run(&env, &opts),
+        Command::Verify(opts) => verify::run(&env, &opts),
     }
 }
 

@@ -50,6 +50,7 @@ pub fn run(env: &super::Env, opts: &StatusArgs) -> Result<Status> {
         pending_alerts(&st, now),
         lock(config, now)?,
     ];
+    checks.push(verify(config));
     let logs = read::backlog(&st.logs, &LogSource::configured(config), now);
     for log in &logs {
         if let Some(error) = &log.error {
@@ -180,6 +181,43 @@ fn event_store(config: &crate::config::Config, st: &state::State) -> Check {
             Check::new("event store", true, format!("{answer}; {last}"))
         }
         Err(err) => Check::new("event store", false, format!("{err:#}")),
+    }
+}
+
+/// The last `arkwatch verify`: when, and whether every count matched its recount.
+fn verify(config: &crate::config::Config) -> Check {
+    match crate::verify::last(&config.data_dir) {
+        Ok(None) => Check::new(
+            "verify",
+            true,
+            "never run (`arkwatch verify` recounts the logs on disk)".into(),
+        ),
+        Ok(Some(v)) => {
+            let when = v.at.format("%Y-%m-%d %H:%M UTC");
+            if v.verdict == crate::verify::Verdict::Differs {
+                let days: Vec<String> = v.differing_days.iter().map(ToString::to_string).collect();
+                Check::new(
+                    "verify",
+                    false,
+                    format!(
+                        "{when}: {} differ from the logs ({}); run `arkwatch verify` for the \
+                         fields",
+                        crate::words::count(v.differing, "day"),
+                        days.join(", ")
+                    ),
+                )
+            } else {
+                Check::new(
+                    "verify",
+                    true,
+                    format!(
+                        "{when}: every day matches the logs ({} match, {} partial, {} gone)",
+                        v.matched, v.partial, v.gone
+                    ),
+                )
+            }
+        }
+        Err(err) => Check::new("verify", false, format!("{err:#}")),
     }
 }
 

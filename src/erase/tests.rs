@@ -80,7 +80,10 @@ fn blanking_keeps_the_length_and_every_other_line() {
     let text = "{\"ip\":\"203.0.113.7\"}\n{\"ip\":\"203.0.113.8\"}\n{\"ip\":\"203.0.113.7\"}";
     std::fs::write(&path, text).unwrap();
     let mut found = 0;
-    let n = blank_lines(&path, &t("203.0.113.7"), false, None, &mut |_| found += 1).unwrap();
+    let n = blank_lines(&path, &t("203.0.113.7"), false, None, &mut |_, _| {
+        found += 1;
+    })
+    .unwrap();
     assert_eq!((n, found), (2, 2));
     let after = std::fs::read_to_string(&path).unwrap();
     assert_eq!(after.len(), text.len());

@@ -49,10 +49,7 @@ pub fn ingest(
         progress,
         stop_at: None,
     };
-    let read = reader.read(
-        checkpoint::flatten(std::mem::take(&mut state.logs)),
-        &mut writer,
-    )?;
+    let read = reader.read(checkpoint::flatten(state.logs.clone()), &mut writer)?;
     let mut summary = commit(run, state, read, writer)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -110,7 +107,7 @@ fn commit(run: &Run<'_>, state: &mut State, read: Read, writer: VisitWriter) -> 
     state.generation = generation;
     state.version = SCHEMA_VERSION;
     state.last_ingest = Some(run.clock.now());
-    state.logs = checkpoint::gather(records);
+    state.logs = checkpoint::gather(records, &state.logs);
     crate::crashpoint::here("ingest:before-state");
     run.lock.save(state)?;
     crate::crashpoint::here("ingest:after-state");

@@ -3,15 +3,17 @@
 //! User-Agents), and page, referrer, command and error names holding the address are
 //! redacted. Changed days are written as a new generation; the caller commits the state.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::Result;
+use chrono::NaiveDate;
 
+use super::activity;
 use super::files::Generations;
 use super::keys::VisitorKeys;
-use super::{activity, traffic};
+use super::traffic::{self, TrafficDay};
 use crate::erase::{Erased, Target};
 
 /// The rollups' records in the state, and the generation a change is written as.
@@ -22,7 +24,7 @@ pub struct Records<'a> {
 }
 
 /// Erases (or finds) the target in the rollups; `addresses` are the target's addresses whose
-/// visitor keys go. Returns what went and whether any day was written.
+/// visitor keys go.
 pub fn erase(
     data_dir: &Path,
     records: &mut Records<'_>,
@@ -30,15 +32,78 @@ pub fn erase(
     addresses: &[IpAddr],
     target: &Target,
     dry: bool,
-) -> Result<(Erased, bool)> {
+) -> Result<Erasure> {
     let mut erased = Erased::default();
-    let traffic_written =
-        erase_traffic(data_dir, records, keys, addresses, target, dry, &mut erased)?;
+    let mut changes = TrafficChanges::new();
+    let traffic_written = erase_traffic(
+        data_dir,
+        records,
+        keys,
+        addresses,
+        target,
+        dry,
+        &mut erased,
+        &mut changes,
+    )?;
     let activity_written = erase_activity(data_dir, records, target, dry, &mut erased)?;
-    Ok((erased, traffic_written || activity_written))
+    Ok(Erasure {
+        erased,
+        written: traffic_written || activity_written,
+        traffic: changes,
+    })
 }
 
+/// What erasing a target did to the rollups.
+pub struct Erasure {
+    pub erased: Erased,
+    /// Whether any day was written (the caller commits the state).
+    pub written: bool,
+    pub traffic: TrafficChanges,
+}
+
+/// What erasing a target changed in one day's traffic rollup: the visitor keys taken out (with
+/// their sessions) and the names redacted, as they were and as they are.
+#[derive(Debug, Default)]
+pub struct Scrubbed {
+    pub visitor_keys: Vec<u64>,
+    pub pages: Vec<(String, String)>,
+    pub referrers: Vec<(String, String)>,
+}
+
+impl Scrubbed {
+    pub fn count(&self) -> u64 {
+        (self.visitor_keys.len() + self.pages.len() + self.referrers.len()) as u64
+    }
+}
+
+/// Takes the keys whose address-and-day part is one of `highs` out of a day (visitors,
+/// sessions, tiers) and redacts the names holding the target.
+pub fn scrub(
+    day: &mut TrafficDay,
+    highs: &HashSet<u32, impl std::hash::BuildHasher>,
+    target: &Target,
+) -> Scrubbed {
+    let owned = |k: &u64| highs.contains(&VisitorKeys::ip_day_of(*k));
+    let mut gone: BTreeSet<u64> = day.visitors.iter().copied().filter(owned).collect();
+    gone.extend(day.sessions.keys().copied().filter(owned));
+    day.visitors.retain(|k| !owned(k));
+    day.sessions.retain(|k, _| !owned(k));
+    for tier in day.tiers.values_mut() {
+        gone.extend(tier.visitors.iter().copied().filter(owned));
+        tier.visitors.retain(|k| !owned(k));
+    }
+    Scrubbed {
+        visitor_keys: gone.into_iter().collect(),
+        pages: target.redactions(&mut day.pages),
+        referrers: target.redactions(&mut day.referrers),
+    }
+}
+
+/// What an erasure changed in the traffic rollups, by day.
+pub type TrafficChanges = BTreeMap<NaiveDate, Scrubbed>;
+
 /// Visitor keys, sessions and names in the traffic rollups; returns whether a day was written.
+#[allow(clippy::too_many_arguments)] // the two halves of `erase`, which has them all
 fn erase_traffic(
     data_dir: &Path,
     records: &mut Records<'_>,
@@ -47,6 +112,7 @@ fn erase_traffic(
     target: &Target,
     dry: bool,
     erased: &mut Erased,
+    changes: &mut TrafficChanges,
 ) -> Result<bool> {
     let mut written = false;
     let days: Vec<chrono::NaiveDate> = records.traffic.keys().copied().collect();
@@ -54,21 +120,11 @@ fn erase_traffic(
         let mut rollup = traffic::load_day(data_dir, records.traffic, date)?;
         let day = crate::day::from_date(date);
         let highs: HashSet<u32> = addresses.iter().map(|ip| keys.ip_day(*ip, day)).collect();
-        let mut removed = 0u64;
-        let mut drop_keys = |set: &mut BTreeSet<u64>| {
-            let before = set.len();
-            set.retain(|k| !highs.contains(&VisitorKeys::ip_day_of(*k)));
-            removed += (before - set.len()) as u64;
-        };
-        drop_keys(&mut rollup.visitors);
-        rollup
-            .sessions
-            .retain(|k, _| !highs.contains(&VisitorKeys::ip_day_of(*k)));
-        for tier in rollup.tiers.values_mut() {
-            drop_keys(&mut tier.visitors);
+        let scrubbed = scrub(&mut rollup, &highs, target);
+        let removed = scrubbed.count();
+        if removed > 0 && !dry {
+            changes.insert(date, scrubbed);
         }
-        removed +=
-            target.redact_names(&mut rollup.pages) + target.redact_names(&mut rollup.referrers);
         if removed == 0 {
             continue;
         }

@@ -126,6 +126,15 @@ impl VisitorKeys {
         h.finish()
     }
 
+    /// A keyed hash of a name (a page that held a purged address), for the erasure ledger:
+    /// the name can be recognised again without being kept.
+    pub fn name(&self, text: &str) -> u64 {
+        let mut h = self.hasher();
+        h.write_u8(b'n');
+        h.write(text.as_bytes());
+        h.finish()
+    }
+
     /// A keyed hash of an address alone, for the audit log.
     pub fn address(&self, ip: IpAddr) -> u64 {
         let mut h = self.hasher();

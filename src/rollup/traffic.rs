@@ -85,6 +85,35 @@ impl TrafficDay {
         (sessions, bounces)
     }
 
+    /// Adds another record of the same day (a recount's part, say).
+    pub fn merge(&mut self, other: &TrafficDay) {
+        self.hits += other.hits;
+        self.bytes += other.bytes;
+        self.pageviews += other.pageviews;
+        self.bot_hits += other.bot_hits;
+        self.static_hits += other.static_hits;
+        self.ignored_hits += other.ignored_hits;
+        self.malformed += other.malformed;
+        for (class, n) in &other.status {
+            *self.status.entry(class.clone()).or_default() += n;
+        }
+        self.visitors.extend(other.visitors.iter().copied());
+        for (visitor, sessions) in &other.sessions {
+            self.sessions.entry(*visitor).or_default().merge(sessions);
+        }
+        for (name, n) in &other.pages {
+            *self.pages.entry(name.clone()).or_default() += n;
+        }
+        for (name, n) in &other.referrers {
+            *self.referrers.entry(name.clone()).or_default() += n;
+        }
+        for (tier, t) in &other.tiers {
+            let into = self.tiers.entry(*tier).or_default();
+            into.visits += t.visits;
+            into.visitors.extend(t.visitors.iter().copied());
+        }
+    }
+
     /// Adds what one run saw of this day.
     pub fn absorb(&mut self, delta: DayDelta) {
         self.hits += delta.hits;

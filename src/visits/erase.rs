@@ -3,25 +3,38 @@
 //! person's visit that only mentions the address (in a referrer, say) keeps its place with the
 //! address masked; the gzip archives are rewritten without the target's lines.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::Result;
+use chrono::NaiveDate;
 
-use super::{archive_dir, line_ip, visits_dir};
+use super::{archive_dir, identity, line_ip, visits_dir};
 use crate::erase::{Erased, Target, blank_lines};
 use crate::fsutil;
 
-/// Erases (or, in a dry run, finds) the target's visits.
-pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
+/// The identities (see [`super::identity`]) of the visits an erasure removed, by day.
+pub type Removed = BTreeMap<NaiveDate, Vec<u64>>;
+
+/// Erases (or, in a dry run, finds) the target's visits; returns what went, and which visits.
+pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<(Erased, Removed)> {
     let mut erased = Erased::default();
+    let mut removed = Removed::new();
     for path in fsutil::list(&visits_dir(data_dir), ".jsonl")? {
         let mut found = Vec::new();
         let mut seen = BTreeSet::new();
-        let n = blank_lines(&path, target, dry, Some(&line_ip), &mut |line| {
+        let day = day_of(&path, ".jsonl");
+        let mut gone = Vec::new();
+        let n = blank_lines(&path, target, dry, Some(&line_ip), &mut |_, line| {
             note(line, &mut seen, dry.then_some(&mut found));
+            if line_ip(line).is_some_and(|ip| target.matches(ip)) {
+                gone.extend(identity(line));
+            }
         })?;
+        if let Some(day) = day {
+            removed.entry(day).or_default().append(&mut gone);
+        }
         erased.seen.extend(seen);
         erased.found.extend(found);
         if n > 0 {
@@ -57,7 +70,14 @@ pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
                 &mut erased.seen,
                 dry.then_some(&mut erased.found),
             );
-            if line_ip(line.as_bytes()).is_some_and(|ip| !target.matches(ip)) {
+            if line_ip(line.as_bytes()).is_some_and(|ip| target.matches(ip)) {
+                if let Some(day) = day_of(&path, ".jsonl.gz") {
+                    removed
+                        .entry(day)
+                        .or_default()
+                        .extend(identity(line.as_bytes()));
+                }
+            } else if line_ip(line.as_bytes()).is_some() {
                 let mut bytes = line.as_bytes().to_vec();
                 target.mask(&mut bytes);
                 kept.push_str(&String::from_utf8_lossy(&bytes));
@@ -76,7 +96,16 @@ pub fn erase(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
             );
         }
     }
-    Ok(erased)
+    Ok((erased, removed))
+}
+
+/// The day of a visits file (`DAY.jsonl`, or an archive `DAY.jsonl.gz`).
+fn day_of(path: &Path, suffix: &str) -> Option<NaiveDate> {
+    path.file_name()?
+        .to_str()?
+        .strip_suffix(suffix)?
+        .parse()
+        .ok()
 }
 
 /// Remembers the address of a matching visit, and in a dry run the visit itself.

@@ -235,6 +235,78 @@ pub fn line_ip(line: &[u8]) -> Option<IpAddr> {
     std::str::from_utf8(&line[at..at + len]).ok()?.parse().ok()
 }
 
+/// What identifies a visit line across rotations: its time as written and the byte offset of
+/// its log line. A log file's name changes when it is rotated, its offsets do not, and masking
+/// an address in the line changes neither. `None` for a line that is not a visit.
+pub fn identity(line: &[u8]) -> Option<u64> {
+    use std::hash::Hasher;
+    let time_at = memchr::memmem::find(line, b"\"time\":\"")? + 8;
+    let time_len = memchr::memchr(b'"', &line[time_at..])?;
+    let offset_at = memchr::memmem::rfind(line, b"\"offset\":")? + 9;
+    let digits = line[offset_at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let mut h = siphasher::sip::SipHasher13::new();
+    h.write(&line[time_at..time_at + time_len]);
+    h.write_u8(0);
+    h.write(&line[offset_at..offset_at + digits]);
+    Some(h.finish())
+}
+
+/// Identities of visits (see [`identity`]) and how many lines hold each.
+pub type Identities = foldhash::HashMap<u64, u32>;
+
+/// The identities of the committed visits of every day, in the live store and its archives.
+pub fn identities(
+    data_dir: &Path,
+    committed: &Committed,
+) -> Result<BTreeMap<NaiveDate, Identities>> {
+    let mut out: BTreeMap<NaiveDate, Identities> = BTreeMap::new();
+    let mut add = |day: NaiveDate, bytes: &[u8]| {
+        let ids = out.entry(day).or_default();
+        for line in bytes.split(|&b| b == b'\n') {
+            if let Some(id) = identity(line) {
+                *ids.entry(id).or_default() += 1;
+            }
+        }
+    };
+    for (&day, &length) in committed {
+        use std::io::Read;
+        let path = day_path(data_dir, day);
+        let mut bytes = Vec::new();
+        crate::fsutil::open_read(&path)
+            .and_then(|f| f.take(length).read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        add(day, &bytes);
+    }
+    for path in crate::fsutil::list(&archive_dir(data_dir), ".jsonl.gz")? {
+        let day = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl.gz"))
+            .and_then(|d| d.parse::<NaiveDate>().ok());
+        if let Some(day) = day {
+            add(day, &crate::fsutil::read_gz(&path)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Day files longer than their committed length, and by how many bytes: what a run that died
+/// (or a hand) added, which the next run cuts off.
+pub fn uncommitted(data_dir: &Path, committed: &Committed) -> Vec<(NaiveDate, u64)> {
+    committed
+        .iter()
+        .filter_map(|(&day, &length)| {
+            let len = std::fs::symlink_metadata(day_path(data_dir, day))
+                .ok()?
+                .len();
+            (len > length).then_some((day, len - length))
+        })
+        .collect()
+}
+
 /// Reads the visits recorded in bytes `range` of one day's file (`range.start` is the start of
 /// a line), keeping those whose raw line passes `keep` (a cheap filter before the JSON parse).
 pub fn read_range(

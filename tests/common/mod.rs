@@ -140,6 +140,30 @@ impl Site {
             clean.visits(),
             "visits differ from a clean pass"
         );
+        self.assert_verify_matches();
+    }
+
+    /// Asserts that `arkwatch verify` finds every day the logs hold counted exactly once:
+    /// no day differs, and while every file read is still on disk, every day matches.
+    pub fn assert_verify_matches(&self) -> serde_json::Value {
+        let out = self.command().args(["verify", "--json"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        assert!(
+            out.status.success() && report["verdict"] == "match",
+            "verify: {report:#}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let days = report["days"].as_array().cloned().unwrap_or_default();
+        assert!(!days.is_empty(), "verify compared no day: {report:#}");
+        let lost = report["notes"].to_string().contains("no longer on disk");
+        for day in &days {
+            if lost {
+                assert_ne!(day["verdict"], "differs", "{report:#}");
+            } else {
+                assert_eq!(day["verdict"], "match", "{report:#}");
+            }
+        }
+        report
     }
 }
 

@@ -1,0 +1,94 @@
+//! The erasure ledger (`data_dir/erasures.jsonl`): what each `purge-ip` changed in the counts
+//! that `verify` recounts from the logs, said without the address, so that a recount can be
+//! brought to what the stores hold after the purge. One JSON line per purge:
+//!
+//! - the visitor keys taken out of each day's traffic rollup (with their sessions), and the
+//!   page and referrer names redacted there, as a keyed hash of the name before and the name
+//!   after;
+//! - the identities of the visits blanked in the visits store;
+//! - for lines blanked in rotated access logs (`--include-access-logs`): what they had counted
+//!   (already without the target's keys, names redacted), and the identities of the visits
+//!   they had produced.
+//!
+//! A line cut by a crash is skipped; running the purge again writes what is still to erase.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil;
+use crate::rollup::traffic::TrafficDay;
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join("erasures.jsonl")
+}
+
+/// What one purge changed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Erasure {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub days: BTreeMap<NaiveDate, DayErasure>,
+    /// Blanked log lines that did not parse (their day is not known): that many malformed lines
+    /// may be missing from a recount, on any day.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub malformed_lines: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What one purge changed on one local day.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DayErasure {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visitor_keys: Vec<u64>,
+    /// (keyed hash of the name as it was, the name as it is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<(u64, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<(u64, String)>,
+    /// Visits blanked in the visits store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visits: Vec<u64>,
+    /// What the blanked log lines had counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_lines: Option<TrafficDay>,
+    /// The visits the blanked log lines had produced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_visits: Vec<u64>,
+}
+
+impl Erasure {
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty() && self.malformed_lines == 0
+    }
+}
+
+/// Appends one purge's erasure.
+pub fn append(data_dir: &Path, erasure: &Erasure) -> Result<()> {
+    let path = path(data_dir);
+    let mut bytes = serde_json::to_vec(erasure).context("cannot serialise an erasure")?;
+    bytes.push(b'\n');
+    let mut file = fsutil::open_append(&path)?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_data())
+        .with_context(|| format!("cannot append to {}", path.display()))
+}
+
+/// Every erasure recorded, oldest first; a line that does not parse (cut by a crash) is skipped.
+pub fn load(data_dir: &Path) -> Result<Vec<Erasure>> {
+    let Some(bytes) = fsutil::read_if_exists(&path(data_dir))? else {
+        return Ok(Vec::new());
+    };
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect())
+}

@@ -1,0 +1,251 @@
+//! `arkwatch verify` on real runs: a tampered rollup and a visit recorded twice are found (with
+//! the day, the field and both counts), a purge of an address is accounted for, days whose
+//! lines were deleted are partial, and status shows the last verdict. (Every rotation and
+//! SIGKILL scenario of `tests/rotation.rs` and `tests/crash.rs` ends with a verify too, through
+//! `Site::assert_same_as_clean_pass`.)
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Site, logrotate};
+use serde_json::Value;
+
+const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+
+fn req(ip: &str, path: &str, referrer: &str, hours_ago: i64) -> String {
+    let t = Utc::now() - Duration::hours(hours_ago);
+    format!(
+        "{ip} - - [{}] \"GET {path} HTTP/1.1\" 200 512 \"{referrer}\" \"{SAFARI}\"",
+        t.format("%d/%b/%Y:%H:%M:%S +0000")
+    )
+}
+
+fn verify(site: &Site) -> (Option<i32>, Value) {
+    let out = site.command().args(["verify", "--json"]).output().unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or_default(),
+    )
+}
+
+/// The days of a report that differ, with their differences.
+fn differing(report: &Value) -> Vec<Value> {
+    report["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["verdict"] == "differs")
+        .cloned()
+        .collect()
+}
+
+/// A site with two days of traffic, a rotation between them, ingested.
+fn two_days() -> Site {
+    let site = Site::new("");
+    let mut first = Vec::new();
+    for i in 0..30 {
+        first.push(req(&format!("198.51.100.{i}"), "/pricing", "-", 30));
+    }
+    site.append("access.log", &first);
+    site.ingest();
+    logrotate(&site, false);
+    let mut second = Vec::new();
+    for i in 0..20 {
+        second.push(req(&format!("198.51.100.{i}"), "/trial", "-", 2));
+    }
+    site.append("access.log", &second);
+    site.ingest();
+    site
+}
+
+#[test]
+fn a_rollup_altered_by_hand_is_found_with_the_day_the_field_and_both_counts() {
+    let site = two_days();
+    site.assert_verify_matches();
+    let day = (Utc::now() - Duration::hours(30)).date_naive().to_string();
+    let file = std::fs::read_dir(site.data.join("rollups/traffic"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&day))
+        .unwrap();
+    let mut rollup: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let hits = rollup["hits"].as_u64().unwrap();
+    rollup["hits"] = (hits + 1).into();
+    std::fs::write(&file, serde_json::to_vec(&rollup).unwrap()).unwrap();
+
+    let (code, report) = verify(&site);
+    assert_eq!(code, Some(65), "{report:#}");
+    let days = differing(&report);
+    assert_eq!(days.len(), 1, "{report:#}");
+    assert_eq!(days[0]["day"], day.as_str());
+    assert_eq!(
+        days[0]["differences"],
+        serde_json::json!([{"field": "hits", "committed": hits + 1, "recounted": hits}])
+    );
+    let out = site.command().arg("verify").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{day}  DIFFERS"))
+            && text.contains(&format!("hits: committed {}, recounted {hits}", hits + 1)),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_visit_line_duplicated_by_hand_is_found() {
+    let site = two_days();
+    let day = (Utc::now() - Duration::hours(2)).date_naive();
+    let path = site.data.join(format!("visits/{day}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let n = lines.len() as u64;
+    // Inserted after the first line: the committed part of the file now holds it.
+    lines.insert(1, lines[0]);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let (code, report) = verify(&site);
+    assert_eq!(code, Some(65), "{report:#}");
+    let days = differing(&report);
+    assert_eq!(days.len(), 1, "{report:#}");
+    assert_eq!(days[0]["day"], day.to_string());
+    let fields: Vec<&Value> = days[0]["differences"].as_array().unwrap().iter().collect();
+    assert!(
+        fields
+            .iter()
+            .any(|d| d["field"] == "visits recorded more than once"
+                && d["committed"] == 1
+                && d["recounted"] == 0),
+        "{report:#}"
+    );
+    assert!(
+        fields
+            .iter()
+            .all(|d| d["field"].as_str().unwrap().starts_with("visits")),
+        "only the visits differ: {report:#}"
+    );
+    assert!(n > 1);
+}
+
+#[test]
+fn a_purge_with_access_logs_is_accounted_for_and_verify_still_matches() {
+    let site = Site::new("");
+    let target = "203.0.113.7";
+    let mut first = Vec::new();
+    for i in 0..10 {
+        first.push(req(&format!("198.51.100.{i}"), "/pricing", "-", 30));
+    }
+    first.push(req(target, "/pricing", "-", 29));
+    first.push(req(target, &format!("/u/{target}"), "-", 29));
+    // Someone else, brought by a link that names the address.
+    first.push(req(
+        "198.51.100.50",
+        "/trial",
+        &format!("http://{target}/x"),
+        28,
+    ));
+    site.append("access.log", &first);
+    site.ingest();
+    logrotate(&site, false);
+    let second = vec![
+        req(target, "/trial", "-", 3),
+        req("198.51.100.1", "/demo", "-", 3),
+    ];
+    site.append("access.log", &second);
+    site.ingest();
+    site.assert_verify_matches();
+
+    let out = site
+        .command()
+        .args(["purge-ip", target, "--include-access-logs"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let rotated = std::fs::read_to_string(site.path("access.log.1")).unwrap();
+    assert!(!rotated.contains(target), "the rotated log was purged");
+    assert!(
+        std::fs::read_to_string(&site.log).unwrap().contains(target),
+        "the live log is left alone"
+    );
+    let report = site.assert_verify_matches();
+    assert_eq!(report["differing"], 0, "{report:#}");
+
+    // And a purge without the access logs (the address stays in every log) is accounted too.
+    let other = "198.51.100.3";
+    let out = site.command().args(["purge-ip", other]).output().unwrap();
+    common::assert_success(&out);
+    site.assert_verify_matches();
+}
+
+#[test]
+fn days_of_a_deleted_log_are_partial_or_gone_and_never_differ() {
+    let site = Site::new("");
+    site.append("access.log", &[req("198.51.100.1", "/pricing", "-", 50)]);
+    site.ingest();
+    logrotate(&site, false);
+    site.append("access.log", &[req("198.51.100.2", "/pricing", "-", 26)]);
+    site.ingest();
+    logrotate(&site, false);
+    site.append("access.log", &[req("198.51.100.3", "/pricing", "-", 1)]);
+    site.ingest();
+    std::fs::remove_file(site.path("access.log.2")).unwrap();
+    let (code, report) = verify(&site);
+    assert_eq!(code, Some(0), "{report:#}");
+    let verdicts: Vec<&str> = report["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts.first(), Some(&"gone"), "{report:#}");
+    assert_eq!(verdicts.last(), Some(&"match"), "{report:#}");
+    assert!(!verdicts.contains(&"differs"));
+}
+
+#[test]
+fn status_shows_the_last_verdict() {
+    let site = two_days();
+    let status = |site: &Site| -> Value {
+        let out = site
+            .command()
+            .args(["status", "--json", "--offline"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "verify")
+            .cloned()
+            .unwrap()
+    };
+    let before = status(&site);
+    assert_eq!(before["ok"], true, "never run is no failure: {before}");
+    assert!(
+        before["detail"].as_str().unwrap().contains("never"),
+        "{before}"
+    );
+    site.assert_verify_matches();
+    let after = status(&site);
+    assert_eq!(after["ok"], true, "{after}");
+    assert!(
+        after["detail"].as_str().unwrap().contains("match"),
+        "{after}"
+    );
+    // A rollup altered by hand: the next verify differs, and status says so.
+    let file = std::fs::read_dir(site.data.join("rollups/traffic"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    let mut rollup: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    rollup["pageviews"] = (rollup["pageviews"].as_u64().unwrap() + 3).into();
+    std::fs::write(&file, serde_json::to_vec(&rollup).unwrap()).unwrap();
+    assert_eq!(verify(&site).0, Some(65));
+    let failed = status(&site);
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert!(
+        failed["detail"].as_str().unwrap().contains("differ"),
+        "{failed}"
+    );
+}
