@@ -63,7 +63,9 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     if !dry {
         audit(run, &keys, target, "started", None)?;
     }
-    report.events = events::erase::erase(store.as_mut(), target, dry)?;
+    let (erased, events_erased) =
+        events::erase::erase(store.as_mut(), target, config.timezone, dry)?;
+    report.events = erased;
     let (erased, visits_removed) = visits::erase::erase(data_dir, target, dry)?;
     report.visits = erased;
     report.outbox = notify::outbox::erase(config, target, dry)?;
@@ -96,7 +98,11 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     if !dry {
         // Before the state: a purge killed after this and run again records the rollups'
         // part a second time, which a recount applies twice to the same effect.
-        let erasure = ledger_entry(run, &keys, target, &rollups, visits_removed, log_lines);
+        let mut erasure = ledger_entry(run, &keys, target, &rollups, visits_removed, log_lines);
+        for (date, n) in events_erased.days {
+            erasure.days.entry(date).or_default().events = n;
+        }
+        erasure.users = events_erased.users.iter().map(|u| keys.user(u)).collect();
         if !erasure.is_empty() {
             verify::ledger::append(data_dir, &erasure)?;
         }

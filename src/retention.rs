@@ -89,6 +89,9 @@ pub fn rotate(run: &Run<'_>, dry: bool) -> Result<(RotateReport, Status)> {
         Ok((n, before)) => {
             report.events_trimmed = n;
             report.events_trimmed_before = before;
+            if !dry && before > state.events_trimmed_before {
+                state.events_trimmed_before = before;
+            }
         }
         Err(err) => {
             status = Status::for_error(&err);
@@ -106,6 +109,7 @@ pub fn rotate(run: &Run<'_>, dry: bool) -> Result<(RotateReport, Status)> {
     state.alerts.scanned.retain(|d, _| known.contains_key(d));
     let state_changed = report.ledger_entries_dropped > 0
         || report.checkpoints_dropped > 0
+        || report.events_trimmed > 0
         || before != state.alerts.scanned.len();
     if state_changed && !dry {
         state.version = SCHEMA_VERSION;

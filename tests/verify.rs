@@ -249,3 +249,194 @@ fn status_shows_the_last_verdict() {
         "{failed}"
     );
 }
+
+/// Events of several kinds, a late upgrade webhook among them, through `track --from-file`.
+fn track_history(site: &Site) {
+    let file = site.dir.path().join("events.jsonl");
+    let day = |d: i64, h: u32| {
+        (Utc::now() - Duration::days(d))
+            .date_naive()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+            .to_rfc3339()
+    };
+    let lines = [
+        format!(
+            r#"{{"type":"registration","user":"a","ts":"{}"}}"#,
+            day(5, 9)
+        ),
+        format!(
+            r#"{{"type":"conversion","user":"a","plan":"pro","mrr":"29.00","ts":"{}"}}"#,
+            day(4, 9)
+        ),
+        format!(
+            r#"{{"type":"registration","user":"b","ts":"{}"}}"#,
+            day(4, 10)
+        ),
+        format!(
+            r#"{{"type":"command","user":"b","name":"/price","ts":"{}"}}"#,
+            day(3, 10)
+        ),
+        format!(
+            r#"{{"type":"api_call","user":"b","provider":"openai","cost":"0.0021","latency_ms":"840","ts":"{}"}}"#,
+            day(3, 11)
+        ),
+        format!(
+            r#"{{"type":"cancellation","user":"a","ts":"{}"}}"#,
+            day(2, 12)
+        ),
+        // The upgrade arrives last, stamped before the cancellation.
+        format!(
+            r#"{{"type":"conversion","user":"a","plan":"business","mrr":"99.00","ts":"{}"}}"#,
+            day(2, 11)
+        ),
+        format!(
+            r#"{{"type":"error","user":"b","name":"Timeout","command":"/price","ts":"{}"}}"#,
+            day(1, 8)
+        ),
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = site
+        .command()
+        .args(["track", "--from-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    site.fold_events();
+}
+
+fn events_half(report: &Value) -> Value {
+    report["events"].clone()
+}
+
+fn events_are_recounted_and_a_tampered_rollup_or_record_is_found(
+    site: &Site,
+    tamper_user: &dyn Fn(),
+) {
+    track_history(site);
+    let report = site.assert_verify_matches();
+    let e = events_half(&report);
+    assert_eq!(e["events"], 8, "{e:#}");
+    assert_eq!(e["differing"], 0, "{e:#}");
+    assert!(e["matched"].as_u64().unwrap() >= 5, "{e:#}");
+    assert_eq!(e["users_checked"], 2, "{e:#}");
+    assert_eq!(e["users_differing"], 0, "{e:#}");
+
+    // An activity rollup altered by hand.
+    let day = (Utc::now() - Duration::days(3)).date_naive().to_string();
+    let file = std::fs::read_dir(site.data.join("rollups/activity"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&day))
+        .unwrap();
+    let original = std::fs::read(&file).unwrap();
+    let mut rollup: Value = serde_json::from_slice(&original).unwrap();
+    rollup["commands"]["/price"] = 2.into();
+    std::fs::write(&file, serde_json::to_vec(&rollup).unwrap()).unwrap();
+    let (code, report) = verify(site);
+    assert_eq!(code, Some(65), "{report:#}");
+    let days = differing(&events_half(&report));
+    assert_eq!(days.len(), 1, "{report:#}");
+    assert_eq!(days[0]["day"], day.as_str());
+    assert_eq!(
+        days[0]["differences"],
+        serde_json::json!([{"field": "command /price", "committed": 2, "recounted": 1}])
+    );
+    std::fs::write(&file, original).unwrap();
+
+    // A projection record altered by hand.
+    tamper_user();
+    let (code, report) = verify(site);
+    assert_eq!(code, Some(65), "{report:#}");
+    let e = events_half(&report);
+    assert_eq!(e["users_differing"], 1, "{e:#}");
+    assert_eq!(e["users_named"], serde_json::json!(["a"]), "{e:#}");
+}
+
+#[test]
+fn events_are_recounted_on_the_file_store() {
+    let site = Site::new("");
+    let users = site.data.join("users.json");
+    events_are_recounted_and_a_tampered_rollup_or_record_is_found(&site, &|| {
+        let mut all: Value = serde_json::from_slice(&std::fs::read(&users).unwrap()).unwrap();
+        let holder = if all.get("users").is_some() {
+            &mut all["users"]
+        } else {
+            &mut all
+        };
+        holder["a"]["plan"] = "pro".into();
+        std::fs::write(&users, serde_json::to_vec(&all).unwrap()).unwrap();
+    });
+}
+
+#[test]
+fn events_are_recounted_on_redis() {
+    let redis = common::redis::RedisServer::start();
+    let site = Site::new(&format!("[events]\nstore = \"{}\"\n", redis.url()));
+    events_are_recounted_and_a_tampered_rollup_or_record_is_found(&site, &|| {
+        let record = redis.cli(&["HGET", "arkwatch:users", "a"]).unwrap();
+        let mut record: Value = serde_json::from_str(&record).unwrap();
+        record["plan"] = "pro".into();
+        redis
+            .cli(&["HSET", "arkwatch:users", "a", &record.to_string()])
+            .unwrap();
+    });
+}
+
+#[test]
+fn trimmed_and_purged_events_are_partial_never_different() {
+    let redis = common::redis::RedisServer::start();
+    let site = Site::new(&format!(
+        "[events]\nstore = \"{}\"\nretention_days = 1\n",
+        redis.url()
+    ));
+    // Old events (ids of long ago), then recent ones; rotate trims the old ones.
+    let old = (Utc::now() - Duration::days(10)).timestamp_millis();
+    for (i, user) in ["a", "b"].iter().enumerate() {
+        redis
+            .cli(&[
+                "XADD",
+                "arkwatch:events",
+                &format!("{old}-{i}"),
+                "type",
+                "conversion",
+                "user",
+                user,
+                "plan",
+                "pro",
+                "mrr",
+                "10",
+            ])
+            .unwrap();
+    }
+    for args in [
+        &["registration", "--user", "c", "ip=203.0.113.9"][..],
+        &["command", "--user", "c", "name=/x"],
+        &["cancellation", "--user", "a"],
+    ] {
+        common::assert_success(&site.command().arg("track").args(args).output().unwrap());
+    }
+    site.fold_events();
+    site.assert_verify_matches();
+    common::assert_success(&site.command().arg("rotate").output().unwrap());
+    assert_eq!(redis.cli(&["XLEN", "arkwatch:events"]).unwrap(), "3");
+    let (code, report) = verify(&site);
+    assert_eq!(code, Some(0), "{report:#}");
+    let e = events_half(&report);
+    assert_eq!(e["differing"], 0, "{e:#}");
+    assert_eq!(e["users_differing"], 0, "{e:#}");
+    assert_eq!(e["users_checked"], 1, "only c's history is whole: {e:#}");
+    let out = site
+        .command()
+        .args(["purge-ip", "203.0.113.9"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let (code, report) = verify(&site);
+    assert_eq!(code, Some(0), "{report:#}");
+    let e = events_half(&report);
+    assert_eq!(e["differing"], 0, "{e:#}");
+    assert_eq!(e["users_checked"], 0, "c's registration was deleted: {e:#}");
+}

@@ -16,6 +16,9 @@ pub fn run(env: &super::Env, opts: &FoldEventsArgs) -> Result<Status> {
     if opts.new_store && state.events_store.as_deref() != Some(store.identity().as_str()) {
         state.events_cursor = None;
         state.events_store = None;
+        // The new store's stream is not the history the rollups hold: verify recounts only
+        // what comes after now.
+        state.events_trimmed_before = Some(crate::events::event::EventId::at(env.clock.now()));
     }
     let run = Run {
         config,

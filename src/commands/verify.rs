@@ -66,6 +66,9 @@ fn human(r: &VerifyReport) -> String {
             );
         }
     }
+    if let Some(e) = &r.events {
+        out.push_str(&events(e));
+    }
     for f in r.files.iter().filter(|f| f.lines != f.committed_lines) {
         let _ = writeln!(
             out,
@@ -74,6 +77,48 @@ fn human(r: &VerifyReport) -> String {
             count(f.committed_lines, "line"),
             f.lines
         );
+    }
+    out
+}
+
+fn events(e: &crate::verify::events::EventsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "events of {}: {} folded again; {} match, {} partial, {} {}; {} checked, {} {}",
+        e.store,
+        count(e.events, "event"),
+        count(e.matched, "day"),
+        e.partial,
+        e.differing,
+        if e.differing == 1 {
+            "differs"
+        } else {
+            "differ"
+        },
+        count(e.users_checked, "user record"),
+        e.users_differing,
+        if e.users_differing == 1 {
+            "differs"
+        } else {
+            "differ"
+        },
+    );
+    for day in e.days.iter().filter(|d| d.verdict == Verdict::Differs) {
+        let _ = writeln!(out, "  {}  DIFFERS", day.day);
+        for d in &day.differences {
+            let _ = writeln!(
+                out,
+                "      {}: committed {}, recounted {}",
+                d.field, d.committed, d.recounted
+            );
+        }
+    }
+    if !e.users_named.is_empty() {
+        let _ = writeln!(out, "  records that differ: {}", e.users_named.join(", "));
+    }
+    for note in &e.notes {
+        let _ = writeln!(out, "  note: {note}");
     }
     out
 }

@@ -2,19 +2,36 @@
 //! names it (an error message quoting it, say), are deleted (`XDEL` in Redis; the embedded file
 //! is written again). The users projection holds no address.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use anyhow::Result;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 
-use super::event::EventId;
+use super::event::{Event, EventId};
 use super::fold::PAGE;
 use super::store::EventStore;
 use crate::erase::{Erased, Target};
 
-/// Erases (or, in a dry run, finds) the entries naming the target.
-pub fn erase(store: &mut dyn EventStore, target: &Target, dry: bool) -> Result<Erased> {
+/// What the deleted entries were: how many on each local day (by event time), and whose.
+#[derive(Debug, Default)]
+pub struct ErasedEvents {
+    pub days: BTreeMap<NaiveDate, u64>,
+    pub users: BTreeSet<String>,
+}
+
+/// Erases (or, in a dry run, finds) the entries naming the target; returns what went, and
+/// when and whose those events were (`verify` cannot recount them).
+pub fn erase(
+    store: &mut dyn EventStore,
+    target: &Target,
+    tz: Tz,
+    dry: bool,
+) -> Result<(Erased, ErasedEvents)> {
     let mut erased = Erased::default();
+    let mut gone = ErasedEvents::default();
+    let mut days = crate::day::DayResolver::new(tz);
     let mut ids: BTreeSet<EventId> = BTreeSet::new();
     let mut cursor = None;
     loop {
@@ -35,6 +52,11 @@ pub fn erase(store: &mut dyn EventStore, target: &Target, dry: bool) -> Result<E
                 erased.seen.insert(ip.to_canonical());
             }
             ids.insert(entry.id);
+            if let Ok(event) = Event::parse(entry) {
+                let day = crate::day::to_date(days.day(event.time.timestamp()));
+                *gone.days.entry(day).or_default() += 1;
+                gone.users.insert(event.user);
+            }
             if dry {
                 let mut map = serde_json::Map::new();
                 map.insert("id".into(), entry.id.to_string().into());
@@ -55,5 +77,5 @@ pub fn erase(store: &mut dyn EventStore, target: &Target, dry: bool) -> Result<E
             crate::words::plural(removed, "entry", "entries")
         ));
     }
-    Ok(erased)
+    Ok((erased, gone))
 }

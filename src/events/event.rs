@@ -17,6 +17,14 @@ pub struct EventId {
 }
 
 impl EventId {
+    /// The first id of an instant.
+    pub fn at(time: DateTime<Utc>) -> EventId {
+        EventId {
+            ms: u64::try_from(time.timestamp_millis()).unwrap_or(0),
+            seq: 0,
+        }
+    }
+
     pub fn time(self) -> DateTime<Utc> {
         i64::try_from(self.ms)
             .ok()

@@ -67,6 +67,8 @@ pub struct Folding<'k> {
     /// movement to another day or change its kind).
     movements: BTreeMap<i32, MovementDelta>,
     active: BTreeMap<i32, foldhash::HashSet<u64>>,
+    /// A recount (`verify`): every user starts from nothing, not from the stored projection.
+    fresh: bool,
     pub summary: FoldSummary,
 }
 
@@ -87,8 +89,24 @@ impl<'k> Folding<'k> {
             deltas: BTreeMap::new(),
             movements: BTreeMap::new(),
             active: BTreeMap::new(),
+            fresh: false,
             summary: FoldSummary::default(),
         }
+    }
+
+    /// A fold from nothing, for a recount: no cursor, and no user loaded from the store.
+    pub fn fresh(keys: &'k VisitorKeys, tz: Tz) -> Folding<'k> {
+        Folding {
+            fresh: true,
+            ..Folding::new(None, None, keys, tz)
+        }
+    }
+
+    /// The records the fold built, by user (for a recount).
+    pub fn records(&self) -> impl Iterator<Item = (&String, &UserRecord)> {
+        self.users
+            .iter()
+            .filter_map(|(user, slot)| slot.record.as_ref().map(|r| (user, r)))
     }
 
     /// Where reading starts: the earlier of the two cursors (each part skips what it has).
@@ -112,7 +130,11 @@ impl<'k> Folding<'k> {
             }
         }
         let unseen: Vec<&str> = unseen.into_iter().collect();
-        let mut loaded = store.load_users(&unseen)?;
+        let mut loaded = if self.fresh {
+            BTreeMap::new()
+        } else {
+            store.load_users(&unseen)?
+        };
         for user in unseen {
             let record = loaded.remove(user);
             let before = record.as_ref().map(|r| r.mrr);

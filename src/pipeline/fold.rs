@@ -46,6 +46,8 @@ pub fn restore(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> 
     crate::events::snapshot::compact(data_dir, &copy.users, totals, start)?;
     state.events_marker = Some(store.set_marker(&crate::alerts::digest::Digest::new_id(), false)?);
     state.events_cursor = None;
+    // The users' history before the restore lives in the projection only.
+    state.events_trimmed_before = Some(crate::events::event::EventId::at(run.clock.now()));
     state.version = SCHEMA_VERSION;
     run.lock.save(state)?;
     Ok(copy.users.len() as u64)

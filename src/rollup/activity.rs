@@ -135,6 +135,14 @@ fn files(data_dir: &Path) -> DayFiles {
     DayFiles::new(data_dir, "activity")
 }
 
+/// Reads every day the state names, oldest first.
+pub fn load_all(
+    data_dir: &Path,
+    current: &Generations,
+) -> Result<std::collections::BTreeMap<NaiveDate, ActivityDay>> {
+    files(data_dir).load_all(current)
+}
+
 /// Reads the current rollup of `day`, or an empty one if the state names none.
 pub fn load_day(data_dir: &Path, current: &Generations, day: NaiveDate) -> Result<ActivityDay> {
     files(data_dir).load(current, day)

@@ -51,6 +51,10 @@ pub struct State {
     /// a store without it lost its data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_marker: Option<String>,
+    /// Events before this id were trimmed from the store (`rotate`): `verify` recounts only what
+    /// is after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_trimmed_before: Option<crate::events::event::EventId>,
     /// Per day: the generation of the current activity rollup file.
     #[serde(default)]
     pub activity: Generations,

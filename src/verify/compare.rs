@@ -10,28 +10,49 @@ use crate::page_tier::PageTier;
 use crate::rollup::traffic::TrafficDay;
 use crate::visits::Identities;
 
-/// One field that differs, with the count on each side.
+/// One field that differs, with the value on each side (a count, or an amount as exact
+/// decimal text).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Difference {
     pub field: String,
-    pub committed: u64,
-    pub recounted: u64,
+    pub committed: serde_json::Value,
+    pub recounted: serde_json::Value,
+    /// The recount holds more than the store: lines were counted fewer times than they are in
+    /// the logs, which lines missing from the logs cannot explain.
+    #[serde(skip)]
+    pub excess: bool,
 }
 
 impl Difference {
-    /// The recount holds more than the store: lines were counted fewer times than they are in
-    /// the logs, which lines missing from the logs cannot explain.
     pub fn recount_exceeds(&self) -> bool {
-        self.recounted > self.committed
+        self.excess
     }
 }
 
-fn push(out: &mut Vec<Difference>, field: &str, committed: u64, recounted: u64) {
+pub(super) fn push(out: &mut Vec<Difference>, field: &str, committed: u64, recounted: u64) {
     if committed != recounted {
         out.push(Difference {
             field: field.to_string(),
-            committed,
-            recounted,
+            committed: committed.into(),
+            recounted: recounted.into(),
+            excess: recounted > committed,
+        });
+    }
+}
+
+/// As [`push`], for an amount of money.
+pub(super) fn push_amount(
+    out: &mut Vec<Difference>,
+    field: &str,
+    committed: rust_decimal::Decimal,
+    recounted: rust_decimal::Decimal,
+) {
+    if committed != recounted {
+        out.push(Difference {
+            field: field.to_string(),
+            committed: committed.normalize().to_string().into(),
+            recounted: recounted.normalize().to_string().into(),
+            excess: recounted > committed,
         });
     }
 }
@@ -137,7 +158,7 @@ fn tiers(out: &mut Vec<Difference>, committed: &TrafficDay, recount: &TrafficDay
     }
 }
 
-fn keys(
+pub(super) fn keys(
     out: &mut Vec<Difference>,
     field: &str,
     committed: &BTreeSet<u64>,
@@ -148,10 +169,15 @@ fn keys(
     }
     let (c, r) = (committed.len() as u64, recount.len() as u64);
     if c == r {
+        let (only_c, only_r) = (
+            committed.difference(recount).count() as u64,
+            recount.difference(committed).count() as u64,
+        );
         out.push(Difference {
             field: format!("{field} (other keys)"),
-            committed: committed.difference(recount).count() as u64,
-            recounted: recount.difference(committed).count() as u64,
+            committed: only_c.into(),
+            recounted: only_r.into(),
+            excess: only_r > 0,
         });
     } else {
         push(out, field, c, r);

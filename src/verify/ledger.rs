@@ -37,6 +37,10 @@ pub struct Erasure {
     /// may be missing from a recount, on any day.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub malformed_lines: u64,
+    /// Users (keyed hashes of their ids) whose events were deleted: their projection records
+    /// cannot be recounted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<u64>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -63,11 +67,15 @@ pub struct DayErasure {
     /// The visits the blanked log lines had produced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_visits: Vec<u64>,
+    /// Events deleted from the event store (by their time): the day's activity cannot be
+    /// recounted whole.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub events: u64,
 }
 
 impl Erasure {
     pub fn is_empty(&self) -> bool {
-        self.days.is_empty() && self.malformed_lines == 0
+        self.days.is_empty() && self.malformed_lines == 0 && self.users.is_empty()
     }
 }
 

@@ -153,7 +153,13 @@ impl Site {
             "verify: {report:#}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let days = report["days"].as_array().cloned().unwrap_or_default();
+        let mut days = report["days"].as_array().cloned().unwrap_or_default();
+        days.extend(
+            report["events"]["days"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
         assert!(!days.is_empty(), "verify compared no day: {report:#}");
         let lost = report["notes"].to_string().contains("no longer on disk");
         for day in &days {
