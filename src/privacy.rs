@@ -98,11 +98,18 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     if !dry {
         // Before the state: a purge killed after this and run again records the rollups'
         // part a second time, which a recount applies twice to the same effect.
-        let mut erasure = ledger_entry(run, &keys, target, &rollups, visits_removed, log_lines);
-        for (date, n) in events_erased.days {
-            erasure.days.entry(date).or_default().events = n;
-        }
-        erasure.users = events_erased.users.iter().map(|u| keys.user(u)).collect();
+        let erasure = verify::ledger::Erasure::of_purge(
+            run.clock.now(),
+            &keys,
+            target,
+            verify::ledger::Purged {
+                traffic: &rollups.traffic,
+                addresses: &rollups.addresses,
+                visits: visits_removed,
+                log_lines,
+                events: events_erased,
+            },
+        );
         if !erasure.is_empty() {
             verify::ledger::append(data_dir, &erasure)?;
         }
@@ -141,65 +148,6 @@ fn merge(into: &mut Erased, other: Erased) {
     into.found.extend(other.found);
     into.seen.extend(other.seen);
     into.notes.extend(other.notes);
-}
-
-/// What this purge changed in the counts `verify` recounts, said without the address.
-fn ledger_entry(
-    run: &Run<'_>,
-    keys: &VisitorKeys,
-    target: &Target,
-    rollups: &RollupsErased,
-    visits_removed: visits::erase::Removed,
-    log_lines: accesslog::erase::ErasedLines,
-) -> verify::ledger::Erasure {
-    let mut erasure = verify::ledger::Erasure {
-        at: run.clock.now(),
-        malformed_lines: log_lines.malformed,
-        ..verify::ledger::Erasure::default()
-    };
-    let hashed = |names: &[(String, String)]| -> Vec<(u64, String)> {
-        names
-            .iter()
-            .map(|(old, new)| (keys.name(old), new.clone()))
-            .collect()
-    };
-    for (date, scrubbed) in &rollups.traffic {
-        let day = erasure.days.entry(*date).or_default();
-        day.visitor_keys.clone_from(&scrubbed.visitor_keys);
-        day.pages = hashed(&scrubbed.pages);
-        day.referrers = hashed(&scrubbed.referrers);
-    }
-    for (date, ids) in visits_removed {
-        if !ids.is_empty() {
-            erasure.days.entry(date).or_default().visits = ids;
-        }
-    }
-    for (day, delta) in log_lines.days {
-        let mut counted = rollup::traffic::TrafficDay::default();
-        counted.absorb(delta);
-        let highs: std::collections::HashSet<u32> = rollups
-            .addresses
-            .iter()
-            .map(|ip| keys.ip_day(*ip, day))
-            .collect();
-        rollup::erase::scrub(&mut counted, &highs, target);
-        erasure
-            .days
-            .entry(crate::day::to_date(day))
-            .or_default()
-            .log_lines = Some(counted);
-    }
-    for (day, line) in log_lines.visits {
-        if let Some(id) = visits::identity(&line) {
-            erasure
-                .days
-                .entry(crate::day::to_date(day))
-                .or_default()
-                .log_visits
-                .push(id);
-        }
-    }
-    erasure
 }
 
 /// The rotated access logs, saving the state when a checkpoint learns a new fingerprint.

@@ -20,7 +20,9 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::erase::Target;
 use crate::fsutil;
+use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::TrafficDay;
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -73,7 +75,74 @@ pub struct DayErasure {
     pub events: u64,
 }
 
+/// What each store's part of one purge reported.
+pub struct Purged<'a> {
+    pub traffic: &'a crate::rollup::erase::TrafficChanges,
+    /// The addresses whose visitor keys went.
+    pub addresses: &'a [std::net::IpAddr],
+    pub visits: crate::visits::erase::Removed,
+    pub log_lines: crate::accesslog::erase::ErasedLines,
+    pub events: crate::events::erase::ErasedEvents,
+}
+
 impl Erasure {
+    /// The ledger entry of one purge of `target`: what it changed, said without the address.
+    pub fn of_purge(
+        at: DateTime<Utc>,
+        keys: &VisitorKeys,
+        target: &Target,
+        purged: Purged<'_>,
+    ) -> Erasure {
+        let mut erasure = Erasure {
+            at,
+            malformed_lines: purged.log_lines.malformed,
+            users: purged.events.users.iter().map(|u| keys.user(u)).collect(),
+            ..Erasure::default()
+        };
+        let hashed = |names: &[(String, String)]| -> Vec<(u64, String)> {
+            names
+                .iter()
+                .map(|(old, new)| (keys.name(old), new.clone()))
+                .collect()
+        };
+        for (date, scrubbed) in purged.traffic {
+            let day = erasure.days.entry(*date).or_default();
+            day.visitor_keys.clone_from(&scrubbed.visitor_keys);
+            day.pages = hashed(&scrubbed.pages);
+            day.referrers = hashed(&scrubbed.referrers);
+        }
+        for (date, ids) in purged.visits {
+            if !ids.is_empty() {
+                erasure.days.entry(date).or_default().visits = ids;
+            }
+        }
+        for (date, n) in purged.events.days {
+            erasure.days.entry(date).or_default().events = n;
+        }
+        for (day, delta) in purged.log_lines.days {
+            let mut counted = TrafficDay::default();
+            counted.absorb(delta);
+            let highs: std::collections::HashSet<u32> = purged
+                .addresses
+                .iter()
+                .map(|ip| keys.ip_day(*ip, day))
+                .collect();
+            crate::rollup::erase::scrub(&mut counted, &highs, target);
+            erasure
+                .days
+                .entry(crate::day::to_date(day))
+                .or_default()
+                .log_lines = Some(counted);
+        }
+        for (day, line) in purged.log_lines.visits {
+            if let Some(id) = crate::visits::identity(&line) {
+                let entry = erasure.days.entry(crate::day::to_date(day)).or_default();
+                entry.log_visits.push(id);
+            }
+        }
+        erasure
+    }
+
     pub fn is_empty(&self) -> bool {
         self.days.is_empty() && self.malformed_lines == 0 && self.users.is_empty()
     }
