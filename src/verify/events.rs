@@ -51,35 +51,60 @@ struct Limits {
     trimmed_before: Option<EventId>,
 }
 
-/// Folds the committed events again and compares. A store that does not answer is a note.
-pub(super) fn check(config: &Config, committed: &Committed) -> Option<EventsReport> {
-    let state = &committed.state;
-    let cursor = state.events_cursor?;
-    let mut report = EventsReport::default();
-    let mut store = match crate::events::open(config) {
-        Ok(store) => store,
-        Err(err) => {
-            report.notes.push(format!("events not verified: {err:#}"));
-            return Some(report);
-        }
-    };
-    report.store = store.describe();
-    if let Err(err) = run(config, committed, store.as_mut(), cursor, &mut report) {
-        report.notes.push(format!("events not verified: {err:#}"));
-    }
-    Some(report)
+/// The events folded again, before they are compared.
+pub(super) struct EventsRecount {
+    report: EventsReport,
+    /// None: nothing could be recounted (the notes say why).
+    days: Option<BTreeMap<NaiveDate, ActivityDay>>,
+    records: BTreeMap<String, UserRecord>,
+    /// The store's projection, when it is at the fold cursor.
+    projection: Option<BTreeMap<String, UserRecord>>,
+    limits: Limits,
+    whole: bool,
 }
 
-fn run(
+/// Folds the committed events again from nothing, without the lock. A store that does not
+/// answer is a note. None when nothing was ever folded.
+pub(super) fn recount(config: &Config, committed: &Committed) -> Option<EventsRecount> {
+    let cursor = committed.state.events_cursor?;
+    let limits = limits(config, committed);
+    let whole = limits.partial_until.is_none() && limits.erased_users.is_empty();
+    let mut out = EventsRecount {
+        report: EventsReport::default(),
+        days: None,
+        records: BTreeMap::new(),
+        projection: None,
+        limits,
+        whole,
+    };
+    match crate::events::open(config) {
+        Ok(mut store) => {
+            out.report.store = store.describe();
+            if let Err(err) = fold(config, committed, store.as_mut(), cursor, &mut out) {
+                out.days = None;
+                out.report
+                    .notes
+                    .push(format!("events not verified: {err:#}"));
+            }
+        }
+        Err(err) => out
+            .report
+            .notes
+            .push(format!("events not verified: {err:#}")),
+    }
+    Some(out)
+}
+
+fn fold(
     config: &Config,
     committed: &Committed,
     store: &mut dyn EventStore,
     cursor: EventId,
-    report: &mut EventsReport,
+    out: &mut EventsRecount,
 ) -> Result<()> {
     let state = &committed.state;
     if state.events_store.as_deref() != Some(store.identity().as_str()) {
-        report.notes.push(format!(
+        out.report.notes.push(format!(
             "the fold cursor belongs to another store than {}: events not verified",
             store.describe()
         ));
@@ -100,9 +125,8 @@ fn run(
             break;
         }
     }
-    report.events = folding.summary.events;
-    let limits = limits(config, committed);
-    let recounted: BTreeMap<NaiveDate, ActivityDay> = folding
+    out.report.events = folding.summary.events;
+    let days = folding
         .days()
         .into_iter()
         .map(|(date, (delta, moved))| {
@@ -112,8 +136,35 @@ fn run(
             Ok((date, day))
         })
         .collect::<Result<_>>()?;
-    let whole = limits.partial_until.is_none() && limits.erased_users.is_empty();
-    if !whole {
+    out.days = Some(days);
+    out.records = folding
+        .records()
+        .map(|(u, r)| (u.clone(), r.clone()))
+        .collect();
+    if store.projection_cursor()? == Some(cursor) {
+        out.projection = Some(store.all_users()?);
+    } else {
+        out.report.notes.push(
+            "the projection is not at the fold cursor (a fold was interrupted, or one ran since): \
+             records are not compared this time"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Compares the recount with the activity rollups (read one day at a time, under the lock)
+/// and the projection.
+pub(super) fn compare(
+    recount: EventsRecount,
+    committed: &Committed,
+    stored: &super::Stored<'_>,
+) -> Result<EventsReport> {
+    let mut report = recount.report;
+    let Some(days) = recount.days else {
+        return Ok(report);
+    };
+    if !recount.whole {
         report.notes.push(
             "events were trimmed, deleted by purge-ip, or come from an adopted store: revenue \
              movements and the projection are compared only for what the store still holds \
@@ -121,18 +172,25 @@ fn run(
                 .to_string(),
         );
     }
-    judge_days(&committed.activity, &recounted, &limits, whole, report);
-    let records: BTreeMap<&String, &UserRecord> = folding.records().collect();
-    if store.projection_cursor()? == Some(cursor) {
-        users(committed, &store.all_users()?, &records, &limits, report);
-    } else {
-        report.notes.push(
-            "the projection is behind the activity rollups (a fold was interrupted): the next \
-             fold finishes it, and records are not compared"
-                .to_string(),
+    judge_days(
+        committed,
+        stored,
+        &days,
+        &recount.limits,
+        recount.whole,
+        &mut report,
+    )?;
+    if let Some(projection) = &recount.projection {
+        let records: BTreeMap<&String, &UserRecord> = recount.records.iter().collect();
+        users(
+            committed,
+            projection,
+            &records,
+            &recount.limits,
+            &mut report,
         );
     }
-    Ok(())
+    Ok(report)
 }
 
 fn limits(config: &Config, committed: &Committed) -> Limits {
@@ -158,18 +216,29 @@ fn limits(config: &Config, committed: &Committed) -> Limits {
 }
 
 fn judge_days(
-    stored: &BTreeMap<NaiveDate, ActivityDay>,
+    committed: &Committed,
+    stored: &super::Stored<'_>,
     recounted: &BTreeMap<NaiveDate, ActivityDay>,
     limits: &Limits,
     whole: bool,
     report: &mut EventsReport,
-) {
-    let dates: BTreeSet<NaiveDate> = stored.keys().chain(recounted.keys()).copied().collect();
+) -> Result<()> {
+    let dates: BTreeSet<NaiveDate> = committed
+        .state
+        .activity
+        .keys()
+        .chain(recounted.keys())
+        .copied()
+        .collect();
     let empty = ActivityDay::default();
+    let mut changed = 0_u64;
     for date in dates {
-        let a = stored.get(&date).unwrap_or(&empty);
+        let Some(a) = stored.activity(date)? else {
+            changed += 1;
+            continue;
+        };
         let b = recounted.get(&date).unwrap_or(&empty);
-        let differences = activity(a, b, whole);
+        let differences = activity(&a, b, whole);
         let may_be_partial =
             limits.partial_until.is_some_and(|p| date <= p) || limits.erased_days.contains(&date);
         let verdict = if differences.is_empty() {
@@ -194,6 +263,13 @@ fn judge_days(
             },
         });
     }
+    if changed > 0 {
+        report.notes.push(format!(
+            "{} changed while verifying (a fold committed): verify them next time",
+            crate::words::count(changed, "activity day")
+        ));
+    }
+    Ok(())
 }
 
 /// Every count of two activity days that differs; the revenue movements only when `whole`.

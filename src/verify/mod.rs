@@ -111,12 +111,10 @@ pub struct Options {
     pub days: Option<u32>,
 }
 
-/// What the stores hold, read under the lock.
+/// What the recount starts from, read under the lock: the committed state (checkpoints, fold
+/// cursor, the generations of every day), the erasures, the visitor keys.
 struct Committed {
     state: State,
-    traffic: BTreeMap<NaiveDate, TrafficDay>,
-    activity: BTreeMap<NaiveDate, crate::rollup::activity::ActivityDay>,
-    visits: BTreeMap<NaiveDate, Identities>,
     erasures: Vec<ledger::Erasure>,
     keys: VisitorKeys,
 }
@@ -126,14 +124,43 @@ fn read_committed(config: &Config, wait: Duration) -> Result<(Committed, Option<
     let lock = StateLock::acquire_for_reading(data_dir, wait)?;
     let state = lock.load()?;
     let committed = Committed {
-        traffic: traffic::load_all(data_dir, &state.traffic)?,
-        activity: crate::rollup::activity::load_all(data_dir, &state.activity)?,
-        visits: visits::identities(data_dir, &state.visits)?,
         erasures: ledger::load(data_dir)?,
         keys: VisitorKeys::load_for_reading(data_dir)?,
         state,
     };
     Ok((committed, lock.note().map(str::to_string)))
+}
+
+/// The stores' records of one day, read (under the lock again, after the recount) only when
+/// they are still those of the state the recount started from: a day a concurrent commit
+/// changed since is left for the next verify.
+struct Stored<'a> {
+    data_dir: &'a Path,
+    before: &'a State,
+    now: State,
+}
+
+impl Stored<'_> {
+    fn traffic(&self, day: NaiveDate) -> Result<Option<TrafficDay>> {
+        if self.now.traffic.get(&day) != self.before.traffic.get(&day) {
+            return Ok(None);
+        }
+        traffic::load_day(self.data_dir, &self.now.traffic, day).map(Some)
+    }
+
+    fn visits(&self, day: NaiveDate) -> Result<Option<Identities>> {
+        if self.now.visits.get(&day) != self.before.visits.get(&day) {
+            return Ok(None);
+        }
+        visits::identities_of(self.data_dir, &self.now.visits, day).map(Some)
+    }
+
+    fn activity(&self, day: NaiveDate) -> Result<Option<crate::rollup::activity::ActivityDay>> {
+        if self.now.activity.get(&day) != self.before.activity.get(&day) {
+            return Ok(None);
+        }
+        crate::rollup::activity::load_day(self.data_dir, &self.now.activity, day).map(Some)
+    }
 }
 
 /// Runs one verify.
@@ -172,15 +199,30 @@ pub fn verify(
         notes: std::mem::take(&mut recount.notes),
         seconds: 0.0,
     };
-    judge(
-        config,
-        &committed,
-        &recount,
+    let events_recount = events::recount(config, &committed);
+    let lock = StateLock::acquire_for_reading(&config.data_dir, wait)?;
+    let stored = Stored {
+        data_dir: &config.data_dir,
+        before: &committed.state,
+        now: lock.load()?,
+    };
+    let checked = Checked {
+        recount: &recount,
         from,
+        archive_horizon: report.at.date_naive()
+            - chrono::Duration::days(i64::from(config.retention.archive_days)),
+    };
+    judge(
+        &committed,
+        &stored,
+        &checked,
         malformed_allowance,
         &mut report,
-    );
-    report.events = events::check(config, &committed);
+    )?;
+    report.events = events_recount
+        .map(|r| events::compare(r, &committed, &stored))
+        .transpose()?;
+    drop(lock);
     if let Some(e) = &mut report.events {
         e.days.retain(|d| from.is_none_or(|f| d.day >= f));
         if e.differing > 0 || e.users_differing > 0 {
@@ -379,18 +421,26 @@ fn rename(map: &mut BTreeMap<String, u64>, renamed: &[(u64, String)], keys: &Vis
     }
 }
 
-/// Compares every day and fills the report.
-fn judge(
-    config: &Config,
-    committed: &Committed,
-    recount: &Recount,
+/// What the comparison needs besides the stores.
+struct Checked<'a> {
+    recount: &'a Recount,
+    /// Report only the days from this one.
     from: Option<NaiveDate>,
+    /// Visits of days before this may have been deleted with their archives (`rotate`).
+    archive_horizon: NaiveDate,
+}
+
+/// Compares every day and fills the report, loading one day's records at a time.
+fn judge(
+    committed: &Committed,
+    stored: &Stored<'_>,
+    checked: &Checked<'_>,
     mut malformed_allowance: u64,
     report: &mut VerifyReport,
-) {
-    let archive_horizon =
-        report.at.date_naive() - chrono::Duration::days(i64::from(config.retention.archive_days));
+) -> Result<()> {
+    let recount = checked.recount;
     let mut dates: Vec<NaiveDate> = committed
+        .state
         .traffic
         .keys()
         .chain(recount.days.keys())
@@ -400,8 +450,15 @@ fn judge(
     dates.dedup();
     let empty_day = TrafficDay::default();
     let empty_ids = Identities::default();
-    for date in dates.into_iter().filter(|d| from.is_none_or(|f| *d >= f)) {
-        let stored = committed.traffic.get(&date).unwrap_or(&empty_day);
+    let mut changed = 0u64;
+    for date in dates
+        .into_iter()
+        .filter(|d| checked.from.is_none_or(|f| *d >= f))
+    {
+        let Some(stored_day) = stored.traffic(date)? else {
+            changed += 1;
+            continue;
+        };
         let again = recount.days.get(&date);
         // A day of a file logrotate deleted (its checkpoint says until when it held lines).
         let may_be_partial = recount.vanished_until.is_some_and(|v| date <= v);
@@ -412,40 +469,26 @@ fn judge(
                 Verdict::Differs
             };
             let differences = if verdict == Verdict::Differs {
-                compare::traffic(stored, &empty_day)
+                compare::traffic(&stored_day, &empty_day)
             } else {
                 Vec::new()
             };
             add(report, date, verdict, differences);
             continue;
         };
-        let mut differences = compare::traffic(stored, again);
-        // Blanked malformed lines of an unknown day: the recount misses them somewhere.
-        differences.retain(|d| {
-            let (c, r) = (
-                d.committed.as_u64().unwrap_or(0),
-                d.recounted.as_u64().unwrap_or(0),
-            );
-            if d.field == "malformed lines" && c > r {
-                let missing = c - r;
-                if missing <= malformed_allowance {
-                    malformed_allowance -= missing;
-                    return false;
-                }
-            }
-            true
-        });
-        let stored_visits = committed.visits.get(&date);
-        let visits_gone = stored_visits.is_none() && date < archive_horizon;
-        if !visits_gone {
-            differences.extend(compare::visits(
-                stored_visits.unwrap_or(&empty_ids),
+        let mut differences = compare::traffic(&stored_day, again);
+        allow_blanked_malformed(&mut differences, &mut malformed_allowance);
+        match stored.visits(date)? {
+            None => changed += 1,
+            Some(ids) if ids.is_empty() && date < checked.archive_horizon => {}
+            Some(ids) => differences.extend(compare::visits(
+                &ids,
                 recount.visits.get(&date).unwrap_or(&empty_ids),
-            ));
+            )),
         }
         let verdict = if differences.is_empty() {
             Verdict::Match
-        } else if may_be_partial && compare::within(stored, again, &differences) {
+        } else if may_be_partial && compare::within(&stored_day, again, &differences) {
             Verdict::Partial
         } else {
             Verdict::Differs
@@ -455,6 +498,12 @@ fn judge(
     if report.differing > 0 {
         report.verdict = Verdict::Differs;
     }
+    if changed > 0 {
+        report.notes.push(format!(
+            "{} changed while verifying (a run committed new lines): verify them next time",
+            crate::words::count(changed, "record of a day")
+        ));
+    }
     if recount.vanished_until.is_some() {
         report.notes.push(
             "some lines read before are no longer on disk (a file logrotate deleted, or a \
@@ -463,6 +512,26 @@ fn judge(
                 .to_string(),
         );
     }
+    Ok(())
+}
+
+/// Blanked malformed lines of an unknown day: the recount misses them somewhere, so a
+/// shortfall of malformed lines is spent from the allowance before it is a difference.
+fn allow_blanked_malformed(differences: &mut Vec<Difference>, allowance: &mut u64) {
+    differences.retain(|d| {
+        let (c, r) = (
+            d.committed.as_u64().unwrap_or(0),
+            d.recounted.as_u64().unwrap_or(0),
+        );
+        if d.field == "malformed lines" && c > r {
+            let missing = c - r;
+            if missing <= *allowance {
+                *allowance -= missing;
+                return false;
+            }
+        }
+        true
+    });
 }
 
 fn add(report: &mut VerifyReport, day: NaiveDate, verdict: Verdict, differences: Vec<Difference>) {

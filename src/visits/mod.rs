@@ -257,40 +257,47 @@ pub fn identity(line: &[u8]) -> Option<u64> {
 /// Identities of visits (see [`identity`]) and how many lines hold each.
 pub type Identities = foldhash::HashMap<u64, u32>;
 
-/// The identities of the committed visits of every day, in the live store and its archives.
-pub fn identities(
-    data_dir: &Path,
-    committed: &Committed,
-) -> Result<BTreeMap<NaiveDate, Identities>> {
-    let mut out: BTreeMap<NaiveDate, Identities> = BTreeMap::new();
-    let mut add = |day: NaiveDate, bytes: &[u8]| {
-        let ids = out.entry(day).or_default();
+/// The identities of the committed visits of one day, in the live store and its archive.
+pub fn identities_of(data_dir: &Path, committed: &Committed, day: NaiveDate) -> Result<Identities> {
+    let mut ids = Identities::default();
+    let mut add = |bytes: &[u8]| {
         for line in bytes.split(|&b| b == b'\n') {
             if let Some(id) = identity(line) {
                 *ids.entry(id).or_default() += 1;
             }
         }
     };
-    for (&day, &length) in committed {
+    if let Some(&length) = committed.get(&day) {
         use std::io::Read;
         let path = day_path(data_dir, day);
         let mut bytes = Vec::new();
         crate::fsutil::open_read(&path)
             .and_then(|f| f.take(length).read_to_end(&mut bytes))
             .with_context(|| format!("cannot read {}", path.display()))?;
-        add(day, &bytes);
+        add(&bytes);
     }
+    let archive = archive_dir(data_dir).join(format!("{day}.jsonl.gz"));
+    if std::fs::symlink_metadata(&archive).is_ok() {
+        add(&crate::fsutil::read_gz(&archive)?);
+    }
+    Ok(ids)
+}
+
+/// The days the store holds visits of: live, or archived.
+pub fn days(
+    data_dir: &Path,
+    committed: &Committed,
+) -> Result<std::collections::BTreeSet<NaiveDate>> {
+    let mut days: std::collections::BTreeSet<NaiveDate> = committed.keys().copied().collect();
     for path in crate::fsutil::list(&archive_dir(data_dir), ".jsonl.gz")? {
         let day = path
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".jsonl.gz"))
             .and_then(|d| d.parse::<NaiveDate>().ok());
-        if let Some(day) = day {
-            add(day, &crate::fsutil::read_gz(&path)?);
-        }
+        days.extend(day);
     }
-    Ok(out)
+    Ok(days)
 }
 
 /// Day files longer than their committed length, and by how many bytes: what a run that died
