@@ -1,6 +1,7 @@
 //! The hot loop: turns a chunk of log lines into per-day traffic deltas, visits of tracked
 //! pages, and the counts of the run summary. One [`Folder`] per thread; it owns its caches and
-//! its day deltas, which are merged once at the end.
+//! the deltas of the days it is folding, and hands over each day its chunks have moved past, so
+//! that the threads do not each hold every day of a long log at once.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -35,8 +36,8 @@ pub struct Sample {
     pub text: String,
 }
 
-/// What one chunk contributed besides its day deltas.
-#[derive(Debug, Default)]
+/// What one chunk contributed besides the deltas its folder keeps.
+#[derive(Default)]
 pub struct ChunkReport {
     pub lines: u64,
     pub parsed: u64,
@@ -54,6 +55,8 @@ pub struct ChunkReport {
     pub leading_malformed: u64,
     pub first_day: Option<i32>,
     pub last_day: Option<i32>,
+    /// The deltas of days before this chunk's first, handed over to be merged.
+    pub done: Vec<(i32, DayDelta)>,
 }
 
 pub struct Folder<'c> {
@@ -67,7 +70,7 @@ pub struct Folder<'c> {
     /// The format logs a User-Agent: without one (`common`), requests are not classified by
     /// User-Agent at all (a present but empty one still counts as a bot).
     has_agent: bool,
-    /// Day deltas accumulated over every chunk this folder saw.
+    /// Day deltas of the days this folder's latest chunks held.
     pub deltas: HashMap<i32, DayDelta>,
 }
 
@@ -121,6 +124,18 @@ impl<'c> Folder<'c> {
             start = end + 1;
         }
         report.lines = index;
+        // A log is written in time order, so a day before this chunk's first is (nearly
+        // always) done here; a late line of it would only start a small delta again.
+        if let Some(first) = report.first_day
+            && self.deltas.keys().any(|d| *d < first)
+        {
+            let done: Vec<i32> = self.deltas.keys().copied().filter(|d| *d < first).collect();
+            for day in done {
+                if let Some(delta) = self.deltas.remove(&day) {
+                    report.done.push((day, delta));
+                }
+            }
+        }
         report
     }
 

@@ -300,7 +300,8 @@ struct FileFold {
 
 impl RunFold<'_> {
     /// Takes one chunk's report, in file order.
-    fn apply(&mut self, file: &mut FileFold, report: ChunkReport) -> Result<()> {
+    fn apply(&mut self, file: &mut FileFold, mut report: ChunkReport) -> Result<()> {
+        self.absorb(std::mem::take(&mut report.done));
         let s = &mut *self.summary;
         for sample in report.samples {
             if s.malformed_samples.len() < MAX_SAMPLES {
@@ -336,7 +337,7 @@ impl RunFold<'_> {
         Ok(())
     }
 
-    fn absorb(&mut self, deltas: HashMap<i32, DayDelta>) {
+    fn absorb(&mut self, deltas: impl IntoIterator<Item = (i32, DayDelta)>) {
         for (day, delta) in deltas {
             match self.deltas.get_mut(&day) {
                 Some(into) => into.merge(delta),

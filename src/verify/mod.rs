@@ -26,7 +26,7 @@ use crate::accesslog::read::{LogSource, Progress, Reader};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::rollup::keys::VisitorKeys;
-use crate::rollup::traffic::{self, TrafficDay};
+use crate::rollup::traffic::{self, DayDelta, TrafficDay};
 use crate::state::{State, StateLock};
 use crate::visits::{self, Identities, VisitSink};
 use compare::Difference;
@@ -180,7 +180,7 @@ pub fn verify(
              died, or an edit); they are not counted, and the next run cuts them off"
         ));
     }
-    let malformed_allowance = account(&mut recount, &committed);
+    let malformed_allowance = account_visits(&mut recount, &committed);
     let today = crate::day::DayResolver::new(config.timezone).day(clock.now().timestamp());
     let from = opts
         .days
@@ -206,8 +206,8 @@ pub fn verify(
         before: &committed.state,
         now: lock.load()?,
     };
-    let checked = Checked {
-        recount: &recount,
+    let mut checked = Checked {
+        recount: &mut recount,
         from,
         archive_horizon: report.at.date_naive()
             - chrono::Duration::days(i64::from(config.retention.archive_days)),
@@ -215,7 +215,7 @@ pub fn verify(
     judge(
         &committed,
         &stored,
-        &checked,
+        &mut checked,
         malformed_allowance,
         &mut report,
     )?;
@@ -267,7 +267,9 @@ fn remember(config: &Config, report: &VerifyReport, notes: &mut Vec<String>) {
 
 /// The logs read again, as ingestion would have folded them.
 struct Recount {
-    days: BTreeMap<NaiveDate, TrafficDay>,
+    /// Each day as the fold left it: made a [`TrafficDay`] one day at a time, when it is
+    /// compared, so that the recount of a long log is not held twice.
+    days: BTreeMap<NaiveDate, DayDelta>,
     visits: BTreeMap<NaiveDate, Identities>,
     files: Vec<FileCheck>,
     lines: u64,
@@ -332,9 +334,7 @@ fn recount(config: &Config, committed: &Committed, now: DateTime<Utc>) -> Result
         notes: read.summary.errors.clone(),
     };
     for (day, delta) in read.deltas {
-        let mut t = TrafficDay::default();
-        t.absorb(delta);
-        out.days.insert(crate::day::to_date(day), t);
+        out.days.insert(crate::day::to_date(day), delta);
     }
     for (i, (_, was)) in records.iter().enumerate() {
         let again = &read.records[i].1;
@@ -355,37 +355,22 @@ fn recount(config: &Config, committed: &Committed, now: DateTime<Utc>) -> Result
     Ok(out)
 }
 
-/// Brings the recount to what the stores hold after every purge: adds back what blanked log
-/// lines had counted, then takes out the keys, names and visits each purge took out. Returns
-/// how many malformed lines purges blanked without a known day.
-fn account(recount: &mut Recount, committed: &Committed) -> u64 {
+/// Brings the recounted visits to what the store holds after every purge (the visits of
+/// blanked log lines back in, the visits each purge took out, out). Returns how many malformed
+/// lines purges blanked without a known day.
+fn account_visits(recount: &mut Recount, committed: &Committed) -> u64 {
     let mut malformed = 0;
     for e in &committed.erasures {
         malformed += e.malformed_lines;
         for (date, d) in &e.days {
-            if let Some(lines) = &d.log_lines {
-                recount.days.entry(*date).or_default().merge(lines);
-            }
             let ids = recount.visits.entry(*date).or_default();
             for id in &d.log_visits {
                 *ids.entry(*id).or_default() += 1;
             }
         }
     }
-    let keys = &committed.keys;
     for e in &committed.erasures {
         for (date, d) in &e.days {
-            if let Some(day) = recount.days.get_mut(date) {
-                for k in &d.visitor_keys {
-                    day.visitors.remove(k);
-                    day.sessions.remove(k);
-                    for tier in day.tiers.values_mut() {
-                        tier.visitors.remove(k);
-                    }
-                }
-                rename(&mut day.pages, &d.pages, keys);
-                rename(&mut day.referrers, &d.referrers, keys);
-            }
             if let Some(ids) = recount.visits.get_mut(date) {
                 for id in &d.visits {
                     if let Some(n) = ids.get_mut(id) {
@@ -399,6 +384,44 @@ fn account(recount: &mut Recount, committed: &Committed) -> u64 {
         }
     }
     malformed
+}
+
+/// One recounted day (taken out of the recount), brought to what the store holds after every
+/// purge: what blanked log lines had counted added back, then the keys and names each purge
+/// took out taken out. None when neither the logs nor a purge counted anything that day.
+fn recounted_day(
+    recount: &mut Recount,
+    committed: &Committed,
+    date: NaiveDate,
+) -> Option<TrafficDay> {
+    let delta = recount.days.remove(&date);
+    let blanked: Vec<&TrafficDay> = committed
+        .erasures
+        .iter()
+        .filter_map(|e| e.days.get(&date)?.log_lines.as_ref())
+        .collect();
+    if delta.is_none() && blanked.is_empty() {
+        return None;
+    }
+    let mut day = TrafficDay::default();
+    if let Some(delta) = delta {
+        day.absorb(delta);
+    }
+    for lines in blanked {
+        day.merge(lines);
+    }
+    for d in committed.erasures.iter().filter_map(|e| e.days.get(&date)) {
+        for k in &d.visitor_keys {
+            day.visitors.remove(k);
+            day.sessions.remove(k);
+            for tier in day.tiers.values_mut() {
+                tier.visitors.remove(k);
+            }
+        }
+        rename(&mut day.pages, &d.pages, &committed.keys);
+        rename(&mut day.referrers, &d.referrers, &committed.keys);
+    }
+    Some(day)
 }
 
 /// Renames the names a purge redacted, known by the keyed hash of the name they had.
@@ -423,7 +446,7 @@ fn rename(map: &mut BTreeMap<String, u64>, renamed: &[(u64, String)], keys: &Vis
 
 /// What the comparison needs besides the stores.
 struct Checked<'a> {
-    recount: &'a Recount,
+    recount: &'a mut Recount,
     /// Report only the days from this one.
     from: Option<NaiveDate>,
     /// Visits of days before this may have been deleted with their archives (`rotate`).
@@ -434,20 +457,12 @@ struct Checked<'a> {
 fn judge(
     committed: &Committed,
     stored: &Stored<'_>,
-    checked: &Checked<'_>,
+    checked: &mut Checked<'_>,
     mut malformed_allowance: u64,
     report: &mut VerifyReport,
 ) -> Result<()> {
-    let recount = checked.recount;
-    let mut dates: Vec<NaiveDate> = committed
-        .state
-        .traffic
-        .keys()
-        .chain(recount.days.keys())
-        .copied()
-        .collect();
-    dates.sort_unstable();
-    dates.dedup();
+    let recount = &mut *checked.recount;
+    let dates = dates(committed, recount);
     let empty_day = TrafficDay::default();
     let empty_ids = Identities::default();
     let mut changed = 0u64;
@@ -459,10 +474,10 @@ fn judge(
             changed += 1;
             continue;
         };
-        let again = recount.days.get(&date);
+        let again = recounted_day(recount, committed, date);
         // A day of a file logrotate deleted (its checkpoint says until when it held lines).
         let may_be_partial = recount.vanished_until.is_some_and(|v| date <= v);
-        let Some(again) = again else {
+        let Some(again) = &again else {
             let verdict = if may_be_partial {
                 Verdict::Gone
             } else {
@@ -513,6 +528,27 @@ fn judge(
         );
     }
     Ok(())
+}
+
+/// Every day the store, the recount or a purge of log lines knows of, in order.
+fn dates(committed: &Committed, recount: &Recount) -> Vec<NaiveDate> {
+    let blanked = committed
+        .erasures
+        .iter()
+        .flat_map(|e| e.days.iter())
+        .filter(|(_, d)| d.log_lines.is_some())
+        .map(|(date, _)| date);
+    let mut dates: Vec<NaiveDate> = committed
+        .state
+        .traffic
+        .keys()
+        .chain(recount.days.keys())
+        .chain(blanked)
+        .copied()
+        .collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates
 }
 
 /// Blanked malformed lines of an unknown day: the recount misses them somewhere, so a
