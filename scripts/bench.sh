@@ -3,6 +3,8 @@
 #   - arkwatch ingest-nginx (fresh data dir each run), GoAccess (--log-format=COMBINED -o
 #     out.json) and awk '{c[$7]++}', timed together by hyperfine; ratios and lines/s printed;
 #   - arkwatch's peak RSS on a 2M-line log;
+#   - `verify` over that ingested log: its time beside a fresh ingestion of the same file
+#     (hyperfine), and its peak RSS;
 #   - the incremental run: 10,000 lines appended to an ingested 200k- and 2M-line log;
 #   - the same three tools on ../shared/data/real-logs/elastic_nginx_logs.log when present.
 # With ARKWATCH_BIN="path/to/another/arkwatch [more…]", those builds run beside this one in the
@@ -75,9 +77,28 @@ config rss.toml "$PWD/log-2000000.log" "$PWD/data-rss"
 rm -rf data-rss
 /usr/bin/time -f "  arkwatch peak RSS %M KiB, %e s" "$bin" --config rss.toml ingest-nginx --json > /dev/null
 for name in "${!others[@]}"; do
-  rm -rf data-rss
-  /usr/bin/time -f "  $name peak RSS %M KiB, %e s" "${others[$name]}" --config rss.toml ingest-nginx --json > /dev/null
+  config "rss-$name.toml" "$PWD/log-2000000.log" "$PWD/data-rss-$name"
+  rm -rf "data-rss-$name"
+  /usr/bin/time -f "  $name peak RSS %M KiB, %e s" "${others[$name]}" --config "rss-$name.toml" ingest-nginx --json > /dev/null
 done
+
+echo "== verify, 2M-line log (the data dir just ingested)"
+# Issue 20's budget: within 1.5x the time of a fresh ingestion, peak RSS at most 64 MiB.
+config rss-fresh.toml "$PWD/log-2000000.log" "$PWD/data-rss-fresh"
+hyperfine --style basic --warmup 1 --runs "${RUNS:-5}" --export-json verify.json \
+  -n verify "$bin --config rss.toml verify --json" \
+  -n ingest "$bin --config rss-fresh.toml ingest-nginx --json" \
+  --prepare "rm -rf $PWD/data-rss-fresh" >/dev/null 2>&1
+/usr/bin/time -f "%M" -o verify-rss.txt "$bin" --config rss.toml verify --json > verify-out.json
+python3 - <<'PY'
+import json
+res = {r["command"]: r for r in json.load(open("verify.json"))["results"]}
+v, i = res["verify"]["mean"], res["ingest"]["mean"]
+kib = int(open("verify-rss.txt").read().split()[-1])
+out = json.load(open("verify-out.json"))
+print(f"  verify {v:.3f} s ± {res['verify']['stddev']:.3f}, fresh ingestion {i:.3f} s: {v / i:.2f}x (budget 1.5x)")
+print(f"  verify peak RSS {kib} KiB = {kib / 1024:.1f} MiB (budget 64 MiB); verdict {out['verdict']}, {out['matched']} days match")
+PY
 
 echo "== incremental: 10,000 lines appended to an ingested log"
 # As under cron: each timed run finds 10,000 new lines at the end of the (growing) log; each

@@ -196,15 +196,20 @@ fn verify(config: &crate::config::Config) -> Check {
             let when = v.at.format("%Y-%m-%d %H:%M UTC");
             if v.verdict == crate::verify::Verdict::Differs {
                 let days: Vec<String> = v.differing_days.iter().map(ToString::to_string).collect();
+                let what = if days.is_empty() {
+                    "user records differ from the events".to_string()
+                } else {
+                    format!(
+                        "{} {} from the logs or events ({})",
+                        crate::words::count(days.len() as u64, "day"),
+                        if days.len() == 1 { "differs" } else { "differ" },
+                        days.join(", ")
+                    )
+                };
                 Check::new(
                     "verify",
                     false,
-                    format!(
-                        "{when}: {} differ from the logs ({}); run `arkwatch verify` for the \
-                         fields",
-                        crate::words::count(v.differing, "day"),
-                        days.join(", ")
-                    ),
+                    format!("{when}: {what}; run `arkwatch verify` for the fields"),
                 )
             } else {
                 Check::new(

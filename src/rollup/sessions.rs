@@ -125,6 +125,14 @@ impl Serialize for Sessions {
 impl<'de> Deserialize<'de> for Sessions {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let list = Vec::<Session>::deserialize(deserializer)?;
+        // As written: in order, none within the gap of the next; taken as they are.
+        let written = list.iter().all(|s| s.0 <= s.1)
+            && list
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && !near(w[0], w[1]));
+        if written && list.len() >= 2 {
+            return Ok(Sessions::Many(list.into_boxed_slice()));
+        }
         let mut sessions = Sessions::default();
         for s in list {
             sessions.add(s);
@@ -195,5 +203,12 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(json, "[[10,10,1],[5000,5000,1]]");
         assert_eq!(serde_json::from_str::<Sessions>(&json).unwrap(), s);
+        // Out of order or within the gap (an edited file): joined as pageviews are.
+        let joined: Sessions =
+            serde_json::from_str("[[5000,5000,1],[10,10,1],[900,900,1]]").unwrap();
+        assert_eq!(
+            joined.iter().collect::<Vec<_>>(),
+            [(10, 900, 2), (5000, 5000, 1)]
+        );
     }
 }
