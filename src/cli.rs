@@ -60,6 +60,58 @@ pub enum Command {
     /// Prove exactly-once on the logs still on disk: read them again from their start, recount
     /// every day, and compare with what was committed (exit 65 when a count differs)
     Verify(VerifyArgs),
+    /// Write a first configuration from this server: its nginx or Apache access logs and their
+    /// formats, its time zone, its server names, and the tracked pages its logs hold most
+    Init(InitArgs),
+    /// Print the completion script of a shell (bash, zsh, fish) to standard output
+    Completions(CompletionsArgs),
+    /// Write the man pages (arkwatch.1 and one per command) into a directory
+    #[command(
+        after_help = "Example:\n  arkwatch man --out-dir ~/.local/share/man/man1 && man arkwatch"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  sudo arkwatch init --out /etc/arkwatch/arkwatch.toml --force   # replace the packaged example
+  arkwatch init --log /var/log/nginx/acme.log --out acme.toml     # one log, its format detected
+  arkwatch init --out - --yes                                     # print it, ask nothing")]
+pub struct InitArgs {
+    /// An access log to configure (repeatable); without it, the logs nginx's and Apache's
+    /// configurations declare
+    #[arg(long = "log", value_name = "PATH")]
+    pub logs: Vec<PathBuf>,
+
+    /// Where to write the configuration ("-": standard output)
+    #[arg(long, value_name = "FILE", default_value = "arkwatch.toml")]
+    pub out: PathBuf,
+
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+
+    /// Ask nothing (as without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch completions bash > ~/.local/share/bash-completion/completions/arkwatch
+  arkwatch completions zsh > ~/.zfunc/_arkwatch
+  arkwatch completions fish > ~/.config/fish/completions/arkwatch.fish")]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -273,4 +325,9 @@ pub struct IngestNginxArgs {
 /// Parses the process arguments, exiting with clap's message (status 2) when they are wrong.
 pub fn parse() -> Args {
     Args::parse()
+}
+
+/// The command line's definition, for completions and man pages.
+pub fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
 }

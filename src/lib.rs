@@ -15,6 +15,7 @@ pub mod escape;
 pub mod events;
 pub mod exit;
 pub mod fsutil;
+pub mod init;
 pub mod log_format;
 pub mod metrics;
 pub mod net;

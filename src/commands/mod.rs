@@ -3,6 +3,7 @@
 
 mod fold_events;
 mod ingest_nginx;
+mod init;
 mod metrics;
 mod purge_ip;
 mod report;
@@ -32,6 +33,13 @@ pub(crate) struct Env {
 
 /// Runs one command line.
 pub fn run(args: Args) -> Result<Status> {
+    // These need no configuration: they write one, or describe the command line.
+    match &args.command {
+        Command::Init(opts) => return init::run(opts),
+        Command::Completions(opts) => return init::completions(opts),
+        Command::Man(opts) => return init::man(opts),
+        _ => {}
+    }
     let clock = Clock::from_env()?;
     let config = Config::discover(args.config.as_deref())?;
     // Clamped: from_secs_f64 panics on infinity, and a day is longer than any cron period.
@@ -56,6 +64,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Metrics(opts) => metrics::run(&env, &opts),
         Command::Report(opts) => report::run(&env, &opts),
         Command::Verify(opts) => verify::run(&env, &opts),
+        Command::Init(_) | Command::Completions(_) | Command::Man(_) => unreachable!("run above"),
     }
 }
 
