@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests talk to, as "command:package" pairs.
-needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl")
+# man and dpkg-deb: the package test (tests/package.rs) renders the man page it installs.
+needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl" "man:man-db"
+       "dpkg-deb:dpkg" "strip:binutils")
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
