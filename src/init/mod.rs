@@ -10,13 +10,16 @@
 
 pub mod apache;
 pub mod nginx;
+mod pages;
+mod render;
+
+pub use render::render;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 
 use crate::accesslog::parser::Parser;
 use crate::log_format::LogFormat;
@@ -101,37 +104,6 @@ pub struct Proposal {
 
 /// Lines of each log read to confirm its format.
 const SAMPLE_LINES: usize = 2000;
-/// Bytes at the end of each log read to see its most visited paths.
-const TAIL_BYTES: u64 = 8 << 20;
-
-/// Path segments that say what a page is for, and the tier they propose.
-const INTENT: [(&str, PageTier); 22] = [
-    ("trial", PageTier::VeryHot),
-    ("start-trial", PageTier::VeryHot),
-    ("free-trial", PageTier::VeryHot),
-    ("signup", PageTier::VeryHot),
-    ("sign-up", PageTier::VeryHot),
-    ("register", PageTier::VeryHot),
-    ("get-started", PageTier::VeryHot),
-    ("checkout", PageTier::VeryHot),
-    ("subscribe", PageTier::VeryHot),
-    ("book-a-demo", PageTier::VeryHot),
-    ("request-demo", PageTier::VeryHot),
-    ("contact-sales", PageTier::VeryHot),
-    ("pricing", PageTier::Hot),
-    ("plans", PageTier::Hot),
-    ("demo", PageTier::Hot),
-    ("quote", PageTier::Hot),
-    ("upgrade", PageTier::Hot),
-    ("features", PageTier::Warm),
-    ("enterprise", PageTier::Warm),
-    ("customers", PageTier::Warm),
-    ("integrations", PageTier::Warm),
-    ("compare", PageTier::Warm),
-];
-
-/// At most this many pages are proposed.
-const MAX_PAGES: usize = 8;
 
 /// Looks at the server and proposes a configuration.
 pub fn propose(opts: &Options) -> Result<Proposal> {
@@ -189,7 +161,7 @@ pub fn propose(opts: &Options) -> Result<Proposal> {
     }
     let (timezone, timezone_from) = timezone(&opts.root);
     let site_hosts = site_hosts(found.iter().flat_map(|d| d.hosts.iter()));
-    let pages = pages(&logs);
+    let pages = pages::propose(&logs);
     Ok(Proposal {
         site_name: site_hosts
             .first()
@@ -281,72 +253,6 @@ fn sample(path: &Path) -> Vec<Vec<u8>> {
     Vec::new()
 }
 
-/// The end of a log, whole lines only.
-fn tail(path: &Path) -> Vec<u8> {
-    let Ok(mut file) = crate::fsutil::open_log(path) else {
-        return Vec::new();
-    };
-    let len = file.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(TAIL_BYTES);
-    let mut out = Vec::new();
-    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut out).is_err() {
-        return Vec::new();
-    }
-    if start > 0 {
-        let first = memchr::memchr(b'\n', &out).map_or(out.len(), |i| i + 1);
-        out.drain(..first);
-    }
-    out
-}
-
-/// The tracked pages: the intent paths the logs' pageviews reached most, or the defaults.
-fn pages(logs: &[Proposed]) -> Vec<Page> {
-    let mut views: BTreeMap<String, (PageTier, u64)> = BTreeMap::new();
-    for log in logs {
-        let Ok(format) = LogFormat::compile(&log.spec) else {
-            continue;
-        };
-        let mut parser = Parser::new(&format);
-        let text = tail(&log.path);
-        for line in text.split(|b| *b == b'\n') {
-            let Ok(req) = parser.parse(line) else {
-                continue;
-            };
-            if req.method != b"GET" || !(200..400).contains(&req.status) {
-                continue;
-            }
-            let path = String::from_utf8_lossy(req.path).to_ascii_lowercase();
-            let Some(first) = path.trim_start_matches('/').split(['/', '?']).next() else {
-                continue;
-            };
-            if let Some((word, tier)) = INTENT.iter().find(|(w, _)| *w == first) {
-                views.entry(format!("/{word}")).or_insert((*tier, 0)).1 += 1;
-            }
-        }
-    }
-    if views.is_empty() {
-        return crate::config::default_pages()
-            .into_iter()
-            .map(|(prefix, tier)| Page {
-                prefix,
-                tier,
-                views: None,
-            })
-            .collect();
-    }
-    let mut seen: Vec<Page> = views
-        .into_iter()
-        .map(|(prefix, (tier, n))| Page {
-            prefix,
-            tier,
-            views: Some(n),
-        })
-        .collect();
-    seen.sort_by(|a, b| b.views.cmp(&a.views).then(a.prefix.cmp(&b.prefix)));
-    seen.truncate(MAX_PAGES);
-    seen
-}
-
 /// The system's time zone: `/etc/timezone`, else the target of `/etc/localtime`, else `$TZ`.
 fn timezone(root: &Path) -> (String, String) {
     let valid = |name: &str| name.parse::<chrono_tz::Tz>().is_ok();
@@ -417,126 +323,6 @@ fn data_dir(root: &Path) -> PathBuf {
         PathBuf::from(home).join(".local/share/arkwatch")
     })
 }
-
-fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-/// One `[[access_log]]` block per log, commented out when the server has not written it yet.
-fn render_logs(t: &mut String, logs: &[Proposed]) {
-    use std::fmt::Write as _;
-    for log in logs {
-        let _ = writeln!(t, "\n# {}", log.origin);
-        let hash = if log.exists {
-            if log.sampled > 0 {
-                let _ = writeln!(
-                    t,
-                    "# {} of its first {} lines parse with this format.",
-                    log.parsed, log.sampled
-                );
-            } else {
-                let _ = writeln!(t, "# Empty now: its format is not confirmed yet.");
-            }
-            ""
-        } else {
-            let _ = writeln!(
-                t,
-                "# Not written yet: uncomment these lines once the server has written it."
-            );
-            "# "
-        };
-        let _ = writeln!(t, "{hash}[[access_log]]");
-        let _ = writeln!(
-            t,
-            "{hash}path = {}",
-            quoted(&log.path.display().to_string())
-        );
-        let _ = writeln!(t, "{hash}format = {}", quoted(&log.spec));
-    }
-}
-
-/// The configuration file: every choice commented with where it came from.
-pub fn render(p: &Proposal, now: DateTime<Utc>) -> String {
-    use std::fmt::Write as _;
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "# Written by `arkwatch init` on {}.",
-        now.format("%Y-%m-%d")
-    );
-    for read in &p.read {
-        let _ = writeln!(t, "# Read: {read}.");
-    }
-    let _ = writeln!(
-        t,
-        "# Every key is in the README and `man arkwatch`. Check it with\n#   arkwatch --config THIS_FILE scan --dry-run\n"
-    );
-    let _ = writeln!(
-        t,
-        "data_dir = {}",
-        quoted(&p.data_dir.display().to_string())
-    );
-    let _ = writeln!(t, "site_name = {}", quoted(&p.site_name));
-    let _ = writeln!(
-        t,
-        "timezone = {}    # {}",
-        quoted(&p.timezone),
-        p.timezone_from
-    );
-    let hosts: Vec<String> = p.site_hosts.iter().map(|h| quoted(h)).collect();
-    let _ = writeln!(
-        t,
-        "site_hosts = [{}]    # the server names; their subdomains are internal too",
-        hosts.join(", ")
-    );
-    render_logs(&mut t, &p.logs);
-    let seen = p.pages.iter().any(|g| g.views.is_some());
-    let _ = writeln!(
-        t,
-        "\n# Tracked pages: path prefix = very_hot | hot | warm.\n# {}",
-        if seen {
-            "The intent pages the logs' recent pageviews reached most."
-        } else {
-            "None of the usual ones (/pricing, /trial, /signup...) is in the logs: the defaults."
-        }
-    );
-    let _ = writeln!(t, "[pages]");
-    for g in &p.pages {
-        let views = g
-            .views
-            .map(|n| format!("    # {}", crate::words::count(n, "pageview")))
-            .unwrap_or_default();
-        let _ = writeln!(
-            t,
-            "{} = {}{views}",
-            quoted(&g.prefix),
-            quoted(g.tier.name())
-        );
-    }
-    t.push_str(TAIL);
-    t
-}
-
-const TAIL: &str = r#"
-[filters]
-exclude_bots = true
-# ignore_ips = ["203.0.113.7", "10.0.0.0/8"]   # the team's own addresses
-
-# Product events: the embedded store (a file in data_dir) until Redis is named here.
-[events]
-store = "file"
-# store = "redis://127.0.0.1:6379/0"
-
-# Without [smtp], alert messages are written to data_dir/outbox, one mail file each.
-[alerts]
-# to = ["founders@example.com"]
-
-# [smtp]
-# host = "smtp.example.com"
-# security = "tls"
-# username = "alerts@example.com"
-# password_file = "/etc/arkwatch/smtp-password"
-"#;
 
 #[cfg(test)]
 mod tests {
