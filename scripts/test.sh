@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests talk to, as "command:package" pairs.
-# man and dpkg-deb: the package test (tests/package.rs) renders the man page it installs.
+# man and dpkg-deb: the package test (tests/package.rs) renders the man page it installs;
+# chromium: the dashboard tests (tests/dashboard.rs) load the page in it.
 needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl" "man:man-db"
-       "dpkg-deb:dpkg" "strip:binutils")
+       "dpkg-deb:dpkg" "strip:binutils" "chromium:chromium")
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

@@ -60,6 +60,9 @@ pub enum Command {
     /// Prove exactly-once on the logs still on disk: read them again from their start, recount
     /// every day, and compare with what was committed (exit 65 when a count differs)
     Verify(VerifyArgs),
+    /// Build the static dashboard: index.html (one self-contained page) and the analytics API
+    /// as files (api/*.json, api/report/*.md), into [dashboard] out or --out
+    Dashboard(DashboardArgs),
     /// Write a first configuration from this server: its nginx or Apache access logs and their
     /// formats, its time zone, its server names, and the tracked pages its logs hold most
     Init(InitArgs),
@@ -70,6 +73,24 @@ pub enum Command {
         after_help = "Example:\n  arkwatch man --out-dir ~/.local/share/man/man1 && man arkwatch"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch dashboard --out /var/www/arkwatch     # then serve the folder behind basic auth
+  arkwatch dashboard --days 30 --json            # the last 30 days; what was written, as JSON")]
+pub struct DashboardArgs {
+    /// The folder to write [default: [dashboard] out]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Local days shown (with the period before beside) [default: [dashboard] days, 90]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: Option<u32>,
+
+    /// Print what was written as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes the loaded configuration and its options, does its
 //! work, prints its output, and returns the exit status.
 
+mod dashboard;
 mod fold_events;
 mod ingest_nginx;
 mod init;
@@ -64,6 +65,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Metrics(opts) => metrics::run(&env, &opts),
         Command::Report(opts) => report::run(&env, &opts),
         Command::Verify(opts) => verify::run(&env, &opts),
+        Command::Dashboard(opts) => dashboard::run(&env, &opts),
         Command::Init(_) | Command::Completions(_) | Command::Man(_) => unreachable!("run above"),
     }
 }

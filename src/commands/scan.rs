@@ -39,7 +39,30 @@ pub fn run(env: &super::Env, opts: &ScanArgs) -> Result<Status> {
     for error in &report.errors {
         super::warn(error);
     }
-    Ok(status)
+    Ok(dashboard(env, opts, status))
+}
+
+/// After the scan (its alerts are sent and its state saved): the dashboard, when configured.
+/// A dashboard that cannot be built never undoes the scan; it is said, naming the folder, and
+/// the run exits 1 (unless a more actionable status already stands).
+fn dashboard(env: &super::Env, opts: &ScanArgs, status: Status) -> Status {
+    let Some(out) = env.config.dashboard.out.as_deref() else {
+        return status;
+    };
+    if opts.dry_run {
+        return status;
+    }
+    match super::dashboard::build(env, out, env.config.dashboard.days) {
+        Ok(_) => status,
+        Err(err) => {
+            super::warn(&format!("the dashboard was not built: {err:#}"));
+            if matches!(status, Status::Ok | Status::TempFail) {
+                Status::Partial
+            } else {
+                status
+            }
+        }
+    }
 }
 
 fn human(r: &ScanReport) -> String {

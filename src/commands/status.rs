@@ -1,83 +1,16 @@
-//! `arkwatch status`: the health page of a cron tool. Reads the state without taking the lock
-//! (so it answers while a scan runs), and says whether anything needs attention.
+//! `arkwatch status`: the health page of a cron tool (see [`crate::health`]), as text or JSON;
+//! exit 1 when something needs attention.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
-use crate::accesslog::read::{self, Backlog, LogSource};
 use crate::cli::StatusArgs;
 use crate::exit::Status;
-use crate::state;
-
-/// A scan older than this means cron stopped running it (four missed 15-minute runs).
-const STALE_SCAN: Duration = Duration::hours(1);
-/// A pending alert older than this means delivery is stuck (the rate limit alone holds an
-/// alert for at most an hour).
-const STUCK_ALERT: Duration = Duration::hours(2);
-/// A run holding the lock this long hangs.
-const LONG_LOCK: Duration = Duration::hours(1);
-
-#[derive(Debug, Serialize)]
-struct Report {
-    healthy: bool,
-    config: String,
-    data_dir: String,
-    checks: Vec<Check>,
-    logs: Vec<Backlog>,
-    pending_alerts: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_scan: Option<crate::alerts::ScanRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_sent: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Check {
-    name: &'static str,
-    ok: bool,
-    detail: String,
-}
+use crate::health::Report;
 
 pub fn run(env: &super::Env, opts: &StatusArgs) -> Result<Status> {
-    let config = &env.config;
-    let now = env.clock.now();
-    let st = state::peek(&config.data_dir)?;
-    let mut checks = vec![
-        last_scan(&st, now),
-        pending_alerts(&st, now),
-        lock(config, now)?,
-    ];
-    checks.push(verify(config));
-    let logs = read::backlog(&st.logs, &LogSource::configured(config), now);
-    for log in &logs {
-        if let Some(error) = &log.error {
-            checks.push(Check::new("access log", false, error.clone()));
-        }
-    }
-    if opts.offline {
-        checks.push(Check::new(
-            "event store",
-            true,
-            "not checked (--offline)".into(),
-        ));
-        checks.push(Check::new("mail", true, "not checked (--offline)".into()));
-    } else {
-        checks.push(event_store(config, &st));
-        checks.push(mail(config));
-    }
-    let report = Report {
-        healthy: checks.iter().all(|c| c.ok),
-        config: config.path.display().to_string(),
-        data_dir: config.data_dir.display().to_string(),
-        checks,
-        logs,
-        pending_alerts: st.alerts.pending.len(),
-        last_scan: st.alerts.last_scan.clone(),
-        last_sent: st.alerts.last_sent,
-    };
+    let report = crate::health::report(&env.config, env.clock.now(), opts.offline)?;
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
@@ -88,149 +21,6 @@ pub fn run(env: &super::Env, opts: &StatusArgs) -> Result<Status> {
     } else {
         Status::Partial
     })
-}
-
-impl Check {
-    fn new(name: &'static str, ok: bool, detail: String) -> Check {
-        Check { name, ok, detail }
-    }
-}
-
-fn last_scan(st: &state::State, now: DateTime<Utc>) -> Check {
-    let Some(s) = &st.alerts.last_scan else {
-        return Check::new(
-            "last scan",
-            false,
-            "no scan has run yet: is `arkwatch scan` in the crontab?".into(),
-        );
-    };
-    let age = now - s.at;
-    let mut detail = format!(
-        "{} ({} min ago), exit {}",
-        s.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        age.num_minutes(),
-        s.status
-    );
-    for e in &s.errors {
-        let _ = write!(detail, "; {e}");
-    }
-    if age >= STALE_SCAN {
-        detail.push_str("; older than an hour: is cron still running it?");
-    }
-    Check::new("last scan", s.status == 0 && age < STALE_SCAN, detail)
-}
-
-fn pending_alerts(st: &state::State, now: DateTime<Utc>) -> Check {
-    let pending = &st.alerts.pending;
-    match pending.oldest() {
-        None => Check::new("pending alerts", true, "none".into()),
-        Some(oldest) => Check::new(
-            "pending alerts",
-            now - oldest < STUCK_ALERT,
-            format!(
-                "{} waiting, the oldest since {} ({} min)",
-                pending.len(),
-                oldest.format("%Y-%m-%d %H:%M UTC"),
-                (now - oldest).num_minutes()
-            ),
-        ),
-    }
-}
-
-fn lock(config: &crate::config::Config, now: DateTime<Utc>) -> Result<Check> {
-    let Some(holder) = state::lock_holder(&config.data_dir)? else {
-        return Ok(Check::new("lock", true, "free".into()));
-    };
-    let since = holder
-        .split("since ")
-        .nth(1)
-        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok());
-    let hangs = since.is_some_and(|t| now - t.with_timezone(&Utc) >= LONG_LOCK);
-    Ok(Check::new(
-        "lock",
-        !hangs,
-        format!(
-            "held by {holder}{}",
-            if hangs { " for over an hour" } else { "" }
-        ),
-    ))
-}
-
-/// Whether the store answers, and for Redis whether it still holds what arkwatch folded.
-fn event_store(config: &crate::config::Config, st: &state::State) -> Check {
-    let store = crate::events::open(config).and_then(|mut s| {
-        s.projection_cursor()?;
-        if s.needs_snapshot() && st.events_marker.is_some() && s.marker()? != st.events_marker {
-            return Err(crate::pipeline::fold::lost(
-                s.as_ref(),
-                "the marker arkwatch set in it is gone or changed",
-            ));
-        }
-        s.check()
-    });
-    match store {
-        Ok(answer) => {
-            let last = st
-                .events_cursor
-                .map_or("no event folded yet".to_string(), |c| {
-                    format!(
-                        "last event folded {}",
-                        c.time().format("%Y-%m-%d %H:%M UTC")
-                    )
-                });
-            Check::new("event store", true, format!("{answer}; {last}"))
-        }
-        Err(err) => Check::new("event store", false, format!("{err:#}")),
-    }
-}
-
-/// The last `arkwatch verify`: when, and whether every count matched its recount.
-fn verify(config: &crate::config::Config) -> Check {
-    match crate::verify::last(&config.data_dir) {
-        Ok(None) => Check::new(
-            "verify",
-            true,
-            "never run (`arkwatch verify` recounts the logs on disk)".into(),
-        ),
-        Ok(Some(v)) => {
-            let when = v.at.format("%Y-%m-%d %H:%M UTC");
-            if v.verdict == crate::verify::Verdict::Differs {
-                let days: Vec<String> = v.differing_days.iter().map(ToString::to_string).collect();
-                let what = if days.is_empty() {
-                    "user records differ from the events".to_string()
-                } else {
-                    format!(
-                        "{} {} from the logs or events ({})",
-                        crate::words::count(days.len() as u64, "day"),
-                        if days.len() == 1 { "differs" } else { "differ" },
-                        days.join(", ")
-                    )
-                };
-                Check::new(
-                    "verify",
-                    false,
-                    format!("{when}: {what}; run `arkwatch verify` for the fields"),
-                )
-            } else {
-                Check::new(
-                    "verify",
-                    true,
-                    format!(
-                        "{when}: every day matches the logs ({} match, {} partial, {} gone)",
-                        v.matched, v.partial, v.gone
-                    ),
-                )
-            }
-        }
-        Err(err) => Check::new("verify", false, format!("{err:#}")),
-    }
-}
-
-fn mail(config: &crate::config::Config) -> Check {
-    match crate::notify::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
-        Ok(name) => Check::new("mail", true, format!("{name} answers")),
-        Err(err) => Check::new("mail", false, format!("{err:#}")),
-    }
 }
 
 fn human(r: &Report) -> String {

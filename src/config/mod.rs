@@ -20,7 +20,7 @@ pub use alerts::{
 };
 pub use events::{EventStoreKind, Events};
 pub use filters::{AccessLog, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages};
-pub use sections::{MetricsConfig, Retention};
+pub use sections::{Dashboard, MetricsConfig, Retention};
 pub use smtp::{Smtp, SmtpSecurity};
 
 use crate::exit::Fatal;
@@ -46,6 +46,7 @@ pub struct Config {
     pub alerts: Alerts,
     pub retention: Retention,
     pub metrics: MetricsConfig,
+    pub dashboard: Dashboard,
     /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
     pub smtp: Option<Smtp>,
 }
@@ -154,9 +155,11 @@ impl Config {
                 "currency must be named and infra_cost_per_month between 0 and 1000000000",
             ));
         }
+        let dashboard = raw.dashboard.validate(&resolve, &bad)?;
         Ok(Config {
             alerts,
             retention,
+            dashboard,
             metrics: raw.metrics,
             smtp,
             events,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::alerts::RawAlerts;
 use super::events::RawEvents;
 use super::filters::{RawAccessLog, RawFilters};
-use super::sections::{MetricsConfig, Retention};
+use super::sections::{Dashboard, MetricsConfig, Retention};
 use super::smtp::RawSmtp;
 use crate::page_tier::PageTier;
 
@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub retention: Retention,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub dashboard: Dashboard,
     pub smtp: Option<RawSmtp>,
 }
 

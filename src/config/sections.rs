@@ -1,4 +1,6 @@
-//! The small sections: `[metrics]` and `[retention]`.
+//! The small sections: `[metrics]`, `[retention]` and `[dashboard]`.
+
+use std::path::PathBuf;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -47,6 +49,49 @@ impl Default for Retention {
             max_age_days: 90,
             archive_days: 365,
             outbox_days: 30,
+        }
+    }
+}
+
+/// `[dashboard]`: the static page and API files every scan rebuilds when `out` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// The folder to write; None: `scan` builds no dashboard (`arkwatch dashboard --out`
+    /// still does).
+    pub out: Option<PathBuf>,
+    /// Local days shown, with the period before beside.
+    pub days: u32,
+    /// Seconds between the page's reloads.
+    pub refresh_secs: u32,
+    /// Lead addresses in full; false masks them (`203.0.113.x`).
+    pub show_ips: bool,
+}
+
+impl Dashboard {
+    pub(super) fn validate(
+        mut self,
+        resolve: &dyn Fn(&std::path::Path) -> PathBuf,
+        bad: &super::Bad<'_>,
+    ) -> anyhow::Result<Dashboard> {
+        if !(1..=3660).contains(&self.days) || !(5..=86_400).contains(&self.refresh_secs) {
+            return Err(bad.at(
+                "dashboard",
+                "days must be 1 to 3660 and refresh_secs 5 to 86400",
+            ));
+        }
+        self.out = self.out.as_deref().map(resolve);
+        Ok(self)
+    }
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard {
+            out: None,
+            days: 90,
+            refresh_secs: 60,
+            show_ips: true,
         }
     }
 }
