@@ -245,7 +245,36 @@ fn the_api_files_equal_metrics_json_and_status_json() {
     }
     let overview: Value =
         serde_json::from_slice(&std::fs::read(dash.join("api/overview.json")).unwrap()).unwrap();
-    assert_eq!(overview["per_day"].as_array().unwrap().len(), 30);
+    let per_day = overview["per_day"].as_array().unwrap();
+    assert_eq!(per_day.len(), 30);
+    // The days add up to the period: the last day's totals are the period's, and its
+    // pageviews and registrations are the sum of the days'.
+    let section = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dash.join(format!("api/{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let (revenue, users, traffic) = (section("revenue"), section("users"), section("traffic"));
+    let last = per_day.last().unwrap();
+    let mrr = revenue["revenue"]["mrr"].as_f64().unwrap();
+    assert!(
+        (last["mrr"].as_f64().unwrap() - mrr).abs() < 0.005,
+        "{last} vs MRR {mrr}"
+    );
+    assert_eq!(last["users"], users["users"]["total"]);
+    let sum = |key: &str| {
+        per_day
+            .iter()
+            .map(|d| d[key].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        sum("pageviews"),
+        traffic["traffic"]["pageviews"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("registrations"),
+        users["users"]["new_registrations"].as_u64().unwrap()
+    );
     for kind in ["daily", "weekly", "monthly"] {
         let md = std::fs::read_to_string(dash.join(format!("api/report/{kind}.md"))).unwrap();
         assert!(md.starts_with("# Acme"), "{kind}: {md}");

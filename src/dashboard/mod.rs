@@ -106,11 +106,9 @@ pub fn build(
         since: today - Duration::days(i64::from(days.max(1)) - 1),
         until: today,
     };
-    let mut periods = vec![period, period.previous()];
-    periods.extend(period.dates().map(|d| Period { since: d, until: d }));
-    let all = metrics::compute_all(src, &periods)?;
+    let (all, daily) = metrics::compute_all_with_days(src, &[period, period.previous()], period)?;
     let (m, previous) = (&all[0], &all[1]);
-    let series: Vec<Day> = all[2..].iter().map(day).collect();
+    let series = series(m, &daily);
     let week = Period {
         since: today - Duration::days(6),
         until: today,
@@ -136,7 +134,7 @@ pub fn build(
     };
     let index = page::render(&data);
 
-    let mut files = api_files(src, &data, today)?;
+    let mut files = api_files(src, &data, out, today)?;
     let index_bytes = index.len();
     files.push(("index.html".into(), index.into_bytes()));
     write_all(out, &files)?;
@@ -153,6 +151,7 @@ pub fn build(
 fn api_files(
     src: &Sources<'_>,
     data: &Data<'_>,
+    out: &Path,
     today: NaiveDate,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let (m, previous, now, series) = (data.m, data.previous, data.now, data.days);
@@ -185,17 +184,51 @@ fn api_files(
         "api/health.json".into(),
         pretty(&serde_json::to_value(data.health)?),
     ));
+    files.extend(reports(src, out, today, now)?);
+    Ok(files)
+}
+
+/// How long a report of a closed period is kept before it is built again (late events of
+/// that period arrive, but a report is not news by the minute).
+const REPORT_FRESH: Duration = Duration::hours(1);
+
+/// The daily, weekly and monthly reports, each built again when its period changed or an
+/// hour passed (`api/report/built.json` says when each was built, and for what period).
+fn reports(
+    src: &Sources<'_>,
+    out: &Path,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let ledger = out.join("api/report/built.json");
+    let mut built: BTreeMap<String, (String, DateTime<Utc>)> = std::fs::read(&ledger)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut files = Vec::new();
     for (kind, name) in [
         (crate::report::Kind::Daily, "daily"),
         (crate::report::Kind::Weekly, "weekly"),
         (crate::report::Kind::Monthly, "monthly"),
     ] {
+        let (period, _) = kind.periods(today);
+        let key = format!("{}..{}", period.since, period.until);
+        let rel = PathBuf::from(format!("api/report/{name}.md"));
+        let fresh = built
+            .get(name)
+            .is_some_and(|(p, at)| *p == key && *at <= now && now - *at < REPORT_FRESH)
+            && out.join(&rel).is_file();
+        if fresh {
+            continue;
+        }
         let report = crate::report::build(src, kind, today)?;
-        files.push((
-            PathBuf::from(format!("api/report/{name}.md")),
-            report.markdown().into_bytes(),
-        ));
+        files.push((rel, report.markdown().into_bytes()));
+        built.insert(name.to_string(), (key, now));
     }
+    files.push((
+        "api/report/built.json".into(),
+        serde_json::to_vec_pretty(&built)?,
+    ));
     Ok(files)
 }
 
@@ -217,33 +250,46 @@ fn money(d: rust_decimal::Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
-/// One day's numbers, from the metrics of that day alone.
-fn day(m: &Metrics) -> Day {
-    Day {
-        day: m.period.since,
-        users: m.users.total,
-        registrations: m.users.new_registrations,
-        active_users: m.users.dau,
-        mrr: money(m.revenue.mrr),
-        mrr_new: money(m.revenue.mrr_new + m.revenue.mrr_reactivation),
-        mrr_expansion: money(m.revenue.mrr_expansion),
-        mrr_contraction: -money(m.revenue.mrr_contraction).abs(),
-        mrr_churned: -money(m.revenue.mrr_churned).abs(),
-        commands: m.engagement.commands,
-        errors: m.engagement.errors,
-        error_rate: m.engagement.error_rate,
-        api_cost: money(m.costs.api_cost),
-        api_cost_by_provider: m
-            .costs
-            .providers
-            .iter()
-            .map(|p| (p.provider.clone(), money(p.cost)))
-            .collect(),
-        pageviews: m.traffic.pageviews,
-        unique_visitors: m.traffic.unique_visitors,
-        bot_hits: m.traffic.bot_hits,
-        hits: m.traffic.hits,
-    }
+/// The chart days: what each day adds, and the totals at each day's end (users counted back
+/// from the period's end by their registrations, MRR forward from its start by its movements).
+fn series(m: &Metrics, daily: &[metrics::Daily]) -> Vec<Day> {
+    let mut users_after = daily.iter().map(|d| d.registrations).sum::<u64>();
+    let mut mrr = money(m.revenue.mrr_at_start);
+    daily
+        .iter()
+        .map(|d| {
+            users_after -= d.registrations;
+            let gained = money(d.mrr_new + d.mrr_reactivation);
+            let expansion = money(d.mrr_expansion);
+            let (contraction, churned) = (money(d.mrr_contraction), money(d.mrr_churned));
+            mrr += gained + expansion - contraction - churned;
+            let cost: BTreeMap<String, f64> = d
+                .api_cost
+                .iter()
+                .map(|(p, c)| (p.clone(), money(*c)))
+                .collect();
+            Day {
+                day: d.day,
+                users: m.users.total.saturating_sub(users_after),
+                registrations: d.registrations,
+                active_users: d.active_users,
+                mrr,
+                mrr_new: gained,
+                mrr_expansion: expansion,
+                mrr_contraction: -contraction.abs(),
+                mrr_churned: -churned.abs(),
+                commands: d.commands,
+                errors: d.errors,
+                error_rate: (d.commands > 0).then(|| d.errors as f64 / d.commands as f64),
+                api_cost: cost.values().sum(),
+                api_cost_by_provider: cost,
+                pageviews: d.pageviews,
+                unique_visitors: d.unique_visitors,
+                bot_hits: d.bot_hits,
+                hits: d.hits,
+            }
+        })
+        .collect()
 }
 
 /// The hot leads of a period: visitors whose visits reached a hot or very hot page, with

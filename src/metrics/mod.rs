@@ -9,6 +9,7 @@
 
 mod cohorts;
 mod costs;
+mod daily;
 mod days;
 mod engagement;
 mod funnel;
@@ -35,6 +36,7 @@ use crate::config::Config;
 use crate::events::projection::{UserRecord, UserTotals};
 use crate::rollup::keys::VisitorKeys;
 use crate::state::State;
+pub use daily::Daily;
 use days::Days;
 
 /// How many entries "top" lists hold in `metrics` (the report shows 5 of them).
@@ -120,6 +122,21 @@ pub fn compute(src: &Sources<'_>, period: Period) -> Result<Metrics> {
 pub fn compute_all(src: &Sources<'_>, periods: &[Period]) -> Result<Vec<Metrics>> {
     let days = Days::new(src);
     periods.iter().map(|p| compute_with(&days, *p)).collect()
+}
+
+/// The metrics of each period, and each day of `daily` on its own (the dashboard's charts),
+/// from one reading of the rollup days.
+pub fn compute_all_with_days(
+    src: &Sources<'_>,
+    periods: &[Period],
+    daily: Period,
+) -> Result<(Vec<Metrics>, Vec<Daily>)> {
+    let days = Days::new(src);
+    let all = periods
+        .iter()
+        .map(|p| compute_with(&days, *p))
+        .collect::<Result<_>>()?;
+    Ok((all, daily::of(&days, daily)?))
 }
 
 fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
