@@ -106,9 +106,12 @@ pub fn build(
         since: today - Duration::days(i64::from(days.max(1)) - 1),
         until: today,
     };
-    let (all, daily) = metrics::compute_all_with_days(src, &[period, period.previous()], period)?;
-    let (m, previous) = (&all[0], &all[1]);
-    let series = series(m, &daily);
+    let rollups = metrics::Days::new(src);
+    let (m, previous) = (
+        &metrics::compute_in(&rollups, period)?,
+        &metrics::compute_in(&rollups, period.previous())?,
+    );
+    let series = series(m, &metrics::daily_in(&rollups, period)?);
     let week = Period {
         since: today - Duration::days(6),
         until: today,
@@ -134,7 +137,7 @@ pub fn build(
     };
     let index = page::render(&data);
 
-    let mut files = api_files(src, &data, out, today)?;
+    let mut files = api_files(&rollups, &data, out, today)?;
     let index_bytes = index.len();
     files.push(("index.html".into(), index.into_bytes()));
     write_all(out, &files)?;
@@ -149,7 +152,7 @@ pub fn build(
 /// The API as files: each `metrics` section, the overview, the alerts, the health, and the
 /// three reports.
 fn api_files(
-    src: &Sources<'_>,
+    rollups: &metrics::Days<'_>,
     data: &Data<'_>,
     out: &Path,
     today: NaiveDate,
@@ -184,7 +187,7 @@ fn api_files(
         "api/health.json".into(),
         pretty(&serde_json::to_value(data.health)?),
     ));
-    files.extend(reports(src, out, today, now)?);
+    files.extend(reports(rollups, out, today, now)?);
     Ok(files)
 }
 
@@ -195,7 +198,7 @@ const REPORT_FRESH: Duration = Duration::hours(1);
 /// The daily, weekly and monthly reports, each built again when its period changed or an
 /// hour passed (`api/report/built.json` says when each was built, and for what period).
 fn reports(
-    src: &Sources<'_>,
+    rollups: &metrics::Days<'_>,
     out: &Path,
     today: NaiveDate,
     now: DateTime<Utc>,
@@ -221,7 +224,7 @@ fn reports(
         if fresh {
             continue;
         }
-        let report = crate::report::build(src, kind, today)?;
+        let report = crate::report::build_in(rollups, kind, today)?;
         files.push((rel, report.markdown().into_bytes()));
         built.insert(name.to_string(), (key, now));
     }

@@ -37,7 +37,7 @@ use crate::events::projection::{UserRecord, UserTotals};
 use crate::rollup::keys::VisitorKeys;
 use crate::state::State;
 pub use daily::Daily;
-use days::Days;
+pub use days::Days;
 
 /// How many entries "top" lists hold in `metrics` (the report shows 5 of them).
 pub const TOP: usize = 10;
@@ -124,19 +124,15 @@ pub fn compute_all(src: &Sources<'_>, periods: &[Period]) -> Result<Vec<Metrics>
     periods.iter().map(|p| compute_with(&days, *p)).collect()
 }
 
-/// The metrics of each period, and each day of `daily` on its own (the dashboard's charts),
-/// from one reading of the rollup days.
-pub fn compute_all_with_days(
-    src: &Sources<'_>,
-    periods: &[Period],
-    daily: Period,
-) -> Result<(Vec<Metrics>, Vec<Daily>)> {
-    let days = Days::new(src);
-    let all = periods
-        .iter()
-        .map(|p| compute_with(&days, *p))
-        .collect::<Result<_>>()?;
-    Ok((all, daily::of(&days, daily)?))
+/// The metrics of `period` from rollup days already read (several computations that share
+/// days share one [`Days`]).
+pub fn compute_in(days: &Days<'_>, period: Period) -> Result<Metrics> {
+    compute_with(days, period)
+}
+
+/// Each day of `period` on its own (the dashboard's charts), from rollup days already read.
+pub fn daily_in(days: &Days<'_>, period: Period) -> Result<Vec<Daily>> {
+    daily::of(days, period)
 }
 
 fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {

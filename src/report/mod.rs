@@ -153,11 +153,19 @@ fn visitors_of(
 
 /// Builds the report of `kind` for the period closed before `date`.
 pub fn build(src: &Sources<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
+    build_in(&metrics::Days::new(src), kind, date)
+}
+
+/// [`build`], from rollup days already read (the dashboard builds three reports beside its
+/// own metrics from one reading).
+pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
+    let src = days.src;
     let config = src.config;
     let (period, previous) = kind.periods(date);
-    let [m, p]: [Metrics; 2] = metrics::compute_all(src, &[period, previous])?
-        .try_into()
-        .expect("two periods give two results");
+    let (m, p): (Metrics, Metrics) = (
+        metrics::compute_in(days, period)?,
+        metrics::compute_in(days, previous)?,
+    );
     let end = metrics::end_of(config, period.until);
     let start = metrics::start_of(config, period.since);
 
