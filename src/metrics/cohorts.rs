@@ -3,7 +3,9 @@
 //! the week holding the period's last day. Users are found in the activity rollups by the keyed
 //! hash of their id, as the rollups count them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::HashSet;
 
 use anyhow::Result;
 use chrono::{Datelike, Duration, NaiveDate};

@@ -3,7 +3,9 @@
 //! history replayed up to it).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::HashSet;
 use std::rc::Rc;
 
 use anyhow::Result;
@@ -78,7 +80,7 @@ impl<'a> Days<'a> {
 
     /// Distinct active users over `days` (as keyed hashes).
     pub fn active_set(&self, days: impl Iterator<Item = NaiveDate>) -> Result<HashSet<u64>> {
-        let mut all: HashSet<u64> = HashSet::new();
+        let mut all: HashSet<u64> = HashSet::default();
         for day in days {
             all.extend(self.activity(day)?.active_users.iter().copied());
         }
