@@ -6,6 +6,8 @@
 //! `$variable` is accepted; the ones arkwatch understands are mapped to a [`Field`], the rest are
 //! matched and ignored. A leading `escape=json` (as in nginx's directive) selects JSON escaping.
 
+pub mod apache;
+
 use std::fmt;
 
 /// How the web server escaped variable values in the log.
@@ -118,6 +120,16 @@ impl LogFormat {
         } else {
             (Escape::Default, spec)
         };
+        if let Some(rest) = spec.strip_prefix("apache:") {
+            let tokens = tokenize(&apache::spec(rest))?;
+            let format = LogFormat {
+                tokens,
+                escape: Escape::Default,
+                source: spec.to_string(),
+            };
+            format.check_required()?;
+            return Ok(format);
+        }
         let body = match body {
             "combined" => COMBINED,
             "common" => COMMON,
