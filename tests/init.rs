@@ -342,6 +342,43 @@ fn init_detects_the_format_of_a_named_log_and_never_overwrites_without_force() {
     assert!(!none.exists());
 }
 
+#[test]
+fn init_comments_out_a_log_whose_format_arkwatch_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("server");
+    write(
+        &root,
+        "etc/nginx/nginx.conf",
+        "http {\n  log_format timing '$remote_addr $request_time';\n  \
+         access_log /var/log/nginx/timing.log timing;\n  \
+         access_log /var/log/nginx/access.log;\n}\n",
+    );
+    write(&root, "var/log/nginx/timing.log", "192.0.2.1 0.012\n");
+    let line = format!(
+        r#"192.0.2.1 - - [{}] "GET /pricing HTTP/1.1" 200 12 "-" "{SAFARI}""#,
+        time_local(1)
+    );
+    write(&root, "var/log/nginx/access.log", &(line + "\n"));
+    let config = dir.path().join("arkwatch.toml");
+    let out = init(&root, &config, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("# arkwatch cannot read this format"),
+        "{text}"
+    );
+    let toml: toml::Value = toml::from_str(&text).unwrap();
+    let logs = toml["access_log"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "only the readable log is active: {text}");
+    assert!(logs[0]["path"].as_str().unwrap().ends_with("access.log"));
+    assert_eq!(dry_run(&config)["ingest"]["parsed"], 1);
+}
+
 /// Runs bash's completion for `words` (the last one being completed) with the generated
 /// script, and returns the candidates.
 fn complete(words: &[&str]) -> Vec<String> {

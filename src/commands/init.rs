@@ -69,7 +69,9 @@ fn summary(p: &Proposal, out: &Path) -> Result<()> {
     let mut s = String::new();
     let _ = writeln!(s, "configuration for {}:", out.display());
     for log in &p.logs {
-        let state = if !log.exists {
+        let state = if let Some(why) = &log.unreadable {
+            format!("its format cannot be read, commented out: {why}")
+        } else if !log.exists {
             "not written yet: commented out".to_string()
         } else if log.sampled == 0 {
             "empty: its format is not confirmed yet".to_string()
@@ -108,7 +110,13 @@ fn next_steps(p: &Proposal, out: &Path) -> Result<()> {
          2. with the Debian package: systemctl enable --now arkwatch-scan.timer\n     \
             from source, in the crontab of the user that owns {}:\n     \
             */15 * * * * arkwatch --config {config} scan >> $HOME/arkwatch.log 2>&1\n",
-        crate::words::count(p.logs.iter().filter(|l| l.exists).count() as u64, "log"),
+        crate::words::count(
+            p.logs
+                .iter()
+                .filter(|l| l.exists && l.unreadable.is_none())
+                .count() as u64,
+            "log"
+        ),
         p.timezone,
         crate::words::count(p.pages.len() as u64, "tracked page"),
         p.data_dir.display(),

@@ -77,6 +77,9 @@ pub struct Proposed {
     /// The file is there: a log the server has not written yet is written commented out, so
     /// that scans do not fail on it.
     pub exists: bool,
+    /// Why arkwatch cannot read the format (it lacks a field arkwatch needs, say): the log is
+    /// then written commented out too, with the reason.
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug)]
@@ -207,7 +210,7 @@ fn confirm(
     if sampled > 0 && best.1.unwrap_or(0) * 10 < sampled * 9 {
         for other in formats {
             let s = score(other);
-            if s > best.1 {
+            if s > best.1 && s > Some(0) {
                 best = (other.clone(), s);
             }
         }
@@ -222,6 +225,7 @@ fn confirm(
     }
     Proposed {
         exists: path.is_file(),
+        unreadable: LogFormat::compile(&best.0).err().map(|e| e.to_string()),
         path,
         spec: best.0,
         origin,

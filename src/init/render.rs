@@ -8,12 +8,20 @@ fn quoted(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// One `[[access_log]]` block per log, commented out when the server has not written it yet.
+/// One `[[access_log]]` block per log, commented out when the server has not written it yet
+/// or its format is one arkwatch cannot read.
 fn render_logs(t: &mut String, logs: &[Proposed]) {
     use std::fmt::Write as _;
     for log in logs {
         let _ = writeln!(t, "\n# {}", log.origin);
-        let hash = if log.exists {
+        let hash = if let Some(why) = &log.unreadable {
+            let _ = writeln!(
+                t,
+                "# arkwatch cannot read this format: {}",
+                crate::escape::one_line(why)
+            );
+            "# "
+        } else if log.exists {
             if log.sampled > 0 {
                 let _ = writeln!(
                     t,
