@@ -423,9 +423,9 @@ fn alerts(p: &mut String, d: &Data<'_>) {
     }
     let _ = write!(
         p,
-        "</table><p>Pending delivery: {} leads, {} rule alerts.</p></section>",
-        a.pending_leads,
-        a.pending_rules.len()
+        "</table><p>Pending delivery: {} and {}.</p></section>",
+        crate::words::count(a.pending_leads as u64, "lead"),
+        crate::words::count(a.pending_rules.len() as u64, "rule alert")
     );
 }
 
