@@ -63,6 +63,9 @@ pub enum Command {
     /// Build the static dashboard: index.html (one self-contained page) and the analytics API
     /// as files (api/*.json, api/report/*.md), into [dashboard] out or --out
     Dashboard(DashboardArgs),
+    /// Name the log format that reads a file: its first lines tried with each known format
+    /// (exit 1 when none reads them all, with the nearest and the first line it fails on)
+    DetectFormat(DetectFormatArgs),
     /// Write a first configuration from this server: its nginx or Apache access logs and their
     /// formats, its time zone, its server names, and the tracked pages its logs hold most
     Init(InitArgs),
@@ -73,6 +76,19 @@ pub enum Command {
         after_help = "Example:\n  arkwatch man --out-dir ~/.local/share/man/man1 && man arkwatch"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  arkwatch detect-format /var/log/nginx/access.log")]
+pub struct DetectFormatArgs {
+    /// The log
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

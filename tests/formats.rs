@@ -106,3 +106,53 @@ fn an_apache_format_string_reads_the_lines_it_describes() {
     assert_eq!(v["referrer"], "https://news.example/item");
     assert_eq!(v["user_agent"], "curl/8.5.0");
 }
+
+fn detect(path: &std::path::Path) -> (Option<i32>, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arkwatch"))
+        .arg("detect-format")
+        .arg(path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn detect_format_names_the_format_that_reads_every_line() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for (file, want) in [
+        ("logs/common.log", "common"),
+        ("logs/vcombined.log", "vcombined"),
+        ("logs/xff-quoted.log", "combined"),
+    ] {
+        let (code, d) = detect(&fixtures.join(file));
+        assert_eq!(code, Some(0), "{file}: {d:#}");
+        assert_eq!(d["format"], want, "{file}: {d:#}");
+    }
+    // The demo log holds one line that is no request: no format reads it all, and the
+    // nearest is named with the line it fails on.
+    let (code, d) = detect(&fixtures.join("demo/access.log"));
+    assert_eq!(code, Some(1));
+    assert!(d["format"].is_null());
+    let combined = d["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["format"] == "combined")
+        .unwrap();
+    assert_eq!(combined["parsed"], 20, "{d:#}");
+    assert_eq!(combined["first_failure"][0], 16, "{d:#}");
+    if let Some(dir) = formats() {
+        let (code, d) =
+            detect(&dir.join("apache__lovecoding1987_sample_logs__other_vhosts_access.log"));
+        assert_eq!(code, Some(0));
+        // Apache's vhost_combined lays its fields out as nginx's vcombined does.
+        assert_eq!(d["format"], "vcombined");
+        let real = dir.join("../real-logs/elastic_nginx_logs.log");
+        let (code, d) = detect(&real);
+        assert_eq!((code, d["format"].as_str()), (Some(0), Some("combined")));
+    }
+}

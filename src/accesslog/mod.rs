@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod chunks;
 pub mod classify;
+pub mod detect;
 pub mod erase;
 pub mod fold;
 pub mod parser;

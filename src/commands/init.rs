@@ -1,12 +1,12 @@
-//! `arkwatch init` (a first configuration, see [`crate::init`]), `arkwatch completions` and the
-//! packagers' `arkwatch man`: the commands that run without a configuration.
+//! `arkwatch init` (a first configuration, see [`crate::init`]), `detect-format`, `completions`
+//! and `man`: the commands that run without a configuration.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{CompletionsArgs, InitArgs, ManArgs};
+use crate::cli::{CompletionsArgs, DetectFormatArgs, InitArgs, ManArgs};
 use crate::exit::Status;
 use crate::init::{Options, Proposal};
 
@@ -153,4 +153,48 @@ pub fn man(opts: &ManArgs) -> Result<Status> {
     }
     write("arkwatch", command)?;
     Ok(Status::Ok)
+}
+
+/// `arkwatch detect-format FILE`: exit 0 with the format that reads every line, else 1 with
+/// the nearest and its first failure.
+pub fn detect_format(opts: &DetectFormatArgs) -> Result<Status> {
+    let d = crate::accesslog::detect::detect(&opts.file)?;
+    if opts.json {
+        super::print(&(serde_json::to_string_pretty(&d)? + "\n"))?;
+    } else {
+        let s = match (&d.format, d.nearest()) {
+            (Some(f), _) => format!(
+                "{}: format = {} ({} of {} lines read)\n",
+                d.file,
+                toml_quoted(f),
+                d.lines,
+                d.lines
+            ),
+            (None, Some(n)) if d.lines > 0 => {
+                let failure = n
+                    .first_failure
+                    .as_ref()
+                    .map(|(line, why, text)| format!("  line {line} {why}: {text}\n"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: no known format reads every line; the nearest is {} ({} of {} lines)\n{failure}",
+                    d.file,
+                    toml_quoted(&n.format),
+                    n.parsed,
+                    d.lines
+                )
+            }
+            _ => format!("{}: no line to read\n", d.file),
+        };
+        super::print(&s)?;
+    }
+    Ok(if d.format.is_some() {
+        Status::Ok
+    } else {
+        Status::Partial
+    })
+}
+
+fn toml_quoted(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }

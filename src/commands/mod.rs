@@ -39,6 +39,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Init(opts) => return init::run(opts),
         Command::Completions(opts) => return init::completions(opts),
         Command::Man(opts) => return init::man(opts),
+        Command::DetectFormat(opts) => return init::detect_format(opts),
         _ => {}
     }
     let clock = Clock::from_env()?;
@@ -66,7 +67,9 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Report(opts) => report::run(&env, &opts),
         Command::Verify(opts) => verify::run(&env, &opts),
         Command::Dashboard(opts) => dashboard::run(&env, &opts),
-        Command::Init(_) | Command::Completions(_) | Command::Man(_) => unreachable!("run above"),
+        Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::DetectFormat(_) => {
+            unreachable!("run above")
+        }
     }
 }
 
