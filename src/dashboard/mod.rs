@@ -5,6 +5,7 @@
 //! Each file is replaced atomically, so a reader never sees half of one.
 
 mod charts;
+mod figures;
 mod page;
 
 use std::collections::BTreeMap;

@@ -9,8 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::charts::{self, Kind, Series};
-use super::{Data, Day};
+use super::Data;
 use crate::escape::{html, safe_html};
 
 /// A KPI tile: its value as `metrics --json` gives it, and the previous period's.
@@ -153,7 +152,7 @@ pub fn render(d: &Data<'_>) -> String {
     );
     tiles(&mut p, d);
     p.push_str("<div class=\"cards\">");
-    for c in charts_of(d) {
+    for c in super::figures::all(d) {
         p.push_str(&c);
     }
     p.push_str("</div><div class=\"cards\" style=\"margin-top:12px\">");
@@ -191,185 +190,6 @@ fn tiles(p: &mut String, d: &Data<'_>) {
         );
     }
     p.push_str("</section>");
-}
-
-/// A chart card: title, legend, SVG, and a table of the same numbers.
-fn card(title: &str, unit: &str, days: &[Day], series: &[Series], kind: Kind) -> String {
-    let dates: Vec<_> = days.iter().map(|d| d.day).collect();
-    let mut c = format!(
-        "<figure class=\"card\"><h2>{}</h2><div class=\"legend\">",
-        html(title)
-    );
-    for s in series {
-        let _ = write!(
-            c,
-            "<span><i style=\"background:#{:02x}{:02x}{:02x}\"></i>{}</span>",
-            s.color.0,
-            s.color.1,
-            s.color.2,
-            html(&s.name)
-        );
-    }
-    c.push_str("</div>");
-    c.push_str(&charts::chart(&dates, series, kind, unit));
-    let _ = write!(
-        c,
-        "<details><summary>Table: {} per day ({})</summary><table><tr><th>day</th>",
-        html(title),
-        html(unit)
-    );
-    for s in series {
-        let _ = write!(c, "<th class=\"n\">{}</th>", html(&s.name));
-    }
-    c.push_str("</tr>");
-    for (i, day) in dates.iter().enumerate() {
-        let _ = write!(c, "<tr><td>{day}</td>");
-        for s in series {
-            let v = s.values.get(i).copied().unwrap_or(0.0);
-            let _ = write!(c, "<td class=\"n\">{}</td>", trim(v));
-        }
-        c.push_str("</tr>");
-    }
-    c.push_str("</table></details></figure>");
-    c
-}
-
-fn trim(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// API cost per day, a series per provider (the first five by name).
-fn cost_series(days: &[Day]) -> Vec<Series> {
-    let mut providers: Vec<&String> = days
-        .iter()
-        .flat_map(|x| x.api_cost_by_provider.keys())
-        .collect();
-    providers.sort();
-    providers.dedup();
-    let palette = [
-        charts::BLUE,
-        charts::ORANGE,
-        charts::GREEN,
-        charts::PURPLE,
-        charts::GREY,
-    ];
-    providers
-        .iter()
-        .zip(palette)
-        .map(|(name, color)| Series {
-            name: (*name).clone(),
-            values: days
-                .iter()
-                .map(|x| x.api_cost_by_provider.get(*name).copied().unwrap_or(0.0))
-                .collect(),
-            color,
-        })
-        .collect()
-}
-
-#[allow(clippy::cast_precision_loss)] // counts of a day: far below 2^52
-fn charts_of(d: &Data<'_>) -> Vec<String> {
-    let days = d.days;
-    let col = |f: &dyn Fn(&Day) -> f64| days.iter().map(f).collect::<Vec<f64>>();
-    let s = |name: &str, values, color| Series {
-        name: name.to_string(),
-        values,
-        color,
-    };
-    let cur = d.currency;
-    vec![
-        card(
-            "Users and registrations",
-            "users",
-            days,
-            &[
-                s("users", col(&|x| x.users as f64), charts::BLUE),
-                s(
-                    "registrations",
-                    col(&|x| x.registrations as f64),
-                    charts::GREEN,
-                ),
-            ],
-            Kind::Lines,
-        ),
-        card(
-            "MRR",
-            cur,
-            days,
-            &[s("MRR", col(&|x| x.mrr), charts::GREEN)],
-            Kind::Lines,
-        ),
-        card(
-            "MRR movements",
-            cur,
-            days,
-            &[
-                s("new", col(&|x| x.mrr_new), charts::GREEN),
-                s("expansion", col(&|x| x.mrr_expansion), charts::BLUE),
-                s("contraction", col(&|x| x.mrr_contraction), charts::ORANGE),
-                s("churned", col(&|x| x.mrr_churned), charts::RED),
-            ],
-            Kind::Bars,
-        ),
-        card(
-            "Active users",
-            "users",
-            days,
-            &[s(
-                "active users",
-                col(&|x| x.active_users as f64),
-                charts::PURPLE,
-            )],
-            Kind::Lines,
-        ),
-        card(
-            "Commands and errors",
-            "events",
-            days,
-            &[
-                s("commands", col(&|x| x.commands as f64), charts::BLUE),
-                s("errors", col(&|x| x.errors as f64), charts::RED),
-            ],
-            Kind::Lines,
-        ),
-        card(
-            "API cost by provider",
-            cur,
-            days,
-            &cost_series(days),
-            Kind::Bars,
-        ),
-        traffic_chart(days),
-    ]
-}
-
-#[allow(clippy::cast_precision_loss)] // counts of a day: far below 2^52
-fn traffic_chart(days: &[Day]) -> String {
-    let col = |f: &dyn Fn(&Day) -> f64| days.iter().map(f).collect::<Vec<f64>>();
-    let s = |name: &str, values, color| Series {
-        name: name.to_string(),
-        values,
-        color,
-    };
-    card(
-        "Pageviews and visitors",
-        "requests",
-        days,
-        &[
-            s("pageviews", col(&|x| x.pageviews as f64), charts::BLUE),
-            s(
-                "unique visitors",
-                col(&|x| x.unique_visitors as f64),
-                charts::GREEN,
-            ),
-            s("bot hits", col(&|x| x.bot_hits as f64), charts::GREY),
-        ],
-        Kind::Lines,
-    )
 }
 
 fn funnel(p: &mut String, d: &Data<'_>) {

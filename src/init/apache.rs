@@ -195,23 +195,10 @@ impl Walk<'_> {
             self.server_root.join(pattern)
         };
         let full = if full.is_dir() { full.join("*") } else { full };
-        let Some(text) = full.to_str() else {
-            return Vec::new();
-        };
-        match glob::glob(text) {
-            Ok(paths) => {
-                let mut out: Vec<PathBuf> = paths
-                    .filter_map(Result::ok)
-                    .filter(|p| p.is_file())
-                    .collect();
-                out.sort();
-                out
-            }
-            Err(err) => {
-                self.notes.push(format!("Include {pattern}: {err}"));
-                Vec::new()
-            }
-        }
+        super::glob_files(&full).unwrap_or_else(|err| {
+            self.notes.push(format!("Include {pattern}: {err}"));
+            Vec::new()
+        })
     }
 
     fn finish(self) -> Discovered {

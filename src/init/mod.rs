@@ -50,6 +50,20 @@ pub struct Discovered {
     pub notes: Vec<String>,
 }
 
+/// The files a glob names (an include of nginx or Apache), sorted as both servers read them.
+pub(crate) fn glob_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
+    let text = pattern
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", pattern.display()))?;
+    let paths = glob::glob(text).map_err(|e| e.to_string())?;
+    let mut out: Vec<PathBuf> = paths
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// `path` as found under `root`.
 pub fn rooted(root: &Path, path: &Path) -> PathBuf {
     if root == Path::new("/") {

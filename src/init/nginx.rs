@@ -241,23 +241,10 @@ impl Walk<'_> {
         } else {
             self.prefix.join(pattern)
         };
-        let Some(text) = full.to_str() else {
-            return Vec::new();
-        };
-        match glob::glob(text) {
-            Ok(paths) => {
-                let mut out: Vec<PathBuf> = paths
-                    .filter_map(Result::ok)
-                    .filter(|p| p.is_file())
-                    .collect();
-                out.sort();
-                out
-            }
-            Err(err) => {
-                self.notes.push(format!("include {pattern}: {err}"));
-                Vec::new()
-            }
-        }
+        super::glob_files(&full).unwrap_or_else(|err| {
+            self.notes.push(format!("include {pattern}: {err}"));
+            Vec::new()
+        })
     }
 
     fn finish(self) -> Discovered {
