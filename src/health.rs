@@ -191,7 +191,7 @@ fn verify(config: &crate::config::Config) -> Check {
                     format!(
                         "{} {} from the logs or events ({})",
                         crate::words::count(days.len() as u64, "day"),
-                        if days.len() == 1 { "differs" } else { "differ" },
+                        crate::words::differ(days.len() as u64),
                         days.join(", ")
                     )
                 };

@@ -16,6 +16,11 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// The verb after a count: `1 day differs`, `2 days differ`.
+pub fn differ(n: u64) -> &'static str {
+    if n == 1 { "differs" } else { "differ" }
+}
+
 /// `12 min`, `3 h 5 min`, `2 d 4 h`.
 pub fn minutes(secs: i64) -> String {
     let m = secs / 60;

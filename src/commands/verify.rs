@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cli::VerifyArgs;
 use crate::exit::Status;
 use crate::verify::{Verdict, VerifyReport};
-use crate::words::count;
+use crate::words::{count, differ};
 
 pub fn run(env: &super::Env, opts: &VerifyArgs) -> Result<Status> {
     let report = crate::verify::verify(
@@ -44,11 +44,7 @@ fn human(r: &VerifyReport) -> String {
         r.partial,
         r.gone,
         r.differing,
-        if r.differing == 1 {
-            "differs"
-        } else {
-            "differ"
-        }
+        differ(r.differing)
     );
     for day in &r.days {
         let verdict = match day.verdict {
@@ -91,18 +87,10 @@ fn events(e: &crate::verify::events::EventsReport) -> String {
         count(e.matched, "day"),
         e.partial,
         e.differing,
-        if e.differing == 1 {
-            "differs"
-        } else {
-            "differ"
-        },
+        differ(e.differing),
         count(e.users_checked, "user record"),
         e.users_differing,
-        if e.users_differing == 1 {
-            "differs"
-        } else {
-            "differ"
-        },
+        differ(e.users_differing),
     );
     for day in e.days.iter().filter(|d| d.verdict == Verdict::Differs) {
         let _ = writeln!(out, "  {}  DIFFERS", day.day);
