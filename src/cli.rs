@@ -190,6 +190,11 @@ pub struct ReportArgs {
     /// Send it (Markdown text part, HTML part) to [alerts] to, by SMTP or to the outbox
     #[arg(long)]
     pub email: bool,
+
+    /// Send it to every channel whose `send` holds "reports" (email as --email; chat gets the
+    /// key figures and the top leads as text)
+    #[arg(long)]
+    pub send: bool,
 }
 
 #[derive(Debug, clap::Args)]

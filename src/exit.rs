@@ -37,7 +37,9 @@ impl Status {
         for cause in err.chain() {
             if let Some(kind) = cause.downcast_ref::<Fatal>() {
                 return match kind {
-                    Fatal::Busy { .. } | Fatal::ServiceDown { .. } => Status::TempFail,
+                    Fatal::Busy { .. } | Fatal::ServiceDown { .. } | Fatal::Throttled { .. } => {
+                        Status::TempFail
+                    }
                     Fatal::CorruptState { .. } | Fatal::NewerState { .. } => Status::DataError,
                     Fatal::Config(_) => Status::Config,
                     Fatal::Usage(_) => Status::Usage,
@@ -88,6 +90,16 @@ pub enum Fatal {
         service: String,
         address: String,
         reason: String,
+    },
+    /// The server asked to be left alone for a while (HTTP 429 and `Retry-After`).
+    #[error(
+        "{service} at {address} is rate-limiting (429): it asks for {retry_after_secs} s; the \
+         alerts stay pending until then"
+    )]
+    Throttled {
+        service: String,
+        address: String,
+        retry_after_secs: u64,
     },
     #[error("{0}")]
     Config(String),

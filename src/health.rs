@@ -26,11 +26,32 @@ pub struct Report {
     pub data_dir: String,
     pub checks: Vec<Check>,
     pub logs: Vec<Backlog>,
+    /// Alerts waiting, summed over the channels (one alert waiting for two counts twice).
     pub pending_alerts: usize,
+    /// Each channel, email first.
+    pub channels: Vec<ChannelHealth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_scan: Option<crate::alerts::ScanRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sent: Option<DateTime<Utc>>,
+}
+
+/// One channel as `status` shows it: where it goes (never a secret), whether it answers, what
+/// waits for it and how its last delivery went.
+#[derive(Debug, Serialize)]
+pub struct ChannelHealth {
+    pub channel: String,
+    pub to: String,
+    /// None: not asked (`--offline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
+    pub pending: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sent: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,17 +85,18 @@ pub fn report(config: &crate::config::Config, now: DateTime<Utc>, offline: bool)
         checks.push(Check::new("mail", true, "not checked (--offline)".into()));
     } else {
         checks.push(event_store(config, &st));
-        checks.push(mail(config));
     }
+    let channels = channels(config, &st, offline, &mut checks)?;
     let report = Report {
         healthy: checks.iter().all(|c| c.ok),
         config: config.path.display().to_string(),
         data_dir: config.data_dir.display().to_string(),
         checks,
         logs,
-        pending_alerts: st.alerts.pending.len(),
+        pending_alerts: st.alerts.waiting(),
+        channels,
         last_scan: st.alerts.last_scan.clone(),
-        last_sent: st.alerts.last_sent,
+        last_sent: st.alerts.last_sent(),
     };
     Ok(report)
 }
@@ -110,15 +132,14 @@ fn last_scan(st: &state::State, now: DateTime<Utc>) -> Check {
 }
 
 fn pending_alerts(st: &state::State, now: DateTime<Utc>) -> Check {
-    let pending = &st.alerts.pending;
-    match pending.oldest() {
+    match st.alerts.oldest_waiting() {
         None => Check::new("pending alerts", true, "none".into()),
         Some(oldest) => Check::new(
             "pending alerts",
             now - oldest < STUCK_ALERT,
             format!(
                 "{} waiting, the oldest since {} ({} min)",
-                pending.len(),
+                st.alerts.waiting(),
                 oldest.format("%Y-%m-%d %H:%M UTC"),
                 (now - oldest).num_minutes()
             ),
@@ -215,9 +236,47 @@ fn verify(config: &crate::config::Config) -> Check {
     }
 }
 
-fn mail(config: &crate::config::Config) -> Check {
-    match crate::notify::from_config(config).and_then(|n| n.check().map(|()| n.describe())) {
-        Ok(name) => Check::new("mail", true, format!("{name} answers")),
-        Err(err) => Check::new("mail", false, format!("{err:#}")),
+/// Each channel's queue, and unless `offline` whether it answers (the email channel's answer
+/// is the `mail` check, the others' a `channel` check each).
+fn channels(
+    config: &crate::config::Config,
+    st: &state::State,
+    offline: bool,
+    checks: &mut Vec<Check>,
+) -> Result<Vec<ChannelHealth>> {
+    let mut out = Vec::new();
+    for c in crate::notify::channels(config)? {
+        let queue = st.alerts.queues.get(&c.name).cloned().unwrap_or_default();
+        let to = c.notifier.describe();
+        let reachable = if offline {
+            None
+        } else {
+            let answer = c.notifier.check();
+            let name = if c.name == crate::alerts::queue::EMAIL {
+                "mail"
+            } else {
+                "channel"
+            };
+            let label = if name == "mail" {
+                String::new()
+            } else {
+                format!("{}: ", c.name)
+            };
+            checks.push(match &answer {
+                Ok(()) => Check::new(name, true, format!("{label}{to} answers")),
+                Err(err) => Check::new(name, false, format!("{label}{err:#}")),
+            });
+            Some(answer.is_ok())
+        };
+        out.push(ChannelHealth {
+            channel: c.name.clone(),
+            to,
+            reachable,
+            pending: queue.waiting(),
+            last_sent: queue.last_sent,
+            retry_at: queue.retry_at,
+            last_error: queue.last_error.clone(),
+        });
     }
+    Ok(out)
 }

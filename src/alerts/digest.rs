@@ -17,6 +17,9 @@ pub struct Digest {
     #[serde(default)]
     pub id: String,
     pub site_name: String,
+    /// The site's own host names: a referrer on one of them is navigation, not a source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_hosts: Vec<String>,
     #[serde(default)]
     pub leads: Vec<LeadItem>,
     #[serde(default)]
@@ -33,6 +36,20 @@ pub struct ReportText {
     pub title: String,
     pub markdown: String,
     pub html: String,
+    /// The key figures, for channels that show a table of their own (chat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kpis: Vec<KpiLine>,
+    /// The period's top hot leads, for the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_leads: Vec<crate::visits::journey::Journey>,
+}
+
+/// One key figure of a report: `MRR`, `157.00`, `+12%`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KpiLine {
+    pub name: String,
+    pub value: String,
+    pub change: String,
 }
 
 impl Digest {

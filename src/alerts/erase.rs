@@ -1,5 +1,5 @@
-//! Erasure in the alerting records: the target's pending alerts, the message frozen for
-//! delivery, its alert-ledger entries and its lines in the history of sent alerts
+//! Erasure in the alerting records: the target's pending alerts and the messages frozen for
+//! delivery on every channel, its alert-ledger entries and its lines in the history of sent alerts
 //! (`alerts.jsonl`); mentions of the address in other alerts are redacted.
 
 use std::path::Path;
@@ -13,14 +13,23 @@ use crate::erase::{Erased, Target, blank_lines};
 /// Erases (or, in a dry run, finds) the target in the state's alerting records.
 pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erased {
     let mut erased = Erased::default();
-    erased.records += drop_leads(&mut alerts.pending.leads, target, dry, &mut erased);
-    erased.records += redact_leads(&mut alerts.pending.leads, target);
-    if let Some(outgoing) = &mut alerts.outgoing {
-        erased.records += drop_leads(&mut outgoing.leads, target, dry, &mut erased);
-        erased.records += redact_leads(&mut outgoing.leads, target);
-    }
-    if alerts.outgoing.as_ref().is_some_and(Digest::is_empty) {
-        alerts.outgoing = None;
+    for queue in alerts.queues.values_mut() {
+        erased.records += drop_leads(&mut queue.pending.leads, target, dry, &mut erased);
+        erased.records += redact_leads(&mut queue.pending.leads, target);
+        if let Some(outgoing) = &mut queue.outgoing {
+            erased.records += drop_leads(&mut outgoing.leads, target, dry, &mut erased);
+            erased.records += redact_leads(&mut outgoing.leads, target);
+        }
+        if queue.outgoing.as_ref().is_some_and(Digest::is_empty) {
+            queue.outgoing = None;
+            queue.outgoing_parts = 0;
+        }
+        if let Some(e) = &mut queue.last_error
+            && target.in_text(e.as_bytes())
+        {
+            erased.records += 1;
+            *e = target.redact(e);
+        }
     }
     let before = alerts.ledger.leads.len();
     alerts.ledger.leads.retain(|key, entry| {

@@ -1,8 +1,8 @@
 //! The alert ledger: what was alerted when, so that a lead alerts once (again only when it
 //! escalates from `hot` to `very_hot`, or after `dedup_hours`), a threshold rule fires once,
 //! repeats at most every `cooldown_hours` while it holds and says "resolved" once when it stops,
-//! and at most `max_emails_per_hour` messages go out. It is plain data for the state file.
-//! (The queue of alerts due but not yet sent comes with the notifier, in `scan`.)
+//! It is plain data for the state file. (The hourly limit and the alerts due but not yet sent
+//! are per channel, in [`super::queue`].)
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -20,8 +20,9 @@ pub struct AlertLedger {
     /// Per threshold rule: whether it holds and when it last sent.
     #[serde(default)]
     pub rules: BTreeMap<String, RuleEntry>,
-    /// When messages were sent, for the hourly limit (older ones are pruned).
-    #[serde(default)]
+    /// Schema 2's record of sent messages, moved into the email channel's queue on load
+    /// (`queue::Queue::sent`); never written.
+    #[serde(default, skip_serializing)]
     pub sent: Vec<DateTime<Utc>>,
 }
 
@@ -62,7 +63,6 @@ pub struct Policy {
     pub dedup: Duration,
     pub cooldown: Duration,
     pub resolved_notices: bool,
-    pub max_per_hour: usize,
 }
 
 impl Policy {
@@ -72,7 +72,6 @@ impl Policy {
             dedup: Duration::hours(i64::from(a.dedup_hours)),
             cooldown: Duration::hours(i64::from(a.cooldown_hours)),
             resolved_notices: a.resolved_notices,
-            max_per_hour: a.max_emails_per_hour as usize,
         }
     }
 }
@@ -83,7 +82,6 @@ impl Default for Policy {
             dedup: Duration::hours(24),
             cooldown: Duration::hours(6),
             resolved_notices: true,
-            max_per_hour: 1,
         }
     }
 }
@@ -152,16 +150,6 @@ impl AlertLedger {
             entry.last_alert = Some(now);
         }
         alert
-    }
-
-    /// Whether a message may go out at `now` under the hourly limit.
-    pub fn may_send(&mut self, now: DateTime<Utc>, policy: &Policy) -> bool {
-        self.sent.retain(|t| now - *t < Duration::hours(1));
-        self.sent.len() < policy.max_per_hour
-    }
-
-    pub fn record_sent(&mut self, now: DateTime<Utc>) {
-        self.sent.push(now);
     }
 
     /// Forgets lead entries older than `dedup` (they can no longer suppress anything).
@@ -254,27 +242,11 @@ mod tests {
     }
 
     #[test]
-    fn at_most_n_messages_an_hour() {
-        let p = Policy {
-            max_per_hour: 2,
-            ..Policy::default()
-        };
-        let mut l = AlertLedger::default();
-        assert!(l.may_send(at(0), &p));
-        l.record_sent(at(0));
-        assert!(l.may_send(at(0), &p));
-        l.record_sent(at(0));
-        assert!(!l.may_send(at(0) + Duration::minutes(59), &p));
-        assert!(l.may_send(at(1), &p), "an hour later");
-    }
-
-    #[test]
     fn the_ledger_round_trips_through_json() {
         let p = Policy::default();
         let mut l = AlertLedger::default();
         l.lead("v", IP.parse().unwrap(), PageTier::Hot, at(0), &p);
         l.rule("api_cost", true, at(0), &p);
-        l.record_sent(at(0));
         let back: AlertLedger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
         assert_eq!(back, l);
         l.compact(at(25), &p);

@@ -7,6 +7,7 @@ pub mod erase;
 pub mod history;
 pub mod leads;
 pub mod ledger;
+pub mod queue;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -23,22 +24,22 @@ use ledger::{AlertLedger, LeadAlert, RuleAlert};
 pub struct AlertState {
     #[serde(default)]
     pub ledger: AlertLedger,
-    /// Alerts raised but not yet delivered. Saved before a send is tried, emptied only after
-    /// the server accepted the message: delivery is at-least-once.
+    /// Per channel (`email`, `slack`, …): what waits for it and how it is delivering.
     #[serde(default)]
-    pub pending: Pending,
-    /// A message frozen for delivery: its alerts left `pending` and it has its id. A run that
-    /// dies (or cannot save) after trying to deliver it leaves it here, and the next run
-    /// delivers it again as it is, before anything new.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outgoing: Option<digest::Digest>,
+    pub queues: BTreeMap<String, queue::Queue>,
+    /// Schema 2 kept the one channel's queue here: read, moved by [`AlertState::migrate`],
+    /// never written.
+    #[serde(default, rename = "pending", skip_serializing)]
+    pub legacy_pending: Pending,
+    #[serde(default, rename = "outgoing", skip_serializing)]
+    pub legacy_outgoing: Option<digest::Digest>,
+    #[serde(default, rename = "last_sent", skip_serializing)]
+    pub legacy_last_sent: Option<DateTime<Utc>>,
     /// Per visits day file: how much of it scans have already evaluated for leads.
     #[serde(default)]
     pub scanned: BTreeMap<NaiveDate, u64>,
     #[serde(default)]
     pub last_scan: Option<ScanRecord>,
-    #[serde(default)]
-    pub last_sent: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -112,6 +113,10 @@ pub struct RuleItem {
     pub name: String,
     pub kind: RuleAlert,
     pub raised_at: DateTime<Utc>,
+    /// Since when the rule held (for a resolved notice: until `raised_at`); older states
+    /// lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
     /// What the rule measured, in words (written by arkwatch, never by a visitor).
     pub detail: String,
 }

@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use crate::alerts::digest::{Digest, ReportText};
+use crate::alerts::digest::{Digest, KpiLine, ReportText};
+use crate::alerts::queue::EMAIL;
+use crate::notify::report_text::TOP_LEADS;
 use crate::cli::ReportArgs;
 use crate::exit::Status;
 use crate::report::{self, Kind};
@@ -14,11 +16,11 @@ pub fn run(env: &super::Env, opts: &ReportArgs) -> Result<Status> {
         "weekly" => Kind::Weekly,
         _ => Kind::Monthly,
     };
-    let notifier = if opts.email {
-        Some(crate::notify::from_config(config)?)
-    } else {
-        None
-    };
+    // A broken channel is a config error before anything is built.
+    let channels: Vec<crate::notify::Channel> = crate::notify::channels(config)?
+        .into_iter()
+        .filter(|c| opts.send && c.sends.reports || opts.email && c.name == EMAIL)
+        .collect();
     let date = opts
         .date
         .unwrap_or_else(|| env.clock.now().with_timezone(&config.timezone).date_naive());
@@ -32,25 +34,55 @@ pub fn run(env: &super::Env, opts: &ReportArgs) -> Result<Status> {
     };
     match &opts.out {
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)?,
-        None if !opts.email => super::print(&text)?,
+        None if channels.is_empty() => super::print(&text)?,
         None => {}
     }
     for w in &warnings {
         super::warn(w);
     }
-    if let Some(notifier) = notifier {
-        let digest = Digest {
-            id: Digest::new_id(),
-            site_name: r.site_name.clone(),
-            report: Some(ReportText {
-                title: r.title.clone(),
-                markdown: r.markdown(),
-                html: r.html(),
-            }),
-            ..Digest::default()
-        };
-        notifier.deliver(&digest)?;
-        super::warn(&format!("sent \"{}\" to {}", r.title, notifier.describe()));
+    if channels.is_empty() {
+        return Ok(Status::Ok);
     }
-    Ok(Status::Ok)
+    let digest = Digest {
+        id: Digest::new_id(),
+        site_name: r.site_name.clone(),
+        site_hosts: config.site_hosts.clone(),
+        report: Some(ReportText {
+            title: r.title.clone(),
+            markdown: r.markdown(),
+            html: r.html(),
+            kpis: r
+                .kpis
+                .iter()
+                .map(|k| KpiLine {
+                    name: k.name.clone(),
+                    value: k.value.clone(),
+                    change: k.change.clone(),
+                })
+                .collect(),
+            top_leads: r.hot_leads.iter().take(TOP_LEADS).cloned().collect(),
+        }),
+        ..Digest::default()
+    };
+    // Every channel is tried; the first failure's status is the command's, the others said.
+    let mut first_error = None;
+    for c in &channels {
+        let mut done = 0;
+        match c.notifier.deliver(&digest, &mut done) {
+            Ok(()) => super::warn(&format!(
+                "sent \"{}\" to {}",
+                r.title,
+                c.notifier.describe()
+            )),
+            Err(err) => {
+                let err = err.context(format!("the report was not sent on channel {}", c.name));
+                super::warn(&format!("{err:#}"));
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) => Ok(Status::for_error(&err)),
+        None => Ok(Status::Ok),
+    }
 }

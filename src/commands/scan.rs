@@ -14,8 +14,8 @@ use crate::words::count;
 
 pub fn run(env: &super::Env, opts: &ScanArgs) -> Result<Status> {
     let config = &env.config;
-    // A broken [smtp] section is a config error before anything is read.
-    let notifier = crate::notify::from_config(config)?;
+    // A broken [smtp] section or channel is a config error before anything is read.
+    let channels = crate::notify::channels(config)?;
     let lock = if opts.dry_run {
         StateLock::acquire_for_reading(&config.data_dir, env.wait)?
     } else {
@@ -29,7 +29,7 @@ pub fn run(env: &super::Env, opts: &ScanArgs) -> Result<Status> {
         lock: &lock,
         clock: env.clock,
     };
-    let (report, status) = crate::pipeline::scan::scan(&run, notifier.as_ref(), opts.dry_run)?;
+    let (report, status) = crate::pipeline::scan::scan(&run, &channels, opts.dry_run)?;
     drop(lock);
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -156,19 +156,26 @@ fn alert_lines(r: &ScanReport) -> String {
     out
 }
 
-/// What happened to the message: sent, waiting, failed, or in a dry run what would be.
+/// What happened on each channel: sent, waiting, failed, or in a dry run what would be.
 fn delivery_lines(r: &ScanReport) -> String {
     let mut out = String::new();
-    match &r.delivery {
-        Delivery::NothingDue => {}
-        Delivery::Sent {
-            to,
-            subject,
-            leads,
-            rules,
-            again,
-        } => {
-            let _ = writeln!(
+    for c in &r.channels {
+        let pending = count(c.pending as u64, "alert");
+        let on = if c.channel == crate::alerts::queue::EMAIL {
+            String::new()
+        } else {
+            format!(" on {}", c.channel)
+        };
+        let time = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let _ = match &c.delivery {
+            Delivery::NothingDue => Ok(()),
+            Delivery::Sent {
+                to,
+                subject,
+                leads,
+                rules,
+                again,
+            } => writeln!(
                 out,
                 "  sent \"{subject}\" ({}, {}) to {to}{}",
                 count(*leads as u64, "lead"),
@@ -178,37 +185,35 @@ fn delivery_lines(r: &ScanReport) -> String {
                 } else {
                     ""
                 }
-            );
-        }
-        Delivery::RateLimited { next_allowed } => {
-            let _ = writeln!(
+            ),
+            Delivery::RateLimited { next_allowed } => writeln!(
                 out,
-                "  {} pending: max_emails_per_hour reached, next message from {}",
-                count(r.pending as u64, "alert"),
-                next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-        }
-        Delivery::Failed { to, .. } => {
-            let _ = writeln!(
+                "  {pending} pending{on}: its hourly limit reached, next message from {}",
+                time(next_allowed)
+            ),
+            Delivery::Waiting { until } => writeln!(
                 out,
-                "  delivery to {to} failed; {} stay pending for the next run",
-                count(r.pending as u64, "alert")
-            );
-        }
-        Delivery::WouldSend { to, subject, text } => {
-            let _ = writeln!(out, "  would send to {to}: {subject}\n");
-            for line in text.lines() {
-                let _ = writeln!(out, "    {line}");
+                "  {pending} pending{on}: the server asked to wait until {}",
+                time(until)
+            ),
+            Delivery::Failed { to, retry_at, .. } => writeln!(
+                out,
+                "  delivery to {to} failed; {pending} stay pending for {}",
+                retry_at.as_ref().map_or("the next run".to_string(), |t| format!("a run after {}", time(t)))
+            ),
+            Delivery::WouldSend { to, subject, text } => {
+                let _ = writeln!(out, "  would send to {to}: {subject}\n");
+                for line in text.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+                Ok(())
             }
-        }
-        Delivery::WouldWait { next_allowed } => {
-            let _ = writeln!(
+            Delivery::WouldWait { next_allowed } => writeln!(
                 out,
-                "  would keep {} pending until {}",
-                count(r.pending as u64, "alert"),
-                next_allowed.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-        }
+                "  would keep {pending} pending{on} until {}",
+                time(next_allowed)
+            ),
+        };
     }
     out
 }

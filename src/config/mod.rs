@@ -4,6 +4,7 @@
 //! the log-format compiler, which it needs to validate a format).
 
 pub mod alerts;
+pub mod channels;
 pub mod events;
 pub mod filters;
 mod raw;
@@ -18,6 +19,7 @@ use chrono_tz::Tz;
 pub use alerts::{
     Alerts, ApiCostRule, ConversionRateRule, ErrorRateRule, Rules, ScoreWeights, SilenceRule,
 };
+pub use channels::{Channel, ChannelKind, Secret, Sends};
 pub use events::{EventStoreKind, Events};
 pub use filters::{AccessLog, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages};
 pub use sections::{Dashboard, MetricsConfig, Retention};
@@ -49,6 +51,8 @@ pub struct Config {
     pub dashboard: Dashboard,
     /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
     pub smtp: Option<Smtp>,
+    /// The chat and webhook channels, in the file's order (email is always there besides).
+    pub channels: Vec<Channel>,
 }
 
 /// Builds the configuration errors of one file: `config PATH: KEY: what is wrong`.
@@ -135,6 +139,8 @@ impl Config {
                 "[smtp] is configured but no recipient is (to = [\"you@example.com\"])",
             ));
         }
+        let channels =
+            channels::validate(raw.channel, alerts.max_emails_per_hour, &resolve, &bad)?;
         let retention = raw.retention;
         if retention.archive_days < retention.max_age_days {
             return Err(bad.whole(format!(
@@ -162,6 +168,7 @@ impl Config {
             dashboard,
             metrics: raw.metrics,
             smtp,
+            channels,
             events,
             path: path.to_path_buf(),
             data_dir,

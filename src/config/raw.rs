@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::alerts::RawAlerts;
+use super::channels::RawChannel;
 use super::events::RawEvents;
 use super::filters::{RawAccessLog, RawFilters};
 use super::sections::{Dashboard, MetricsConfig, Retention};
@@ -40,6 +41,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub dashboard: Dashboard,
     pub smtp: Option<RawSmtp>,
+    #[serde(default)]
+    pub channel: Vec<RawChannel>,
 }
 
 fn default_site_name() -> String {

@@ -318,6 +318,8 @@ fn hot_leads(src: &Sources<'_>, period: Period) -> Result<(Vec<Journey>, usize)>
 
 fn alerts(state: &crate::state::State) -> Alerts {
     let a = &state.alerts;
+    // Every alert goes to email, so its queue says what waits.
+    let email = a.queues.get(crate::alerts::queue::EMAIL);
     Alerts {
         firing: a
             .ledger
@@ -331,8 +333,10 @@ fn alerts(state: &crate::state::State) -> Alerts {
                 })
             })
             .collect(),
-        pending_leads: a.pending.leads.len(),
-        pending_rules: a.pending.rules.iter().map(|r| r.name.clone()).collect(),
-        last_sent: a.last_sent,
+        pending_leads: email.map_or(0, |q| q.pending.leads.len()),
+        pending_rules: email
+            .map(|q| q.pending.rules.iter().map(|r| r.name.clone()).collect())
+            .unwrap_or_default(),
+        last_sent: a.last_sent(),
     }
 }

@@ -1,6 +1,8 @@
 //! Email, rendered from a digest: the subject, the plain-text part and the HTML part of an
 //! alert digest (a report arrives rendered), and the lettre message that carries them. The
-//! one place mail is built.
+//! one place mail is built. Both parts tell each lead in the same words ([`super::story`]): a
+//! card per lead with its tier, score and one summary sentence, inline CSS only, one column
+//! that a phone shows whole.
 //!
 //! Visitor-supplied text (paths, queries, referrers, User-Agents) is data, never markup and
 //! never a link: it is escaped in HTML, defused in text (`hxxps[:]//…`), stripped of control
@@ -12,33 +14,18 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use lettre::message::{Mailbox, Message, MultiPart};
 
+use super::story::{self, Piece};
 use crate::alerts::digest::{Digest, LISTED_LEADS};
-use crate::alerts::ledger::{LeadAlert, RuleAlert};
 use crate::config::Config;
 use crate::escape::{defuse, html as escape_html, one_line, safe_html};
-use crate::words::{minutes, plural};
+use crate::page_tier::PageTier;
+use crate::words::plural;
 
-fn lead_kind(kind: LeadAlert) -> &'static str {
-    match kind {
-        LeadAlert::New => "new",
-        LeadAlert::Escalated => "escalated",
-    }
-}
-
-fn rule_kind(kind: RuleAlert) -> &'static str {
-    match kind {
-        RuleAlert::Fired => "fired",
-        RuleAlert::Repeated => "still holds",
-        RuleAlert::Resolved => "resolved",
-    }
-}
-
-/// The subject of a digest: `[Acme] 3 hot leads, 1 alert`, or the report's title. Only
-/// counts, the configured site name and arkwatch's own words: never visitor text.
-pub fn subject(digest: &Digest) -> String {
-    let site = one_line(&digest.site_name);
+/// What a digest holds, in words: `3 hot leads, 1 alert`, or the report's title. Only counts
+/// and arkwatch's own words: never visitor text.
+pub fn headline(digest: &Digest) -> String {
     if let Some(report) = &digest.report {
-        return format!("[{site}] {}", one_line(&report.title));
+        return one_line(&report.title);
     }
     let mut parts = Vec::new();
     if !digest.leads.is_empty() {
@@ -47,51 +34,31 @@ pub fn subject(digest: &Digest) -> String {
     if !digest.rules.is_empty() {
         parts.push(plural(digest.rules.len() as u64, "alert", "alerts"));
     }
-    format!("[{site}] {}", parts.join(", "))
+    parts.join(", ")
 }
 
-/// The plain-text part of an alert digest.
+/// The subject of a digest: `[Acme] 3 hot leads, 1 alert`, or the report's title.
+pub fn subject(digest: &Digest) -> String {
+    format!("[{}] {}", one_line(&digest.site_name), headline(digest))
+}
+
+/// The plain-text part of an alert digest: the same words as the HTML part.
 pub fn text(digest: &Digest) -> String {
     if let Some(report) = &digest.report {
         return report.markdown.clone();
     }
-    let mut out = String::new();
+    let plain = |p: &[Piece]| story::plain(p, defuse);
+    let mut out = format!("{}: {}\n\n", one_line(&digest.site_name), headline(digest));
     for lead in digest.leads.iter().take(LISTED_LEADS) {
-        let j = &lead.journey;
-        let _ = writeln!(
-            out,
-            "Lead ({}, {}, score {}): {} — {}",
-            lead_kind(lead.kind),
-            j.top_tier,
-            j.score,
-            j.ip,
-            defuse(&j.browser)
-        );
-        let _ = writeln!(out, "  visits in the last 7 days: {}", j.visits_last_7_days);
-        if let Some(t) = j.time_to_intent_secs {
-            let _ = writeln!(out, "  time to /pricing or /trial: {}", minutes(t));
-        }
-        for (n, s) in j.sessions.iter().enumerate() {
-            let from = s
-                .referrer
-                .as_deref()
-                .map_or_else(|| "direct".to_string(), defuse);
-            let _ = writeln!(out, "  session {} from {from}", n + 1);
-            for (k, v) in &s.utm {
-                let _ = writeln!(out, "    {}={}", defuse(k), defuse(v));
-            }
-            for page in &s.pages {
-                let _ = writeln!(
-                    out,
-                    "    {} {} ({})",
-                    page.time.format("%Y-%m-%d %H:%M"),
-                    defuse(&page.path),
-                    page.tier
-                );
+        let s = story::lead(lead, &digest.site_hosts);
+        let _ = writeln!(out, "{} (score {}) - {}", s.title, s.score, s.ip);
+        let _ = writeln!(out, "{}", plain(&s.sentence));
+        if s.sessions.len() > 1 {
+            for line in &s.sessions {
+                let _ = writeln!(out, "  - {}", plain(line));
             }
         }
-        let _ = writeln!(out, "  user agent: {}", defuse(&j.user_agent));
-        out.push('\n');
+        let _ = writeln!(out, "  Agent: {}\n", defuse(&s.user_agent));
     }
     if digest.leads.len() > LISTED_LEADS {
         let _ = writeln!(
@@ -101,83 +68,120 @@ pub fn text(digest: &Digest) -> String {
         );
     }
     for rule in &digest.rules {
-        let _ = writeln!(
-            out,
-            "Alert {} {}: {}",
-            one_line(&rule.name),
-            rule_kind(rule.kind),
-            one_line(&rule.detail)
-        );
+        let r = story::rule(rule);
+        let _ = writeln!(out, "{}\n{}\n", r.title, one_line(&r.detail));
     }
+    out.push_str("Sent by arkwatch. Pages, sources and agents are the visitors' own text, shown as text.\n");
     out
 }
 
-/// The HTML part of an alert digest.
+const FONT: &str = "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
+const CODE: &str = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
+                    background:#f1f3f5;border-radius:4px;padding:1px 4px;font-size:13px";
+const ROW: &str = "padding:14px 24px;border-top:1px solid #eaecef";
+
+fn pieces_html(p: &[Piece]) -> String {
+    p.iter()
+        .map(|p| match p {
+            Piece::Words(w) => escape_html(w),
+            Piece::Visitor(v) => format!("<span style=\"{CODE}\">{}</span>", safe_html(v)),
+            Piece::Page(v) => format!("<span style=\"{CODE}\">{}</span>", safe_html(v)),
+        })
+        .collect()
+}
+
+/// A tier's badge colours: background, text.
+fn badge(tier: PageTier) -> (&'static str, &'static str) {
+    match tier {
+        PageTier::VeryHot => ("#cf222e", "very hot"),
+        PageTier::Hot => ("#bc4c00", "hot"),
+        PageTier::Warm => ("#9a6700", "warm"),
+    }
+}
+
+fn pill(colour: &str, words: &str) -> String {
+    format!(
+        "<span style=\"display:inline-block;background:{colour};color:#ffffff;border-radius:10px;\
+         padding:1px 9px;font-size:12px;font-weight:600;\">{words}</span>"
+    )
+}
+
+/// The HTML part of an alert digest: one card per lead, inline CSS only (what mail clients
+/// keep), one column that fits a phone.
 pub fn html(digest: &Digest) -> String {
     if let Some(report) = &digest.report {
         return report.html.clone();
     }
-    let mut out = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>");
+    let site = escape_html(&digest.site_name);
+    let mut out = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><title>{}</title></head>\
+         <body style=\"margin:0;padding:0;background:#f4f5f7;\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
+         style=\"background:#f4f5f7;\"><tr><td align=\"center\" style=\"padding:16px 8px;\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
+         style=\"max-width:600px;background:#ffffff;border-radius:8px;{FONT};color:#1f2328;\
+         font-size:15px;line-height:1.5;\">\
+         <tr><td style=\"padding:20px 24px 12px;\"><div style=\"font-size:13px;color:#59636e;\">\
+         {site}</div><div style=\"font-size:21px;font-weight:600;margin-top:2px;\">{}</div>\
+         </td></tr>",
+        escape_html(&subject(digest)),
+        escape_html(&headline(digest))
+    );
     for lead in digest.leads.iter().take(LISTED_LEADS) {
-        let j = &lead.journey;
+        let s = story::lead(lead, &digest.site_hosts);
+        let (colour, words) = badge(s.tier);
         let _ = write!(
             out,
-            "<h3>Lead ({}, {}, score {}): {} — {}</h3><p>Visits in the last 7 days: {}",
-            lead_kind(lead.kind),
-            j.top_tier,
-            j.score,
-            escape_html(&j.ip.to_string()),
-            safe_html(&j.browser),
-            j.visits_last_7_days
+            "<tr><td style=\"{ROW};\">{} <span style=\"color:#59636e;font-size:13px;\">\
+             score {} · {}</span><div style=\"font-size:16px;font-weight:600;margin:6px 0 2px;\">\
+             {}</div><div style=\"margin:0 0 6px;\">{}</div>",
+            pill(colour, words),
+            s.score,
+            escape_html(&s.ip),
+            escape_html(&s.title),
+            pieces_html(&s.sentence)
         );
-        if let Some(t) = j.time_to_intent_secs {
-            let _ = write!(out, "; time to /pricing or /trial: {}", minutes(t));
-        }
-        out.push_str("</p><ol>");
-        for s in &j.sessions {
-            let from = s
-                .referrer
-                .as_deref()
-                .map_or_else(|| "direct".to_string(), safe_html);
-            let _ = write!(out, "<li>from {from}");
-            for (k, v) in &s.utm {
-                let _ = write!(out, " <code>{}={}</code>", safe_html(k), safe_html(v));
+        if s.sessions.len() > 1 {
+            out.push_str("<ul style=\"margin:0 0 6px;padding-left:20px;font-size:14px;color:#31363b;\">");
+            for line in &s.sessions {
+                let _ = write!(out, "<li>{}</li>", pieces_html(line));
             }
-            out.push_str("<ul>");
-            for page in &s.pages {
-                let _ = write!(
-                    out,
-                    "<li>{} <code>{}</code> ({})</li>",
-                    page.time.format("%Y-%m-%d %H:%M"),
-                    safe_html(&page.path),
-                    page.tier
-                );
-            }
-            out.push_str("</ul></li>");
+            out.push_str("</ul>");
         }
         let _ = write!(
             out,
-            "</ol><p>User agent: <code>{}</code></p>",
-            safe_html(&j.user_agent)
+            "<div style=\"font-size:12px;color:#6e7781;word-break:break-all;\">Agent: {}</div>\
+             </td></tr>",
+            safe_html(&s.user_agent)
         );
     }
     if digest.leads.len() > LISTED_LEADS {
         let _ = write!(
             out,
-            "<p>…and {} more leads.</p>",
+            "<tr><td style=\"{ROW};color:#59636e;\">…and {} more leads.</td></tr>",
             digest.leads.len() - LISTED_LEADS
         );
     }
     for rule in &digest.rules {
+        let r = story::rule(rule);
+        let colour = if r.resolved { "#1a7f37" } else { "#9a6700" };
         let _ = write!(
             out,
-            "<p><b>Alert {} {}</b>: {}</p>",
-            escape_html(&rule.name),
-            rule_kind(rule.kind),
-            escape_html(&rule.detail)
+            "<tr><td style=\"{ROW};\">{} <div style=\"font-size:16px;font-weight:600;\
+             margin:6px 0 2px;\">{}</div><div>{}</div></td></tr>",
+            pill(colour, if r.resolved { "resolved" } else { "alert" }),
+            escape_html(&r.title),
+            escape_html(&r.detail)
         );
     }
-    out.push_str("</body></html>");
+    let _ = write!(
+        out,
+        "<tr><td style=\"padding:12px 24px 20px;border-top:1px solid #eaecef;font-size:12px;\
+         color:#6e7781;\">Sent by arkwatch for {site}. Pages, sources and agents are the \
+         visitors' own text, shown as text, never as a link.</td></tr></table></td></tr>\
+         </table></body></html>"
+    );
     out
 }
 

@@ -61,8 +61,10 @@ impl OutboxNotifier {
 }
 
 impl Notifier for OutboxNotifier {
-    fn deliver(&self, digest: &Digest) -> Result<()> {
-        self.write(digest).map(drop)
+    fn deliver(&self, digest: &Digest, done: &mut usize) -> Result<()> {
+        self.write(digest)?;
+        *done = 1;
+        Ok(())
     }
 
     fn check(&self) -> Result<()> {

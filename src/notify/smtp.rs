@@ -45,10 +45,13 @@ impl Notifier for SmtpNotifier {
     /// server that refuses for good (a rejected recipient) is a plain error (exit 1); a refused
     /// login or certificate is [`Fatal::Denied`] (exit 77). Either way the caller keeps the
     /// alerts.
-    fn deliver(&self, digest: &Digest) -> Result<()> {
+    fn deliver(&self, digest: &Digest, done: &mut usize) -> Result<()> {
         let message = super::mail::message(digest, &self.from, &self.to)?;
         match self.transport.send(&message) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                *done = 1;
+                Ok(())
+            }
             Err(err) => Err(smtp_error(&self.address, self.timeout_secs, &err)),
         }
     }

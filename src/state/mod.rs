@@ -19,8 +19,9 @@ use crate::exit::Fatal;
 use crate::rollup::files::Generations;
 
 /// The schema version this build writes. A file with a higher version is refused (version 2
-/// added `alerts`; version 1 files read as they are).
-pub const SCHEMA_VERSION: u32 = 2;
+/// added `alerts`, version 3 a delivery queue per channel; older files read as they are, and
+/// the one queue of version 2 becomes the email channel's).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run must remember between runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -98,6 +99,7 @@ impl State {
                 (key, log)
             })
             .collect();
+        state.alerts.migrate();
         Ok(state)
     }
 }

@@ -1,49 +1,63 @@
-//! The last step of a scan: everything due goes into one message with an id frozen in the
-//! state before it is sent, under the hourly limit; a dry run shows the message instead.
+//! The last step of a scan: on each channel, everything due goes into one message with an id
+//! frozen in the state before anything is sent, under that channel's hourly limit and any wait
+//! its server asked for; a dry run shows the messages instead. Channels do not wait for each
+//! other: one that fails keeps its own alerts, and the others deliver theirs.
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
-use super::{Delivery, Scan, ScanReport};
+use super::{ChannelReport, Delivery, Scan, ScanReport};
 use crate::alerts::ScanRecord;
 use crate::alerts::digest::Digest;
-use crate::exit::Status;
-use crate::notify::{Notifier, mail};
-use crate::pipeline::Run;
+use crate::alerts::queue::EMAIL;
+use crate::exit::{Fatal, Status};
+use crate::notify::{Channel, mail};
 use crate::state::SCHEMA_VERSION;
+
+/// The longest wait a server's `Retry-After` can impose (a day: a larger value is a mistake).
+const MAX_RETRY_AFTER: i64 = 86_400;
 
 impl Scan<'_> {
     /// Step 5, delivery, then the state with this scan's record.
-    pub(super) fn deliver(mut self, notifier: &dyn Notifier) -> Result<(ScanReport, Status)> {
-        let allowed = self.ledger.may_send(self.now, &self.policy);
-        let next_allowed = self
-            .ledger
-            .sent
-            .iter()
-            .min()
-            .map_or(self.now, |t| *t + Duration::hours(1));
+    pub(super) fn deliver(mut self, channels: &[Channel]) -> Result<(ScanReport, Status)> {
         self.state.alerts.ledger = std::mem::take(&mut self.ledger);
         if self.dry_run {
-            self.preview_delivery(notifier, allowed, next_allowed);
+            for c in channels {
+                let delivery = self.preview_delivery(c);
+                self.report_channel(c, delivery);
+            }
             return Ok(self.finish());
         }
-        let mut sent = 0;
-        // A message frozen by a run that died goes out first, as it was (its alerts were let
+        // Messages frozen by a run that died go out first, as they were (their alerts were let
         // through the hourly limit then).
-        if let Some(outgoing) = self.state.alerts.outgoing.take() {
-            sent += self.send(notifier, outgoing, true);
+        let again: Vec<bool> = channels
+            .iter()
+            .map(|c| self.state.alerts.queue(&c.name).outgoing.is_some())
+            .collect();
+        let mut decided = Vec::new();
+        let mut frozen = false;
+        for (c, again) in channels.iter().zip(&again) {
+            let d = self.decide(c, *again);
+            frozen |= matches!(d, Plan::Send) && !again;
+            decided.push(d);
         }
-        if !self.state.alerts.pending.is_empty() {
-            let allowed =
-                sent == 0 && allowed || self.state.alerts.ledger.may_send(self.now, &self.policy);
-            if allowed {
-                let digest = self.freeze()?;
-                sent += self.send(notifier, digest, false);
-            } else {
-                self.report.delivery = Delivery::RateLimited { next_allowed };
-            }
+        if frozen {
+            self.state.version = SCHEMA_VERSION;
+            self.run.lock.save(&self.state)?;
+            crate::crashpoint::here("scan:before-send");
         }
-        self.report.pending = self.state.alerts.pending.len();
+        let mut sent = 0;
+        for ((c, again), plan) in channels.iter().zip(again).zip(decided) {
+            let delivery = match plan {
+                Plan::Send => {
+                    let (delivery, n) = self.send(c, again);
+                    sent += n;
+                    delivery
+                }
+                Plan::Hold(delivery) => delivery,
+            };
+            self.report_channel(c, delivery);
+        }
         let now = self.now;
         let run = self.run;
         let mut state = std::mem::take(&mut self.state);
@@ -62,84 +76,141 @@ impl Scan<'_> {
         Ok((report, status))
     }
 
-    /// What a real run would deliver now, for a dry run.
-    fn preview_delivery(
-        &mut self,
-        notifier: &dyn Notifier,
-        allowed: bool,
-        next_allowed: DateTime<Utc>,
-    ) {
-        let alerts = &self.state.alerts;
-        self.report.pending = alerts.pending.len()
-            + alerts
-                .outgoing
-                .as_ref()
-                .map_or(0, |d| d.leads.len() + d.rules.len());
-        if alerts.pending.is_empty() && alerts.outgoing.is_none() {
-            return;
+    fn report_channel(&mut self, c: &Channel, delivery: Delivery) {
+        let pending = self.state.alerts.queue(&c.name).waiting();
+        if c.name == EMAIL {
+            self.report.pending = pending;
+            self.report.delivery = delivery.clone();
         }
-        self.report.delivery = if allowed || alerts.outgoing.is_some() {
-            let digest = alerts
-                .outgoing
-                .clone()
-                .unwrap_or_else(|| pending_digest(self.run, &alerts.pending));
-            Delivery::WouldSend {
-                to: notifier.describe(),
-                subject: mail::subject(&digest),
-                text: mail::text(&digest),
-            }
-        } else {
-            Delivery::WouldWait { next_allowed }
-        };
+        self.report.channels.push(ChannelReport {
+            channel: c.name.clone(),
+            pending,
+            delivery,
+        });
     }
 
-    /// Moves everything pending into one message with its own id, and saves the state with it
-    /// before anything is delivered: from now on the message is delivered as it is.
-    fn freeze(&mut self) -> Result<Digest> {
-        let pending = std::mem::take(&mut self.state.alerts.pending);
-        let mut digest = pending_digest(self.run, &pending);
+    /// Whether the channel sends now: a frozen message, or what is pending when the hourly
+    /// limit and the server's last `Retry-After` allow (frozen here, with a new id).
+    fn decide(&mut self, c: &Channel, again: bool) -> Plan {
+        let now = self.now;
+        let site = self.run.config.site_name.clone();
+        let hosts = self.run.config.site_hosts.clone();
+        let q = self.state.alerts.queue(&c.name);
+        if q.is_idle() {
+            return Plan::Hold(Delivery::NothingDue);
+        }
+        if let Some(until) = q.retry_at.filter(|t| *t > now) {
+            return Plan::Hold(Delivery::Waiting { until });
+        }
+        if again {
+            return Plan::Send;
+        }
+        if !q.may_send(now, c.max_per_hour) {
+            return Plan::Hold(Delivery::RateLimited {
+                next_allowed: q.next_allowed(now),
+            });
+        }
+        let pending = std::mem::take(&mut q.pending);
+        let mut digest = pending_digest(site, hosts, &pending);
         digest.id = Digest::new_id();
-        self.state.alerts.outgoing = Some(digest.clone());
-        self.state.version = SCHEMA_VERSION;
-        self.run.lock.save(&self.state)?;
-        crate::crashpoint::here("scan:before-send");
-        Ok(digest)
+        q.outgoing = Some(digest);
+        q.outgoing_parts = 0;
+        Plan::Send
     }
 
-    /// Delivers a frozen message. Taken: recorded in the history (once, even when delivered
-    /// again after a crash) and out of the state. Refused: its alerts go back to the queue.
-    /// Returns how many messages went out.
-    fn send(&mut self, notifier: &dyn Notifier, digest: Digest, again: bool) -> usize {
-        self.state.alerts.outgoing = None;
-        match notifier.deliver(&digest) {
+    /// Delivers a channel's frozen message. Taken: recorded in the history (the email
+    /// channel's, once even when delivered again after a crash) and out of the state. Refused:
+    /// its alerts go back to the queue, unless some parts went out (then it stays frozen, to
+    /// go on from the first part not taken). Returns the outcome and how many messages went.
+    fn send(&mut self, c: &Channel, again: bool) -> (Delivery, usize) {
+        let now = self.now;
+        let q = self.state.alerts.queue(&c.name);
+        let Some(digest) = q.outgoing.take() else {
+            return (Delivery::NothingDue, 0);
+        };
+        let mut done = q.outgoing_parts;
+        let result = c.notifier.deliver(&digest, &mut done);
+        let q = self.state.alerts.queue(&c.name);
+        match result {
             Ok(()) => {
                 crate::crashpoint::here("scan:after-send");
-                self.report.delivery = Delivery::Sent {
-                    to: notifier.describe(),
+                q.outgoing_parts = 0;
+                q.record_sent(now);
+                let delivery = Delivery::Sent {
+                    to: c.notifier.describe(),
                     subject: mail::subject(&digest),
                     leads: digest.leads.len(),
                     rules: digest.rules.len(),
                     again,
                 };
-                // The history is for reports; failing to write it must not resend the alerts.
-                let data_dir = self.run.data_dir();
-                if let Err(err) = crate::alerts::history::record(data_dir, &digest, self.now) {
-                    self.errors
-                        .push(err.context("cannot record the sent alerts"));
+                if c.name == EMAIL {
+                    // The history is for reports; failing to write it must not resend the alerts.
+                    let data_dir = self.run.data_dir();
+                    if let Err(err) = crate::alerts::history::record(data_dir, &digest, now) {
+                        self.errors
+                            .push(err.context("cannot record the sent alerts"));
+                    }
                 }
-                self.state.alerts.ledger.record_sent(self.now);
-                self.state.alerts.last_sent = Some(self.now);
-                1
+                (delivery, 1)
             }
             Err(err) => {
-                self.report.delivery = Delivery::Failed {
-                    to: notifier.describe(),
-                    error: format!("{err:#}"),
+                let error = format!("{err:#}");
+                q.last_error = Some(error.clone());
+                let mut retry_at = None;
+                for cause in err.chain() {
+                    if let Some(Fatal::Throttled { retry_after_secs, .. }) = cause.downcast_ref() {
+                        let secs = i64::try_from(*retry_after_secs)
+                            .unwrap_or(MAX_RETRY_AFTER)
+                            .clamp(1, MAX_RETRY_AFTER);
+                        retry_at = Some(now + Duration::seconds(secs));
+                    }
+                }
+                q.retry_at = retry_at;
+                if done > 0 {
+                    q.outgoing_parts = done;
+                    q.outgoing = Some(digest);
+                } else {
+                    q.outgoing_parts = 0;
+                    q.pending.restore(digest);
+                }
+                self.errors
+                    .push(err.context(format!("delivery on channel {} failed", c.name)));
+                let delivery = Delivery::Failed {
+                    to: c.notifier.describe(),
+                    error,
+                    retry_at,
                 };
-                self.errors.push(err);
-                self.state.alerts.pending.restore(digest);
-                0
+                (delivery, usize::from(done > 0))
             }
+        }
+    }
+
+    /// What a real run would deliver now on `c`, for a dry run.
+    fn preview_delivery(&mut self, c: &Channel) -> Delivery {
+        let now = self.now;
+        let site = self.run.config.site_name.clone();
+        let hosts = self.run.config.site_hosts.clone();
+        let q = self.state.alerts.queue(&c.name);
+        if q.is_idle() {
+            return Delivery::NothingDue;
+        }
+        if let Some(until) = q.retry_at.filter(|t| *t > now) {
+            return Delivery::Waiting { until };
+        }
+        let allowed = q.outgoing.is_some() || q.clone().may_send(now, c.max_per_hour);
+        if !allowed {
+            return Delivery::WouldWait {
+                next_allowed: q.next_allowed(now),
+            };
+        }
+        let digest = q
+            .outgoing
+            .clone()
+            .unwrap_or_else(|| pending_digest(site, hosts, &q.pending));
+        Delivery::WouldSend {
+            to: c.notifier.describe(),
+            subject: mail::subject(&digest),
+            text: mail::text(&digest),
         }
     }
 
@@ -164,11 +235,22 @@ impl Scan<'_> {
     }
 }
 
+/// What a channel does in this run.
+enum Plan {
+    Send,
+    Hold(Delivery),
+}
+
 /// The message for everything in `pending`, leads by score (without an id yet).
-fn pending_digest(run: &Run<'_>, pending: &crate::alerts::Pending) -> Digest {
+fn pending_digest(
+    site_name: String,
+    site_hosts: Vec<String>,
+    pending: &crate::alerts::Pending,
+) -> Digest {
     let mut digest = Digest {
         id: String::new(),
-        site_name: run.config.site_name.clone(),
+        site_name,
+        site_hosts,
         leads: pending.leads.clone(),
         rules: pending.rules.clone(),
         report: None,

@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::Run;
 use crate::accesslog::read::{LogSource, Progress};
 use crate::alerts::RuleItem;
+use crate::alerts::queue::Takes;
 use crate::alerts::leads::{self, Leads};
 use crate::alerts::ledger::{AlertLedger, Policy};
 use crate::alerts::rules::{self, DayCache};
@@ -23,7 +24,7 @@ use crate::events::event::EventId;
 use crate::events::fold;
 use crate::events::store::EventStore;
 use crate::exit::Status;
-use crate::notify::Notifier;
+use crate::notify::Channel;
 use crate::rollup::activity::{self, ActivityDay};
 use crate::state::State;
 
@@ -32,18 +33,20 @@ use crate::visits::Visit;
 mod deliver;
 mod report;
 
-pub use report::{Delivery, LeadReport, Product, RuleReport, ScanReport};
+pub use report::{ChannelReport, Delivery, LeadReport, Product, RuleReport, ScanReport};
 
 /// Runs one scan under `run.lock`. Returns the report and the exit status; errors of single
 /// steps are in the report (the run goes on without that step), only a state that cannot be
 /// read or saved is an `Err`.
-pub fn scan(run: &Run<'_>, notifier: &dyn Notifier, dry_run: bool) -> Result<(ScanReport, Status)> {
+pub fn scan(run: &Run<'_>, channels: &[Channel], dry_run: bool) -> Result<(ScanReport, Status)> {
     let mut scan = Scan::start(run, dry_run)?;
+    let takes: Vec<_> = channels.iter().map(Channel::takes).collect();
+    scan.state.alerts.keep_channels(&takes);
     scan.logs()?;
     scan.events()?;
-    scan.leads();
-    scan.rules();
-    scan.deliver(notifier)
+    scan.leads(&takes);
+    scan.rules(&takes);
+    scan.deliver(channels)
 }
 
 /// One scan in progress.
@@ -88,6 +91,7 @@ impl<'a> Scan<'a> {
                 product: None,
                 pending: 0,
                 delivery: Delivery::NothingDue,
+                channels: Vec::new(),
                 errors: Vec::new(),
                 seconds: 0.0,
             },
@@ -164,7 +168,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Step 3, hot leads from the visits committed since the last scan.
-    fn leads(&mut self) {
+    fn leads(&mut self, takes: &[Takes<'_>]) {
         let config = self.run.config;
         let max_age = Duration::hours(i64::from(config.alerts.lead_max_age_hours));
         let oldest: NaiveDate = if max_age.is_zero() {
@@ -200,7 +204,7 @@ impl<'a> Scan<'a> {
                         tier: item.journey.top_tier,
                         score: item.journey.score,
                     });
-                    self.state.alerts.pending.push_lead(item);
+                    self.state.alerts.push_lead(&item, takes);
                 }
             }
             Err(err) => self
@@ -214,7 +218,7 @@ impl<'a> Scan<'a> {
 
     /// Step 4, threshold rules: only when the event store answered (a rule never resolves or
     /// fires on numbers that could not be read).
-    fn rules(&mut self) {
+    fn rules(&mut self, takes: &[Takes<'_>]) {
         let Some(mut store) = self.store.take() else {
             self.ledger.compact(self.now, &self.policy);
             return;
@@ -223,14 +227,17 @@ impl<'a> Scan<'a> {
         match self.verdicts(store.as_mut()) {
             Ok(verdicts) => {
                 for v in verdicts {
+                    let since = self.ledger.rules.get(v.name).and_then(|e| e.holding_since);
                     let alert = self.ledger.rule(v.name, v.holds, self.now, &self.policy);
                     if let Some(kind) = alert {
-                        self.state.alerts.pending.rules.push(RuleItem {
+                        let item = RuleItem {
                             name: v.name.to_string(),
                             kind,
                             raised_at: self.now,
+                            since: Some(since.unwrap_or(self.now)),
                             detail: v.detail.clone(),
-                        });
+                        };
+                        self.state.alerts.push_rule(&item, takes);
                     }
                     self.report.rules.push(RuleReport {
                         name: v.name,

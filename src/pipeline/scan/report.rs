@@ -25,9 +25,12 @@ pub struct ScanReport {
     /// The product side at the end of the run: users, paying users, MRR, and today so far.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<Product>,
-    /// Alerts waiting after this run.
+    /// Alerts waiting for the email channel after this run.
     pub pending: usize,
+    /// What happened on the email channel.
     pub delivery: Delivery,
+    /// What happened on each channel, email first.
+    pub channels: Vec<ChannelReport>,
     pub errors: Vec<String>,
     pub seconds: f64,
 }
@@ -64,7 +67,17 @@ pub struct RuleReport {
     pub detail: String,
 }
 
+/// One channel's delivery in a scan.
 #[derive(Debug, Serialize)]
+pub struct ChannelReport {
+    pub channel: String,
+    /// Alerts waiting for it after this run.
+    pub pending: usize,
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+#[derive(Clone, Debug, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Delivery {
     NothingDue,
@@ -77,13 +90,20 @@ pub enum Delivery {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         again: bool,
     },
-    /// `max_emails_per_hour` reached: the alerts wait for the next allowed message.
+    /// The channel's hourly limit reached: the alerts wait for the next allowed message.
     RateLimited {
         next_allowed: DateTime<Utc>,
+    },
+    /// The server asked (429, `Retry-After`) to be left alone until then.
+    Waiting {
+        until: DateTime<Utc>,
     },
     Failed {
         to: String,
         error: String,
+        /// When the server said to try again (a 429).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_at: Option<DateTime<Utc>>,
     },
     /// A dry run: the message a real run would send now.
     WouldSend {
