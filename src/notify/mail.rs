@@ -51,7 +51,7 @@ pub fn text(digest: &Digest) -> String {
     let mut out = format!("{}: {}\n\n", one_line(&digest.site_name), headline(digest));
     for lead in digest.leads.iter().take(LISTED_LEADS) {
         let s = story::lead(lead, &digest.site_hosts);
-        let _ = writeln!(out, "{} (score {}) - {}", s.title, s.score, s.ip);
+        let _ = writeln!(out, "{} (score {}) - {}, {}", s.title, s.score, s.ip, s.when);
         let _ = writeln!(out, "{}", plain(&s.sentence));
         if s.sessions.len() > 1 {
             for line in &s.sessions {
@@ -134,11 +134,12 @@ pub fn html(digest: &Digest) -> String {
         let _ = write!(
             out,
             "<tr><td style=\"{ROW};\">{} <span style=\"color:#59636e;font-size:13px;\">\
-             score {} · {}</span><div style=\"font-size:16px;font-weight:600;margin:6px 0 2px;\">\
+             score {} · {} · {}</span><div style=\"font-size:16px;font-weight:600;margin:6px 0 2px;\">\
              {}</div><div style=\"margin:0 0 6px;\">{}</div>",
             pill(colour, words),
             s.score,
             escape_html(&s.ip),
+            escape_html(&s.when),
             escape_html(&s.title),
             pieces_html(&s.sentence)
         );

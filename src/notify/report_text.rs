@@ -110,7 +110,7 @@ pub fn webhook_alert(digest: &Digest, report: &ReportText, now: DateTime<Utc>) -
                 s.title,
                 s.ip,
                 s.score,
-                story::plain(&s.sentence, crate::escape::defuse)
+                story::plain(&s.sentence, super::webhook::inert)
             )
         })
         .collect();

@@ -163,10 +163,11 @@ pub fn message(digest: &Digest) -> Value {
     for lead in digest.leads.iter().take(LISTED) {
         let s = story::lead(lead, &digest.site_hosts);
         let mut text = format!(
-            "*{}* · score {} · {}\n{}",
+            "*{}* · score {} · {} · {}\n{}",
             escape(&s.title),
             s.score,
             escape(&s.ip),
+            escape(&s.when),
             pieces(&s.sentence)
         );
         if s.sessions.len() > 1 {

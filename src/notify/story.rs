@@ -30,6 +30,8 @@ pub struct LeadStory {
     pub tier: PageTier,
     pub score: u32,
     pub ip: String,
+    /// When the last session began, in the log's time: `Mon 23 Nov 09:04`.
+    pub when: String,
     pub sentence: Vec<Piece>,
     /// One line per session, oldest first.
     pub sessions: Vec<Vec<Piece>>,
@@ -88,6 +90,11 @@ pub fn journey(j: &Journey, title: String, site_hosts: &[String]) -> LeadStory {
         tier: j.top_tier,
         score: j.score,
         ip: j.ip.to_string(),
+        when: j
+            .sessions
+            .last()
+            .map(|s| s.start.format("%a %-d %b %H:%M").to_string())
+            .unwrap_or_default(),
         sentence,
         sessions,
         user_agent: j.user_agent.clone(),
@@ -161,11 +168,14 @@ fn source(s: &Session, site_hosts: &[String]) -> Vec<Piece> {
         }
     } else {
         match s.referrer.as_deref().map(|r| (r, referrer_host(r))) {
-            None => vec![Piece::Words("direct".into())],
+            None => vec![Piece::Words("with no referrer".into())],
             Some((_, host)) if is_own(&host, site_hosts) => {
                 vec![Piece::Words("from another page of the site".into())]
             }
-            Some((_, host)) if host.is_empty() => vec![Piece::Words("direct".into())],
+            Some((r, _)) if !r.contains("://") => {
+                vec![Piece::Words("with a referrer that is not a web address".into())]
+            }
+            Some((_, host)) if host.is_empty() => vec![Piece::Words("with no referrer".into())],
             Some((_, host)) => match known_source(&host) {
                 Some(name) => vec![Piece::Words(format!("from {name}"))],
                 None => vec![Piece::Words("from a link on ".into()), Piece::Visitor(host)],

@@ -163,10 +163,11 @@ pub fn messages(digest: &Digest) -> Vec<String> {
     for lead in &digest.leads {
         let s = story::lead(lead, &digest.site_hosts);
         let mut block = format!(
-            "<b>{}</b> · score {} · <code>{}</code>\n{}",
+            "<b>{}</b> · score {} · <code>{}</code> · {}\n{}",
             html(&s.title),
             s.score,
             html(&s.ip),
+            html(&s.when),
             pieces(&s.sentence)
         );
         if s.sessions.len() > 1 {

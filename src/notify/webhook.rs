@@ -3,8 +3,9 @@
 //! `site`), `annotations` (`summary`, `journey`), `startsAt`, `endsAt` and a `fingerprint` that
 //! stays the same for one rule (or one visitor) from `firing` to `resolved`.
 //!
-//! Annotations are plain text: visitor strings in them are defused (no link in a client that
-//! shows them) and on one line each.
+//! Annotations are plain text, but receivers show them as HTML, Markdown or chat markup: visitor
+//! strings in them are defused (no link), on one line each, and their angle brackets are
+//! shown as `‹ ›`, so no receiver can take them for a tag or a mention (`<!channel>`).
 
 use std::collections::BTreeMap;
 use std::hash::Hasher as _;
@@ -152,7 +153,7 @@ fn lead_alert(digest: &Digest, lead: &LeadItem) -> Value {
             "summary": format!("{} (score {}): {}", s.title, s.score, text(&s.sentence)),
             "journey": journey.join("\n"),
             "ip": s.ip,
-            "user_agent": defuse(&s.user_agent),
+            "user_agent": inert(&s.user_agent),
         },
         "startsAt": rfc3339(lead.raised_at),
         "endsAt": NO_END,
@@ -202,7 +203,12 @@ fn rule_alert(digest: &Digest, rule: &RuleItem) -> Value {
 
 /// Plain, defused text of pieces.
 fn text(pieces: &[Piece]) -> String {
-    story::plain(pieces, defuse)
+    story::plain(pieces, inert)
+}
+
+/// Visitor text that no receiver's renderer takes for a link, a tag or a mention.
+pub fn inert(text: &str) -> String {
+    defuse(text).replace('<', "\u{2039}").replace('>', "\u{203a}")
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -129,7 +129,7 @@ impl SmtpServer {
 
 /// A test CA and a server certificate it signed for 127.0.0.1 (webpki refuses a self-signed CA
 /// certificate used as the server's own).
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let openssl = |args: &[&str]| {
         let status = Command::new("openssl")
             .args(args)
