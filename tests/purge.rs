@@ -202,7 +202,7 @@ fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
     );
     let state: Value =
         serde_json::from_slice(&std::fs::read(site.data.join("state.json")).unwrap()).unwrap();
-    let pending: Vec<&str> = state["alerts"]["pending"]["leads"]
+    let pending: Vec<&str> = state["alerts"]["queues"]["email"]["pending"]["leads"]
         .as_array()
         .unwrap()
         .iter()

@@ -7,13 +7,15 @@ mod common;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use arkwatch::alerts::digest::Digest;
 use arkwatch::clock::Clock;
 use arkwatch::config::Config;
+use arkwatch::config::Sends;
 use arkwatch::exit::{Fatal, Status};
-use arkwatch::notify::Notifier;
+use arkwatch::notify::{Channel, Notifier};
 use arkwatch::pipeline::Run;
 use arkwatch::pipeline::scan::{Delivery, scan};
 use arkwatch::state::StateLock;
@@ -89,14 +91,14 @@ fn the_demo_scan_metrics_and_weekly_report_at_a_fixed_time() {
 }
 
 /// A channel that keeps what it is given; `down` makes it fail as a server that is away.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Recorder {
-    got: RefCell<Vec<Digest>>,
+    got: Rc<RefCell<Vec<Digest>>>,
     down: bool,
 }
 
 impl Notifier for Recorder {
-    fn deliver(&self, digest: &Digest) -> anyhow::Result<()> {
+    fn deliver(&self, digest: &Digest, done: &mut usize) -> anyhow::Result<()> {
         if self.down {
             return Err(Fatal::ServiceDown {
                 service: "recorder".into(),
@@ -106,6 +108,7 @@ impl Notifier for Recorder {
             .into());
         }
         self.got.borrow_mut().push(digest.clone());
+        *done = 1;
         Ok(())
     }
 
@@ -118,7 +121,14 @@ impl Notifier for Recorder {
     }
 }
 
-fn scan_with(demo: &Demo, notifier: &dyn Notifier) -> (Delivery, Status, usize) {
+/// A scan whose one channel (in the email channel's place) is `notifier`.
+fn scan_with(demo: &Demo, notifier: &Recorder) -> (Delivery, Status, usize) {
+    let channels = [Channel {
+        name: "email".into(),
+        sends: Sends::ALL,
+        max_per_hour: 100,
+        notifier: Box::new(notifier.clone()),
+    }];
     let config = Config::load(&demo.config).unwrap();
     let lock = StateLock::acquire(&config.data_dir, Duration::from_secs(5)).unwrap();
     let run = Run {
@@ -126,7 +136,7 @@ fn scan_with(demo: &Demo, notifier: &dyn Notifier) -> (Delivery, Status, usize) 
         lock: &lock,
         clock: Clock::Fixed(NOW.parse().unwrap()),
     };
-    let (report, status) = scan(&run, notifier, false).unwrap();
+    let (report, status) = scan(&run, &channels, false).unwrap();
     (report.delivery, status, report.pending)
 }
 

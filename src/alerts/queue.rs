@@ -194,6 +194,9 @@ mod tests {
         assert!(a.ledger.sent.is_empty());
         let back = serde_json::to_value(&a).unwrap();
         assert!(back.get("pending").is_none(), "{back}");
-        assert_eq!(back["queues"]["email"]["pending"]["rules"][0]["name"], "silence");
+        assert_eq!(
+            back["queues"]["email"]["pending"]["rules"][0]["name"],
+            "silence"
+        );
     }
 }

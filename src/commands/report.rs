@@ -4,9 +4,9 @@ use anyhow::Result;
 
 use crate::alerts::digest::{Digest, KpiLine, ReportText};
 use crate::alerts::queue::EMAIL;
-use crate::notify::report_text::TOP_LEADS;
 use crate::cli::ReportArgs;
 use crate::exit::Status;
+use crate::notify::report_text::TOP_LEADS;
 use crate::report::{self, Kind};
 
 pub fn run(env: &super::Env, opts: &ReportArgs) -> Result<Status> {

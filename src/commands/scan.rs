@@ -166,7 +166,8 @@ fn delivery_lines(r: &ScanReport) -> String {
         } else {
             format!(" on {}", c.channel)
         };
-        let time = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let time =
+            |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
         let _ = match &c.delivery {
             Delivery::NothingDue => Ok(()),
             Delivery::Sent {
@@ -199,7 +200,12 @@ fn delivery_lines(r: &ScanReport) -> String {
             Delivery::Failed { to, retry_at, .. } => writeln!(
                 out,
                 "  delivery to {to} failed; {pending} stay pending for {}",
-                retry_at.as_ref().map_or("the next run".to_string(), |t| format!("a run after {}", time(t)))
+                retry_at
+                    .as_ref()
+                    .map_or("the next run".to_string(), |t| format!(
+                        "a run after {}",
+                        time(t)
+                    ))
             ),
             Delivery::WouldSend { to, subject, text } => {
                 let _ = writeln!(out, "  would send to {to}: {subject}\n");

@@ -52,12 +52,32 @@ fn human(r: &Report) -> String {
             log.bytes, log.path
         );
     }
-    if let Some(t) = r.last_sent {
-        let _ = writeln!(
-            out,
-            "  last message sent {}",
-            t.format("%Y-%m-%d %H:%M:%S UTC")
+    let time = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    for c in &r.channels {
+        let answers = match c.reachable {
+            None => "",
+            Some(true) => ", answers",
+            Some(false) => ", DOES NOT ANSWER",
+        };
+        let mut line = format!(
+            "  channel {:<9} {}{answers}; {} pending; last delivery {}",
+            c.channel,
+            c.to,
+            c.pending,
+            c.last_sent
+                .as_ref()
+                .map_or_else(|| "never".to_string(), time)
         );
+        if let Some(t) = &c.retry_at {
+            let _ = write!(line, "; asked to wait until {}", time(t));
+        }
+        if let Some(e) = &c.last_error {
+            let _ = write!(line, "; last error: {e}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(t) = r.last_sent {
+        let _ = writeln!(out, "  last message sent {}", time(&t));
     }
     out
 }

@@ -85,10 +85,7 @@ pub(super) fn validate(
     let mut channels: Vec<Channel> = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let at = |key: &str| format!("channel[{i}].{key}");
-        let name = match &c.name {
-            Some(n) => n.clone(),
-            None => c.kind.clone(),
-        };
+        let name = c.name.clone().unwrap_or_else(|| c.kind.clone());
         if name.is_empty()
             || !name
                 .bytes()
@@ -105,65 +102,6 @@ pub(super) fn validate(
                 format!("two channels are called {name:?}: give each its own name = \"…\""),
             ));
         }
-        let secret = |key: &str, env: &str, file: Option<PathBuf>| {
-            let env = match &c.name {
-                Some(n) => format!("{env}_{}", n.to_ascii_uppercase().replace('-', "_")),
-                None => env.to_string(),
-            };
-            Secret {
-                key: at(key),
-                env,
-                file: file.as_deref().map(resolve),
-            }
-        };
-        let kind = match c.kind.as_str() {
-            "slack" => ChannelKind::Slack {
-                webhook_url: secret("webhook_url_file", SLACK_ENV, c.webhook_url_file.clone()),
-            },
-            "telegram" => {
-                let chat_id = c.chat_id.clone().unwrap_or_default();
-                if chat_id.trim().is_empty() {
-                    return Err(bad.at(&at("chat_id"), "a Telegram channel needs its chat_id"));
-                }
-                let api_base = c
-                    .api_base
-                    .clone()
-                    .unwrap_or_else(|| "https://api.telegram.org".into());
-                check_url(&api_base, &at("api_base"), bad)?;
-                ChannelKind::Telegram {
-                    bot_token: secret("bot_token_file", TELEGRAM_ENV, c.bot_token_file.clone()),
-                    chat_id,
-                    api_base: api_base.trim_end_matches('/').to_string(),
-                }
-            }
-            "webhook" => {
-                let url = c.url.clone().unwrap_or_default();
-                check_url(&url, &at("url"), bad)?;
-                ChannelKind::Webhook {
-                    url,
-                    bearer_token: secret(
-                        "bearer_token_file",
-                        WEBHOOK_ENV,
-                        c.bearer_token_file.clone(),
-                    ),
-                }
-            }
-            other => {
-                return Err(bad.at(
-                    &at("type"),
-                    format!("{other:?} is not a channel type (\"slack\", \"telegram\", \"webhook\")"),
-                ));
-            }
-        };
-        if matches!(kind, ChannelKind::Slack { .. } | ChannelKind::Telegram { .. })
-            && c.url.is_some()
-        {
-            return Err(bad.at(
-                &at("url"),
-                "only a webhook channel has a url in the configuration (a Slack URL is a \
-                 secret: webhook_url_file)",
-            ));
-        }
         let max = c.max_messages_per_hour.unwrap_or(default_per_hour);
         if max == 0 {
             return Err(bad.at(&at("max_messages_per_hour"), "must be at least 1"));
@@ -173,8 +111,8 @@ pub(super) fn validate(
         }
         channels.push(Channel {
             name,
-            kind,
-            send: sends(&c.send, &at("send"), bad)?,
+            kind: kind(&c, &at, resolve, bad)?,
+            send: sends(c.send.as_deref(), &at("send"), bad)?,
             max_messages_per_hour: max,
             timeout_secs: c.timeout_secs,
             ca_file: c.ca_file.as_deref().map(resolve),
@@ -183,13 +121,76 @@ pub(super) fn validate(
     Ok(channels)
 }
 
+/// What the block's `type` makes of its keys.
+fn kind(
+    c: &RawChannel,
+    at: &dyn Fn(&str) -> String,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    bad: &Bad<'_>,
+) -> anyhow::Result<ChannelKind> {
+    let secret = |key: &str, env: &str, file: Option<&PathBuf>| Secret {
+        key: at(key),
+        env: match &c.name {
+            Some(n) => format!("{env}_{}", n.to_ascii_uppercase().replace('-', "_")),
+            None => env.to_string(),
+        },
+        file: file.map(|f| resolve(f)),
+    };
+    if c.kind != "webhook" && c.url.is_some() {
+        return Err(bad.at(
+            &at("url"),
+            "only a webhook channel has a url in the configuration (a Slack URL is a \
+             secret: webhook_url_file)",
+        ));
+    }
+    Ok(match c.kind.as_str() {
+        "slack" => ChannelKind::Slack {
+            webhook_url: secret("webhook_url_file", SLACK_ENV, c.webhook_url_file.as_ref()),
+        },
+        "telegram" => {
+            let chat_id = c.chat_id.clone().unwrap_or_default();
+            if chat_id.trim().is_empty() {
+                return Err(bad.at(&at("chat_id"), "a Telegram channel needs its chat_id"));
+            }
+            let api_base = c
+                .api_base
+                .clone()
+                .unwrap_or_else(|| "https://api.telegram.org".into());
+            check_url(&api_base, &at("api_base"), bad)?;
+            ChannelKind::Telegram {
+                bot_token: secret("bot_token_file", TELEGRAM_ENV, c.bot_token_file.as_ref()),
+                chat_id,
+                api_base: api_base.trim_end_matches('/').to_string(),
+            }
+        }
+        "webhook" => {
+            let url = c.url.clone().unwrap_or_default();
+            check_url(&url, &at("url"), bad)?;
+            ChannelKind::Webhook {
+                url,
+                bearer_token: secret(
+                    "bearer_token_file",
+                    WEBHOOK_ENV,
+                    c.bearer_token_file.as_ref(),
+                ),
+            }
+        }
+        other => {
+            return Err(bad.at(
+                &at("type"),
+                format!("{other:?} is not a channel type (\"slack\", \"telegram\", \"webhook\")"),
+            ));
+        }
+    })
+}
+
 /// The environment variables that hold each type's secret (for a channel with a name, the
 /// name follows in capitals: `ARKWATCH_SLACK_WEBHOOK_URL_SALES`).
 pub const SLACK_ENV: &str = "ARKWATCH_SLACK_WEBHOOK_URL";
 pub const TELEGRAM_ENV: &str = "ARKWATCH_TELEGRAM_BOT_TOKEN";
 pub const WEBHOOK_ENV: &str = "ARKWATCH_WEBHOOK_BEARER_TOKEN";
 
-fn sends(list: &Option<Vec<String>>, key: &str, bad: &Bad<'_>) -> anyhow::Result<Sends> {
+fn sends(list: Option<&[String]>, key: &str, bad: &Bad<'_>) -> anyhow::Result<Sends> {
     let Some(list) = list else {
         return Ok(Sends::ALL);
     };
@@ -211,8 +212,15 @@ fn sends(list: &Option<Vec<String>>, key: &str, bad: &Bad<'_>) -> anyhow::Result
             }
         }
     }
-    if s == (Sends { leads: false, alerts: false, reports: false }) {
-        return Err(bad.at(key, "an empty list sends nothing: remove the channel instead"));
+    if s == (Sends {
+        leads: false,
+        alerts: false,
+        reports: false,
+    }) {
+        return Err(bad.at(
+            key,
+            "an empty list sends nothing: remove the channel instead",
+        ));
     }
     Ok(s)
 }
@@ -287,7 +295,10 @@ mod tests {
         assert!(check_url_words("http://[::1]:8080/hook").is_ok());
         assert!(check_url_words("http://localhost/hook").is_ok());
         let why = check_url_words("http://hooks.example/secret-path").unwrap_err();
-        assert!(why.contains("hooks.example") && !why.contains("secret-path"), "{why}");
+        assert!(
+            why.contains("hooks.example") && !why.contains("secret-path"),
+            "{why}"
+        );
         assert!(check_url_words("ftp://x/").is_err());
         assert!(check_url_words("hooks.example/x").is_err());
         assert_eq!(host_of("user:pw@host.example:8443/x"), "host.example");

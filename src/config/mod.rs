@@ -139,8 +139,7 @@ impl Config {
                 "[smtp] is configured but no recipient is (to = [\"you@example.com\"])",
             ));
         }
-        let channels =
-            channels::validate(raw.channel, alerts.max_emails_per_hour, &resolve, &bad)?;
+        let channels = channels::validate(raw.channel, alerts.max_emails_per_hour, &resolve, &bad)?;
         let retention = raw.retention;
         if retention.archive_days < retention.max_age_days {
             return Err(bad.whole(format!(
@@ -152,15 +151,7 @@ impl Config {
         if retention.archive_days > 36_500 || retention.outbox_days > 36_500 {
             return Err(bad.at("retention", "days must be at most 36500"));
         }
-        if raw.metrics.currency.trim().is_empty()
-            || raw.metrics.infra_cost_per_month.is_sign_negative()
-            || raw.metrics.infra_cost_per_month > rust_decimal::Decimal::from(1_000_000_000_u64)
-        {
-            return Err(bad.at(
-                "metrics",
-                "currency must be named and infra_cost_per_month between 0 and 1000000000",
-            ));
-        }
+        check_metrics(&raw.metrics, &bad)?;
         let dashboard = raw.dashboard.validate(&resolve, &bad)?;
         Ok(Config {
             alerts,
@@ -199,6 +190,19 @@ impl Config {
             names.join(", ")
         }
     }
+}
+
+fn check_metrics(metrics: &MetricsConfig, bad: &Bad<'_>) -> Result<()> {
+    if metrics.currency.trim().is_empty()
+        || metrics.infra_cost_per_month.is_sign_negative()
+        || metrics.infra_cost_per_month > rust_decimal::Decimal::from(1_000_000_000_u64)
+    {
+        return Err(bad.at(
+            "metrics",
+            "currency must be named and infra_cost_per_month between 0 and 1000000000",
+        ));
+    }
+    Ok(())
 }
 
 /// `a/b/../c/./d` as `a/c/d`, without touching the file system (a path shown to a person, and

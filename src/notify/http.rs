@@ -46,7 +46,10 @@ impl Client {
         let mut tls = TlsConfig::builder();
         if let Some(ca) = ca_file {
             let pem = std::fs::read(ca).map_err(|err| {
-                Fatal::Config(format!("channel ca_file: cannot read {}: {err}", ca.display()))
+                Fatal::Config(format!(
+                    "channel ca_file: cannot read {}: {err}",
+                    ca.display()
+                ))
             })?;
             let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
@@ -229,7 +232,10 @@ fn describe(err: &ureq::Error) -> String {
 
 /// The first 200 characters of a server's answer, on one line, in parentheses-free words.
 fn one_line_excerpt(body: &str) -> String {
-    let text: String = crate::escape::one_line(body.trim()).chars().take(200).collect();
+    let text: String = crate::escape::one_line(body.trim())
+        .chars()
+        .take(200)
+        .collect();
     if text.is_empty() {
         String::new()
     } else {

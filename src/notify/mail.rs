@@ -51,7 +51,11 @@ pub fn text(digest: &Digest) -> String {
     let mut out = format!("{}: {}\n\n", one_line(&digest.site_name), headline(digest));
     for lead in digest.leads.iter().take(LISTED_LEADS) {
         let s = story::lead(lead, &digest.site_hosts);
-        let _ = writeln!(out, "{} (score {}) - {}, {}", s.title, s.score, s.ip, s.when);
+        let _ = writeln!(
+            out,
+            "{} (score {}) - {}, {}",
+            s.title, s.score, s.ip, s.when
+        );
         let _ = writeln!(out, "{}", plain(&s.sentence));
         if s.sessions.len() > 1 {
             for line in &s.sessions {
@@ -71,11 +75,14 @@ pub fn text(digest: &Digest) -> String {
         let r = story::rule(rule);
         let _ = writeln!(out, "{}\n{}\n", r.title, one_line(&r.detail));
     }
-    out.push_str("Sent by arkwatch. Pages, sources and agents are the visitors' own text, shown as text.\n");
+    out.push_str(
+        "Sent by arkwatch. Pages, sources and agents are the visitors' own text, shown as text.\n",
+    );
     out
 }
 
-const FONT: &str = "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
+const FONT: &str =
+    "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
 const CODE: &str = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
                     background:#f1f3f5;border-radius:4px;padding:1px 4px;font-size:13px";
 const ROW: &str = "padding:14px 24px;border-top:1px solid #eaecef";
@@ -84,8 +91,9 @@ fn pieces_html(p: &[Piece]) -> String {
     p.iter()
         .map(|p| match p {
             Piece::Words(w) => escape_html(w),
-            Piece::Visitor(v) => format!("<span style=\"{CODE}\">{}</span>", safe_html(v)),
-            Piece::Page(v) => format!("<span style=\"{CODE}\">{}</span>", safe_html(v)),
+            Piece::Visitor(v) | Piece::Page(v) => {
+                format!("<span style=\"{CODE}\">{}</span>", safe_html(v))
+            }
         })
         .collect()
 }
@@ -144,7 +152,9 @@ pub fn html(digest: &Digest) -> String {
             pieces_html(&s.sentence)
         );
         if s.sessions.len() > 1 {
-            out.push_str("<ul style=\"margin:0 0 6px;padding-left:20px;font-size:14px;color:#31363b;\">");
+            out.push_str(
+                "<ul style=\"margin:0 0 6px;padding-left:20px;font-size:14px;color:#31363b;\">",
+            );
             for line in &s.sessions {
                 let _ = write!(out, "<li>{}</li>", pieces_html(line));
             }

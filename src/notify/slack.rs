@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use super::Notifier;
 use super::http::{self, Client};
+use super::report_text;
 use super::story::{self, Piece};
-use crate::alerts::digest::Digest;
+use crate::alerts::digest::{Digest, ReportText};
 use crate::config::{Channel, ChannelKind, Config, Secret};
 use crate::escape::defuse;
 use crate::exit::Fatal;
@@ -157,7 +158,7 @@ pub fn message(digest: &Digest) -> Value {
     })];
     let mut fallback = vec![escape(&headline)];
     if let Some(report) = &digest.report {
-        blocks.extend(super::report_text::slack_blocks(digest, report));
+        blocks.extend(report_blocks(digest, report));
         fallback.push(escape(&report.title));
     }
     for lead in digest.leads.iter().take(LISTED) {
@@ -178,7 +179,12 @@ pub fn message(digest: &Digest) -> Value {
         }
         text.push_str("\nAgent: ");
         text.push_str(&code(&s.user_agent));
-        fallback.push(format!("{}: {} (score {})", escape(&s.title), escape(&s.ip), s.score));
+        fallback.push(format!(
+            "{}: {} (score {})",
+            escape(&s.title),
+            escape(&s.ip),
+            s.score
+        ));
         blocks.push(section(&text));
     }
     if digest.leads.len() > LISTED {
@@ -192,7 +198,11 @@ pub fn message(digest: &Digest) -> Value {
     for rule in &digest.rules {
         let r = story::rule(rule);
         fallback.push(escape(&r.title));
-        blocks.push(section(&format!("*{}*\n{}", escape(&r.title), escape(&r.detail))));
+        blocks.push(section(&format!(
+            "*{}*\n{}",
+            escape(&r.title),
+            escape(&r.detail)
+        )));
     }
     json!({
         "text": clip(&fallback.join("\n"), 3_000),
@@ -217,4 +227,24 @@ pub fn clip(text: &str, max: usize) -> String {
         _ => cut.trim_end_matches(|c| c != ' ' && c != '\n'),
     };
     format!("{}…", cut.trim_end())
+}
+
+/// A report's blocks: its title and table, then its top leads.
+fn report_blocks(digest: &Digest, report: &ReportText) -> Vec<Value> {
+    let esc = escape;
+    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text":
+        clip(&format!("*{}*\n```{}```", esc(&report.title), esc(&report_text::table(&report.kpis))), 2_900)}})];
+    for s in report_text::stories(report, &digest.site_hosts) {
+        let sentence: String = s
+            .sentence
+            .iter()
+            .map(|p| match p {
+                story::Piece::Words(w) => esc(w),
+                story::Piece::Visitor(v) | story::Piece::Page(v) => code(v),
+            })
+            .collect();
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text":
+            clip(&format!("*{}* · score {} · {}\n{sentence}", esc(&s.title), s.score, esc(&s.ip)), 2_900)}}));
+    }
+    blocks
 }

@@ -1,6 +1,6 @@
 //! A digest told in words, once for every channel: per lead a title, one summary sentence
-//! ("Safari on a Mac, from LinkedIn (campaign autumn), read /pricing, then /trial 10 minutes
-//! later") and a line per session; per rule a title and what it measured.
+//! (`Safari on a Mac, from LinkedIn (campaign autumn), read /pricing, then /trial 10 minutes
+//! later`) and a line per session; per rule a title and what it measured.
 //!
 //! Text is kept as [`Piece`]s so that each channel escapes what a visitor wrote its own way and
 //! can never mistake it for arkwatch's words: [`Piece::Words`] are arkwatch's, [`Piece::Visitor`]
@@ -78,7 +78,10 @@ pub fn journey(j: &Journey, title: String, site_hosts: &[String]) -> LeadStory {
         .sessions
         .iter()
         .map(|s| {
-            let mut line = vec![Piece::Words(format!("{}, ", s.start.format("%a %-d %b %H:%M")))];
+            let mut line = vec![Piece::Words(format!(
+                "{}, ",
+                s.start.format("%a %-d %b %H:%M")
+            ))];
             line.extend(source(s, site_hosts));
             line.push(Piece::Words(": ".into()));
             line.extend(reading(s));
@@ -152,7 +155,10 @@ fn who(user_agent: &str) -> Vec<Piece> {
         _ if user_agent.is_empty() => vec![Piece::Words("A browser that gave no name".into())],
         _ => {
             let cut: String = user_agent.chars().take(60).collect();
-            vec![Piece::Words("An agent calling itself ".into()), Piece::Visitor(cut)]
+            vec![
+                Piece::Words("An agent calling itself ".into()),
+                Piece::Visitor(cut),
+            ]
         }
     }
 }
@@ -173,7 +179,9 @@ fn source(s: &Session, site_hosts: &[String]) -> Vec<Piece> {
                 vec![Piece::Words("from another page of the site".into())]
             }
             Some((r, _)) if !r.contains("://") => {
-                vec![Piece::Words("with a referrer that is not a web address".into())]
+                vec![Piece::Words(
+                    "with a referrer that is not a web address".into(),
+                )]
             }
             Some((_, host)) if host.is_empty() => vec![Piece::Words("with no referrer".into())],
             Some((_, host)) => match known_source(&host) {
@@ -200,12 +208,18 @@ fn reading(s: &Session) -> Vec<Piece> {
         }
         out.push(Piece::Page(page.path.clone()));
         if let Some(before) = previous {
-            out.push(Piece::Words(format!(" {}", later((page.time - before).num_seconds()))));
+            out.push(Piece::Words(format!(
+                " {}",
+                later((page.time - before).num_seconds())
+            )));
         }
         previous = Some(page.time);
     }
     if s.pages.len() > 8 {
-        out.push(Piece::Words(format!(" and {} more pages", s.pages.len() - 8)));
+        out.push(Piece::Words(format!(
+            " and {} more pages",
+            s.pages.len() - 8
+        )));
     }
     out
 }
@@ -286,7 +300,9 @@ fn known_source(value: &str) -> Option<&'static str> {
     let host = v.split(['/', '?']).next().unwrap_or("");
     KNOWN.iter().find_map(|(key, name)| {
         let matches = if key.contains('.') {
-            host == *key || host.starts_with(&format!("{key}.")) || host.ends_with(&format!(".{key}"))
+            host == *key
+                || host.starts_with(&format!("{key}."))
+                || host.ends_with(&format!(".{key}"))
         } else {
             host == *key || host.split('.').any(|label| label == *key)
         };
@@ -317,7 +333,10 @@ mod tests {
         assert_eq!(known_source("t.co"), Some("X (Twitter)"));
         assert_eq!(known_source("notgoogle.example"), None);
         assert_eq!(known_source("https://evil.example/"), None);
-        assert_eq!(referrer_host("https://www.Acme.example/blog"), "acme.example");
+        assert_eq!(
+            referrer_host("https://www.Acme.example/blog"),
+            "acme.example"
+        );
         assert!(is_own("acme.example", &["acme.example".into()]));
         assert!(is_own("blog.acme.example", &["www.acme.example".into()]));
         assert!(!is_own("notacme.example", &["acme.example".into()]));
@@ -333,7 +352,12 @@ mod tests {
         assert_eq!(rule_name("error_rate"), "Error rate");
         assert_eq!(rule_name("api_cost"), "API cost");
         assert_eq!(
-            plain(&who("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"), str::to_string),
+            plain(
+                &who(
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+                ),
+                str::to_string
+            ),
             "Safari on a Mac"
         );
     }

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::Notifier;
 use super::http::{self, Answer, Client};
+use super::report_text;
 use super::story::{self, Piece};
-use crate::alerts::digest::Digest;
+use crate::alerts::digest::{Digest, ReportText};
 use crate::config::{Channel, ChannelKind, Config, Secret};
 use crate::escape::{defuse, html};
 use crate::exit::Fatal;
@@ -77,7 +78,11 @@ impl TelegramNotifier {
             .as_u64()
             .and_then(|c| u16::try_from(c).ok())
             .filter(|c| *c >= 400)
-            .unwrap_or(if answer.status < 400 { 400 } else { answer.status });
+            .unwrap_or(if answer.status < 400 {
+                400
+            } else {
+                answer.status
+            });
         let answer = Answer {
             status: code,
             body: parsed["description"]
@@ -96,8 +101,7 @@ impl TelegramNotifier {
                     .as_ref()
                     .map_or_else(|| format!("${}", secret.env), |f| f.display().to_string())
             ),
-            403 => "The bot is not allowed in the chat: add it to the chat (or unblock it)"
-                .into(),
+            403 => "The bot is not allowed in the chat: add it to the chat (or unblock it)".into(),
             _ => "Check chat_id (the bot must be in that chat)".into(),
         };
         let address = http::redact(bot);
@@ -158,7 +162,7 @@ pub fn messages(digest: &Digest) -> Vec<String> {
         html(&super::mail::headline(digest))
     )];
     if let Some(report) = &digest.report {
-        blocks.extend(super::report_text::telegram_blocks(digest, report));
+        blocks.extend(report_blocks(digest, report));
     }
     for lead in &digest.leads {
         let s = story::lead(lead, &digest.site_hosts);
@@ -226,4 +230,41 @@ fn cut_block(block: &str) -> String {
     }
     out.push_str("\n…");
     out
+}
+
+/// A report's blocks: its title and table, then its top leads.
+fn report_blocks(digest: &Digest, report: &ReportText) -> Vec<String> {
+    let html = crate::escape::html;
+    let mut blocks = vec![format!(
+        "<b>{}</b>\n<pre>{}</pre>",
+        html(&report.title),
+        html_lines(&report_text::table(&report.kpis))
+    )];
+    for s in report_text::stories(report, &digest.site_hosts) {
+        let sentence: String = s
+            .sentence
+            .iter()
+            .map(|p| match p {
+                story::Piece::Words(w) => html(w),
+                story::Piece::Visitor(v) | story::Piece::Page(v) => {
+                    format!("<code>{}</code>", html(&crate::escape::defuse(v)))
+                }
+            })
+            .collect();
+        blocks.push(format!(
+            "<b>{}</b> · score {} · <code>{}</code>\n{sentence}",
+            html(&s.title),
+            s.score,
+            html(&s.ip)
+        ));
+    }
+    blocks
+}
+
+/// Escaped line by line, keeping the line breaks (`html` makes one line).
+fn html_lines(text: &str) -> String {
+    text.lines()
+        .map(crate::escape::html)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

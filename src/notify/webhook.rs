@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 
 use super::Notifier;
 use super::http::{self, Client};
+use super::report_text;
 use super::story::{self, Piece};
-use crate::alerts::digest::Digest;
+use crate::alerts::digest::{Digest, ReportText};
 use crate::alerts::ledger::RuleAlert;
 use crate::alerts::{LeadItem, RuleItem};
 use crate::config::{Channel, ChannelKind, Config};
@@ -77,11 +78,7 @@ impl Notifier for WebhookNotifier {
         let (url, token, client) = self.connect()?;
         let answer = client.get(url, token.as_deref())?;
         match answer.status {
-            401 | 403 => Err(client.refusal(
-                &http::redact(url),
-                &answer,
-                "Check the bearer token",
-            )),
+            401 | 403 => Err(client.refusal(&http::redact(url), &answer, "Check the bearer token")),
             _ => Ok(()),
         }
     }
@@ -96,14 +93,10 @@ impl Notifier for WebhookNotifier {
 
 /// The Alertmanager payload of a digest, for the receiver named `receiver`.
 pub fn payload(digest: &Digest, receiver: &str, now: DateTime<Utc>) -> Value {
-    let mut alerts: Vec<Value> = digest
-        .leads
-        .iter()
-        .map(|l| lead_alert(digest, l))
-        .collect();
+    let mut alerts: Vec<Value> = digest.leads.iter().map(|l| lead_alert(digest, l)).collect();
     alerts.extend(digest.rules.iter().map(|r| rule_alert(digest, r)));
     if let Some(report) = &digest.report {
-        alerts.push(super::report_text::webhook_alert(digest, report, now));
+        alerts.push(report_alert(digest, report, now));
     }
     let firing = alerts.iter().any(|a| a["status"] == "firing");
     let common = |field: &str| -> Value {
@@ -208,7 +201,9 @@ fn text(pieces: &[Piece]) -> String {
 
 /// Visitor text that no receiver's renderer takes for a link, a tag or a mention.
 pub fn inert(text: &str) -> String {
-    defuse(text).replace('<', "\u{2039}").replace('>', "\u{203a}")
+    defuse(text)
+        .replace('<', "\u{2039}")
+        .replace('>', "\u{203a}")
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -223,4 +218,38 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.write_u8(0xff);
     }
     format!("{:016x}", h.finish())
+}
+
+/// A report as one Alertmanager alert (`alertname` `Report`), its table in `description`.
+fn report_alert(digest: &Digest, report: &ReportText, now: DateTime<Utc>) -> Value {
+    let leads: Vec<String> = report_text::stories(report, &digest.site_hosts)
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} (score {}): {}",
+                s.title,
+                s.ip,
+                s.score,
+                story::plain(&s.sentence, inert)
+            )
+        })
+        .collect();
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "status": "resolved",
+        "labels": {
+            "alertname": "Report",
+            "severity": "info",
+            "site": crate::escape::one_line(&digest.site_name),
+        },
+        "annotations": {
+            "summary": report.title,
+            "description": report_text::table(&report.kpis),
+            "journey": leads.join("\n"),
+        },
+        "startsAt": at,
+        "endsAt": at,
+        "generatorURL": "",
+        "fingerprint": fingerprint(&["Report", &digest.site_name, &report.title]),
+    })
 }

@@ -118,11 +118,13 @@ impl HttpServer {
             .collect()
     }
 
-    /// The requests whose path starts with `prefix`, their bodies parsed as JSON.
+    /// The messages posted to paths that start with `prefix`, parsed as JSON (the checks of
+    /// `status`, a GET or an empty `{}`, are left out).
     pub fn bodies(&self, prefix: &str) -> Vec<serde_json::Value> {
         self.requests()
             .into_iter()
             .filter(|r| r["path"].as_str().unwrap_or("").starts_with(prefix))
+            .filter(|r| r["method"] == "POST" && !matches!(r["body"].as_str(), Some("" | "{}")))
             .map(|r| serde_json::from_str(r["body"].as_str().unwrap_or("null")).unwrap())
             .collect()
     }

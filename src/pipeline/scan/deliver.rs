@@ -158,7 +158,10 @@ impl Scan<'_> {
                 q.last_error = Some(error.clone());
                 let mut retry_at = None;
                 for cause in err.chain() {
-                    if let Some(Fatal::Throttled { retry_after_secs, .. }) = cause.downcast_ref() {
+                    if let Some(Fatal::Throttled {
+                        retry_after_secs, ..
+                    }) = cause.downcast_ref()
+                    {
                         let secs = i64::try_from(*retry_after_secs)
                             .unwrap_or(MAX_RETRY_AFTER)
                             .clamp(1, MAX_RETRY_AFTER);
