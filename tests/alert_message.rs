@@ -163,3 +163,76 @@ fn a_thousand_leads_make_one_digest_with_the_top_ones_and_a_count() {
     );
     assert!(text.contains("…and 980 more leads."), "{text}");
 }
+
+fn many(n: usize, path: &str) -> Digest {
+    let mut digest = Digest {
+        id: Digest::new_id(),
+        site_name: "Acme".into(),
+        site_hosts: vec!["acme.example".into()],
+        leads: (0..n)
+            .map(|i| {
+                lead(visit(
+                    &format!("198.51.{}.{}", i / 250, i % 250 + 1),
+                    "Mozilla/5.0 Firefox/133.0",
+                    path,
+                    "https://t.co/x",
+                    PageTier::Hot,
+                ))
+            })
+            .collect(),
+        ..Digest::default()
+    };
+    digest.sort();
+    digest
+}
+
+#[test]
+fn a_thousand_leads_on_slack_stay_within_its_limits() {
+    let long_path = format!("/pricing/{}", "a".repeat(10_000));
+    for path in ["/pricing", long_path.as_str()] {
+        let message = arkwatch::notify::slack::message(&many(1000, path));
+        let blocks = message["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+        assert_eq!(
+            blocks.len(),
+            1 + arkwatch::notify::slack::LISTED + 1,
+            "the header, the top leads, the count"
+        );
+        assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= 150);
+        for b in &blocks[1..] {
+            let text = b["text"]["text"]
+                .as_str()
+                .or_else(|| b["elements"][0]["text"].as_str())
+                .unwrap();
+            assert!(text.chars().count() <= 3000, "{}", text.chars().count());
+        }
+        assert!(message["text"].as_str().unwrap().chars().count() <= 3000);
+        assert_eq!(
+            blocks.last().unwrap()["elements"][0]["text"],
+            "…and 990 more leads with lower scores"
+        );
+    }
+}
+
+#[test]
+fn a_thousand_leads_on_telegram_are_split_in_order_under_its_limit() {
+    let long_path = format!("/pricing/{}", "a".repeat(10_000));
+    for path in ["/pricing", long_path.as_str()] {
+        let digest = many(1000, path);
+        let parts = arkwatch::notify::telegram::messages(&digest);
+        assert!(parts.len() > 1);
+        let mut order = Vec::new();
+        for p in &parts {
+            assert!(p.chars().count() < 4096, "{}", p.chars().count());
+            assert_eq!(p.matches("<code>").count(), p.matches("</code>").count());
+            for lead in &digest.leads {
+                let ip = format!("<code>{}</code>", lead.journey.ip);
+                if p.contains(&ip) {
+                    order.push(lead.journey.ip);
+                }
+            }
+        }
+        let expected: Vec<_> = digest.leads.iter().map(|l| l.journey.ip).collect();
+        assert_eq!(order, expected, "every lead once, in the digest's order");
+    }
+}

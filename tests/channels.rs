@@ -785,3 +785,124 @@ fn plain_http_to_another_host_and_a_secret_in_the_config_are_refused_at_load() {
     common::assert_success(&out);
     assert_eq!(server.bodies("/slack").len(), 1);
 }
+
+#[test]
+fn a_long_digest_goes_to_telegram_in_ordered_parts_and_a_retry_goes_on_from_the_part_not_taken() {
+    let server = HttpServer::start(TOKEN, false);
+    let site = site(&server, "");
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            req(
+                &format!("198.51.100.{}", i + 1),
+                &format!("/pricing/plan-{i}"),
+                "https://www.google.com/",
+                SAFARI,
+                now() - Duration::minutes(50 - i),
+            )
+        })
+        .collect();
+    site.append("access.log", &lines);
+    let ok = json!({"status": 200, "body": {"ok": true, "result": {}}});
+    server.script("/bot", json!([ok, {"status": 502, "body": "Bad Gateway"}]));
+    let (report, out) = scan_at(&site, now());
+    assert_eq!(out.status.code(), Some(75), "{report:#}");
+    let first: Vec<String> = texts(&server);
+    assert_eq!(first.len(), 2, "one part taken, one refused");
+
+    let (report, out) = scan_at(&site, now() + Duration::minutes(15));
+    common::assert_success(&out);
+    assert_eq!(
+        channel(&report, "telegram")["outcome"],
+        "sent",
+        "{report:#}"
+    );
+    let all = texts(&server);
+    let taken: Vec<&String> = std::iter::once(&all[0]).chain(&all[2..]).collect();
+    assert!(
+        taken.len() >= 3,
+        "40 leads need several messages: {}",
+        taken.len()
+    );
+    assert_eq!(
+        all[1], all[2],
+        "the refused part is sent again, not the first"
+    );
+    assert!(taken[0].starts_with("<b>Acme</b>: 40 hot leads"));
+    let mut seen = Vec::new();
+    for text in &taken {
+        assert!(
+            text.chars().count() < 4096,
+            "{} characters",
+            text.chars().count()
+        );
+        for i in 0..40 {
+            if text.contains(&format!("<code>198.51.100.{}</code>", i + 1)) {
+                seen.push(i + 1);
+            }
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        40,
+        "each lead exactly once across the parts: {seen:?}"
+    );
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 40);
+}
+
+fn texts(server: &HttpServer) -> Vec<String> {
+    server
+        .bodies("/bot")
+        .iter()
+        .map(|b| b["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn report_send_delivers_the_report_to_every_channel_that_takes_reports() {
+    let server = HttpServer::start(TOKEN, false);
+    let site = site(&server, "");
+    three_leads(&site);
+    let (_, out) = scan_at(&site, now());
+    common::assert_success(&out);
+    let before = server.requests().len();
+    let out = site
+        .command()
+        .env("ARKWATCH_NOW", "2026-11-24T08:00:00Z")
+        .args(["report", "daily", "--send"])
+        .output()
+        .unwrap();
+    no_secret_in(&site, &out);
+    common::assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for to in [
+        "outbox",
+        "Slack http://127.0.0.1",
+        "Telegram http://127.0.0.1",
+        "webhook http://127.0.0.1",
+    ] {
+        assert!(
+            stderr.contains(&format!("sent \"Daily report, 2026-11-23\" to {to}")),
+            "{to}: {stderr}"
+        );
+    }
+    let after = &server.requests()[before..];
+    assert_eq!(after.len(), 3);
+    let slack = &server.bodies("/slack")[1];
+    let blocks = slack["blocks"].to_string();
+    assert!(
+        blocks.contains("Daily report, 2026-11-23") && blocks.contains("```"),
+        "{blocks}"
+    );
+    assert!(blocks.contains("203.0.113.45"), "the top lead: {blocks}");
+    let telegram = &server.bodies("/bot")[1];
+    assert!(
+        telegram["text"].as_str().unwrap().contains("<pre>"),
+        "{telegram:#}"
+    );
+    let hook = &server.bodies("/hook")[1];
+    schema_accepts(hook);
+    assert_eq!(hook["alerts"][0]["labels"]["alertname"], "Report");
+}
