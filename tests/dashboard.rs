@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::chromium;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arkwatch");
@@ -69,30 +70,6 @@ impl Site {
         self.ok(&["dashboard", "--days", "30", "--out", out.to_str().unwrap()]);
         out
     }
-}
-
-fn chromium() -> Command {
-    assert!(
-        Command::new("chromium").arg("--version").output().is_ok(),
-        "the dashboard tests need Debian's chromium (apt-get install chromium)"
-    );
-    let profile = tempfile::tempdir().unwrap().keep();
-    let mut c = Command::new("chromium");
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        // Chromium's own clock check (clients2.google.com/time), not the page's.
-        "--disable-features=NetworkTimeServiceQuerying",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
 }
 
 fn dump_dom(url: &str) -> String {

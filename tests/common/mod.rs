@@ -10,7 +10,7 @@ pub mod smtp;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use arkwatch::rollup::traffic::{self, TrafficDay};
@@ -360,4 +360,30 @@ impl Site {
         assert_success(&out);
         serde_json::from_slice(&out.stdout).unwrap()
     }
+}
+
+/// Debian's headless Chromium with the flags this machine needs (no background networking,
+/// a fresh profile); a missing one fails with how to install it.
+pub fn chromium() -> Command {
+    assert!(
+        Command::new("chromium").arg("--version").output().is_ok(),
+        "the browser tests need Debian's chromium (apt-get install chromium)"
+    );
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        // Chromium's own clock check (clients2.google.com/time), not the page's.
+        "--disable-features=NetworkTimeServiceQuerying",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
 }
