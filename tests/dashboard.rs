@@ -4,6 +4,8 @@
 //! loopback, whose log is read), hostile text is text, and a scan whose dashboard folder
 //! cannot be written still sends its alerts and says which folder.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
