@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::chromium;
@@ -54,20 +55,19 @@ fn the_demo_digest_reads_on_a_phone_and_a_desktop_in_chromium() {
     let page = dir.path().join("digest.html");
     std::fs::write(&page, &html).unwrap();
     let probe = dir.path().join("probe.html");
-    let frames: String = [390, 900]
-        .iter()
-        .map(|w| {
-            format!(
-                "<iframe id=\"w{w}\" src=\"{}\" width=\"{w}\" height=\"900\" onload=\"\
+    let mut frames = String::new();
+    for w in [390, 900] {
+        let _ = write!(
+            frames,
+            "<iframe id=\"w{w}\" src=\"{}\" width=\"{w}\" height=\"900\" onload=\"\
                  var d = this.contentDocument; document.body.setAttribute('data-fits-{w}', \
                  String(d.documentElement.scrollWidth <= {w})); document.body.setAttribute(\
                  'data-font-{w}', getComputedStyle(d.querySelector('table table')).fontFamily);\
                  document.body.setAttribute('data-size-{w}', getComputedStyle(d.querySelector(\
                  'table table')).fontSize)\"></iframe>",
-                page.display()
-            )
-        })
-        .collect();
+            page.display()
+        );
+    }
     std::fs::write(
         &probe,
         format!("<!DOCTYPE html><html><body>{frames}</body></html>"),
@@ -97,8 +97,12 @@ fn the_demo_digest_reads_on_a_phone_and_a_desktop_in_chromium() {
         );
     }
 
-    // The picture of the README: both widths side by side.
-    let frame = dir.path().join("frame.html");
+    picture(dir.path(), &page);
+}
+
+/// The picture of the README: both widths side by side.
+fn picture(dir: &Path, page: &Path) {
+    let frame = dir.join("frame.html");
     std::fs::write(
         &frame,
         format!(
@@ -111,7 +115,7 @@ fn the_demo_digest_reads_on_a_phone_and_a_desktop_in_chromium() {
         ),
     )
     .unwrap();
-    let shot = dir.path().join("alert-email.png");
+    let shot = dir.join("alert-email.png");
     let out = chromium()
         .arg("--window-size=1362,820")
         .arg(format!("--screenshot={}", shot.display()))
