@@ -906,3 +906,88 @@ fn report_send_delivers_the_report_to_every_channel_that_takes_reports() {
     schema_accepts(hook);
     assert_eq!(hook["alerts"][0]["labels"]["alertname"], "Report");
 }
+
+#[test]
+fn each_channel_has_its_own_hourly_limit_and_a_dry_run_shows_each_message() {
+    let server = HttpServer::start(TOKEN, false);
+    let site = site(&server, "");
+    // Slack at most once an hour; the others at the [alerts] default of this site (100).
+    let config = std::fs::read_to_string(&site.config).unwrap().replacen(
+        "type = \"slack\"\n",
+        "type = \"slack\"\nmax_messages_per_hour = 1\n",
+        1,
+    );
+    std::fs::write(&site.config, config).unwrap();
+    lead_at(&site, "203.0.113.21", now() - Duration::minutes(1));
+    let (_, out) = scan_at(&site, now());
+    common::assert_success(&out);
+    lead_at(&site, "203.0.113.22", now() + Duration::minutes(14));
+    let dry = site
+        .command()
+        .env("ARKWATCH_NOW", (now() + Duration::minutes(15)).to_rfc3339())
+        .args(["scan", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    no_secret_in(&site, &dry);
+    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(channel(&dry, "slack")["outcome"], "would_wait", "{dry:#}");
+    assert_eq!(channel(&dry, "telegram")["outcome"], "would_send");
+    assert!(
+        channel(&dry, "telegram")["text"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.22")
+    );
+    assert_eq!(server.bodies("/bot").len(), 1, "a dry run sends nothing");
+
+    let (report, out) = scan_at(&site, now() + Duration::minutes(15));
+    common::assert_success(&out);
+    assert_eq!(channel(&report, "slack")["outcome"], "rate_limited");
+    assert_eq!(
+        channel(&report, "slack")["next_allowed"],
+        "2026-11-23T11:00:00Z"
+    );
+    assert_eq!(channel(&report, "telegram")["outcome"], "sent");
+    assert_eq!(server.bodies("/slack").len(), 1);
+    let (report, _) = scan_at(&site, now() + Duration::minutes(61));
+    assert_eq!(channel(&report, "slack")["outcome"], "sent");
+    assert!(
+        server.bodies("/slack")[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.22")
+    );
+}
+
+#[test]
+fn purge_ip_takes_a_lead_out_of_every_channel_queue() {
+    let server = HttpServer::start(TOKEN, false);
+    let site = site(&server, "");
+    let down = json!({"status": 503, "body": "down"});
+    server.script("/slack", json!([down]));
+    server.script("/bot", json!([down]));
+    lead_at(&site, "203.0.113.31", now() - Duration::minutes(2));
+    lead_at(&site, "203.0.113.32", now() - Duration::minutes(1));
+    let (report, _) = scan_at(&site, now());
+    assert_eq!(channel(&report, "slack")["pending"], 2);
+    assert_eq!(channel(&report, "telegram")["pending"], 2);
+    let out = site
+        .command()
+        .env("ARKWATCH_NOW", NOW)
+        .args(["purge-ip", "203.0.113.31"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let state = std::fs::read_to_string(site.data.join("state.json")).unwrap();
+    assert!(!state.contains("203.0.113.31"), "{state}");
+    assert!(state.contains("203.0.113.32"));
+    let (slack, telegram) = (server.bodies("/slack").len(), server.bodies("/bot").len());
+    let (report, out) = scan_at(&site, now() + Duration::minutes(15));
+    common::assert_success(&out);
+    assert_eq!(channel(&report, "slack")["leads"], 1);
+    let after = server.bodies("/slack")[slack..].to_vec();
+    assert_eq!(after.len(), 1);
+    for body in after.iter().chain(&server.bodies("/bot")[telegram..]) {
+        assert!(!body.to_string().contains("203.0.113.31"), "{body}");
+    }
+}
