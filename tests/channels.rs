@@ -263,7 +263,7 @@ fn slack_took_one_message(server: &HttpServer) {
         .collect();
     assert_eq!(sections.len(), 4, "{sections:#?}");
     assert!(
-        sections[0].starts_with("*New very hot lead* · score 85 · 203.0.113.45"),
+        sections[0].starts_with("*New very hot lead* · score 85 · `203.0.113.45`"),
         "{}",
         sections[0]
     );

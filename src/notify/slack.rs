@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::Notifier;
 use super::http::{self, Client};
 use super::report_text;
-use super::story::{self, Piece};
+use super::story::{self, Markup};
 use crate::alerts::digest::{Digest, ReportText};
 use crate::config::{Channel, ChannelKind, Config, Secret};
 use crate::escape::defuse;
@@ -140,13 +140,19 @@ pub fn code(text: &str) -> String {
     format!("`{}`", escape(&defuse(&cut).replace('`', "\u{2cb}")))
 }
 
-fn pieces(p: &[Piece]) -> String {
-    p.iter()
-        .map(|p| match p {
-            Piece::Words(w) => escape(w),
-            Piece::Visitor(v) | Piece::Page(v) => code(v),
-        })
-        .collect()
+/// Slack's mrkdwn.
+struct Mrkdwn;
+
+impl Markup for Mrkdwn {
+    fn words(&self, text: &str) -> String {
+        escape(text)
+    }
+    fn code(&self, text: &str) -> String {
+        code(text)
+    }
+    fn bold(&self, text: &str) -> String {
+        format!("*{}*", escape(text))
+    }
 }
 
 /// The webhook payload of a digest.
@@ -163,29 +169,13 @@ pub fn message(digest: &Digest) -> Value {
     }
     for lead in digest.leads.iter().take(LISTED) {
         let s = story::lead(lead, &digest.site_hosts);
-        let mut text = format!(
-            "*{}* · score {} · {} · {}\n{}",
-            escape(&s.title),
-            s.score,
-            escape(&s.ip),
-            escape(&s.when),
-            pieces(&s.sentence)
-        );
-        if s.sessions.len() > 1 {
-            for line in s.sessions.iter().take(6) {
-                text.push_str("\n• ");
-                text.push_str(&pieces(line));
-            }
-        }
-        text.push_str("\nAgent: ");
-        text.push_str(&code(&s.user_agent));
         fallback.push(format!(
             "{}: {} (score {})",
             escape(&s.title),
             escape(&s.ip),
             s.score
         ));
-        blocks.push(section(&text));
+        blocks.push(section(&story::chat_block(&s, &Mrkdwn, true)));
     }
     if digest.leads.len() > LISTED {
         let rest = digest.leads.len() - LISTED;
@@ -231,20 +221,14 @@ pub fn clip(text: &str, max: usize) -> String {
 
 /// A report's blocks: its title and table, then its top leads.
 fn report_blocks(digest: &Digest, report: &ReportText) -> Vec<Value> {
-    let esc = escape;
-    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text":
-        clip(&format!("*{}*\n```{}```", esc(&report.title), esc(&report_text::table(&report.kpis))), 2_900)}})];
+    let table = format!(
+        "*{}*\n```{}```",
+        escape(&report.title),
+        escape(&report_text::table(&report.kpis))
+    );
+    let mut blocks = vec![section(&table)];
     for s in report_text::stories(report, &digest.site_hosts) {
-        let sentence: String = s
-            .sentence
-            .iter()
-            .map(|p| match p {
-                story::Piece::Words(w) => esc(w),
-                story::Piece::Visitor(v) | story::Piece::Page(v) => code(v),
-            })
-            .collect();
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text":
-            clip(&format!("*{}* · score {} · {}\n{sentence}", esc(&s.title), s.score, esc(&s.ip)), 2_900)}}));
+        blocks.push(section(&story::chat_block(&s, &Mrkdwn, false)));
     }
     blocks
 }

@@ -310,6 +310,50 @@ fn known_source(value: &str) -> Option<&'static str> {
     })
 }
 
+/// How a chat marks text up; each channel says it once, and [`chat_block`] lays a lead out.
+pub trait Markup {
+    /// arkwatch's own words, escaped for the channel.
+    fn words(&self, text: &str) -> String;
+    /// Text a visitor wrote, made inert: defused, escaped, in a code span.
+    fn code(&self, text: &str) -> String;
+    fn bold(&self, text: &str) -> String;
+
+    fn pieces(&self, pieces: &[Piece]) -> String {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Words(w) => self.words(w),
+                Piece::Visitor(v) | Piece::Page(v) => self.code(v),
+            })
+            .collect()
+    }
+}
+
+/// A lead as a chat shows it: the title, score, address and time, the sentence, and when
+/// `full` a line per session (of several) and the agent.
+pub fn chat_block(s: &LeadStory, m: &dyn Markup, full: bool) -> String {
+    let mut out = format!(
+        "{} · score {} · {} · {}\n{}",
+        m.bold(&s.title),
+        s.score,
+        m.code(&s.ip),
+        m.words(&s.when),
+        m.pieces(&s.sentence)
+    );
+    if full {
+        if s.sessions.len() > 1 {
+            for line in s.sessions.iter().take(6) {
+                out.push_str("\n• ");
+                out.push_str(&m.pieces(line));
+            }
+        }
+        out.push('\n');
+        out.push_str(&m.words("Agent: "));
+        out.push_str(&m.code(&s.user_agent));
+    }
+    out
+}
+
 /// The pieces as plain text, each visitor piece passed through `visitor`.
 pub fn plain(pieces: &[Piece], visitor: impl Fn(&str) -> String) -> String {
     pieces

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Notifier;
 use super::http::{self, Answer, Client};
 use super::report_text;
-use super::story::{self, Piece};
+use super::story::{self, Markup};
 use crate::alerts::digest::{Digest, ReportText};
 use crate::config::{Channel, ChannelKind, Config, Secret};
 use crate::escape::{defuse, html};
@@ -144,13 +144,19 @@ fn code(text: &str) -> String {
     format!("<code>{}</code>", html(&defuse(&cut)))
 }
 
-fn pieces(p: &[Piece]) -> String {
-    p.iter()
-        .map(|p| match p {
-            Piece::Words(w) => html(w),
-            Piece::Visitor(v) | Piece::Page(v) => code(v),
-        })
-        .collect()
+/// Telegram's HTML.
+struct Html;
+
+impl Markup for Html {
+    fn words(&self, text: &str) -> String {
+        html(text)
+    }
+    fn code(&self, text: &str) -> String {
+        code(text)
+    }
+    fn bold(&self, text: &str) -> String {
+        format!("<b>{}</b>", html(text))
+    }
 }
 
 /// The messages of a digest, in order, each under [`MESSAGE_MAX`] characters, split only
@@ -166,23 +172,7 @@ pub fn messages(digest: &Digest) -> Vec<String> {
     }
     for lead in &digest.leads {
         let s = story::lead(lead, &digest.site_hosts);
-        let mut block = format!(
-            "<b>{}</b> · score {} · <code>{}</code> · {}\n{}",
-            html(&s.title),
-            s.score,
-            html(&s.ip),
-            html(&s.when),
-            pieces(&s.sentence)
-        );
-        if s.sessions.len() > 1 {
-            for line in s.sessions.iter().take(6) {
-                block.push_str("\n• ");
-                block.push_str(&pieces(line));
-            }
-        }
-        block.push_str("\n<i>Agent:</i> ");
-        block.push_str(&code(&s.user_agent));
-        blocks.push(block);
+        blocks.push(story::chat_block(&s, &Html, true));
     }
     for rule in &digest.rules {
         let r = story::rule(rule);
@@ -234,29 +224,13 @@ fn cut_block(block: &str) -> String {
 
 /// A report's blocks: its title and table, then its top leads.
 fn report_blocks(digest: &Digest, report: &ReportText) -> Vec<String> {
-    let html = crate::escape::html;
     let mut blocks = vec![format!(
         "<b>{}</b>\n<pre>{}</pre>",
         html(&report.title),
         html_lines(&report_text::table(&report.kpis))
     )];
     for s in report_text::stories(report, &digest.site_hosts) {
-        let sentence: String = s
-            .sentence
-            .iter()
-            .map(|p| match p {
-                story::Piece::Words(w) => html(w),
-                story::Piece::Visitor(v) | story::Piece::Page(v) => {
-                    format!("<code>{}</code>", html(&crate::escape::defuse(v)))
-                }
-            })
-            .collect();
-        blocks.push(format!(
-            "<b>{}</b> · score {} · <code>{}</code>\n{sentence}",
-            html(&s.title),
-            s.score,
-            html(&s.ip)
-        ));
+        blocks.push(story::chat_block(&s, &Html, false));
     }
     blocks
 }
