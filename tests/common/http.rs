@@ -2,9 +2,8 @@
 //! python3 (standard library only), on a free loopback port, answering as Slack, the Telegram
 //! Bot API and an Alertmanager receiver do, recording every request. Stopped when dropped.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -49,21 +48,10 @@ impl HttpServer {
                 .arg("--key")
                 .arg(self.dir.path().join("key.pem"));
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot run {PYTHON} ({err}): apt-get install python3"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        if line.trim() != "READY" {
-            let mut err = String::new();
-            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
-            let _ = child.kill();
-            panic!("the test HTTP server did not start ({err}); it needs Debian's python3");
-        }
+        let child = super::smtp::spawn_ready(
+            &mut cmd,
+            "the test HTTP server did not start; it needs Debian's python3 (apt-get install python3)",
+        );
         self.child = Some(child);
     }
 

@@ -77,24 +77,11 @@ impl SmtpServer {
         if let Some((user, pass)) = &self.auth {
             cmd.args(["--auth", &format!("{user}:{pass}")]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot run {PYTHON} ({err}): apt-get install python3"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        if line.trim() != "READY" {
-            let mut err = String::new();
-            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
-            let _ = child.kill();
-            panic!(
-                "the test SMTP server did not start: {err}\nIt needs Debian's python3-aiosmtpd: \
-                 apt-get install python3-aiosmtpd (scripts/test.sh does this when run as root)"
-            );
-        }
+        let child = spawn_ready(
+            &mut cmd,
+            "the test SMTP server did not start. It needs Debian's python3-aiosmtpd: apt-get \
+             install python3-aiosmtpd (scripts/test.sh does this when run as root)",
+        );
         self.child = Some(child);
     }
 
@@ -125,6 +112,27 @@ impl SmtpServer {
             })
             .collect()
     }
+}
+
+/// Starts a test server that prints READY once it listens; one that does not fails the test
+/// with what it printed and `hint` (how to install what it needs).
+pub fn spawn_ready(cmd: &mut Command, hint: &str) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {PYTHON} ({err}): apt-get install python3"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.trim() != "READY" {
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+        let _ = child.kill();
+        panic!("{hint}\n{err}");
+    }
+    child
 }
 
 /// A test CA and a server certificate it signed for 127.0.0.1 (webpki refuses a self-signed CA
