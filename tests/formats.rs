@@ -132,11 +132,15 @@ fn detect_format_names_the_format_that_reads_every_line() {
         assert_eq!(code, Some(0), "{file}: {d:#}");
         assert_eq!(d["format"], want, "{file}: {d:#}");
     }
-    // The demo log holds one line that is no request: no format reads it all, and the
-    // nearest is named with the line it fails on.
+    // The demo log holds one line that is no request: the format that reads the others is
+    // named with its share, and the line it fails on.
     let (code, d) = detect(&fixtures.join("demo/access.log"));
-    assert_eq!(code, Some(1));
-    assert!(d["format"].is_null());
+    assert_eq!(code, Some(0));
+    assert_eq!(d["format"], "combined");
+    assert!(
+        (d["share"].as_f64().unwrap() - 20.0 / 21.0).abs() < 1e-9,
+        "{d:#}"
+    );
     let combined = d["candidates"]
         .as_array()
         .unwrap()

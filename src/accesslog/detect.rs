@@ -1,7 +1,11 @@
-//! `detect-format`: which known format reads a log. The first lines are parsed with each
-//! candidate, the richest first (a format whose fields all come before a longer one's reads
-//! the longer lines too, since fields after the end of a format are ignored); the first that
-//! reads every line wins, else the one that reads the most is named with its first failure.
+//! `detect-format` and `format = "auto"`: which known format reads a log. The first lines are
+//! parsed with each candidate, the richest first (a format whose fields all come before a
+//! longer one's reads the longer lines too, since fields after the end of a format are
+//! ignored); the first that reads every line wins. Logs of some servers hold lines that are not
+//! requests (HAProxy's `Proxy … started.`): when no candidate reads every line, the one that
+//! reads the most, if it reads most of them, is named with its share; otherwise none is, and
+//! the nearest is shown with the first line it fails on. A W3C log's candidate is made of its
+//! own `#Fields:` line.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,25 +13,37 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::parser::Parser;
-use crate::log_format::LogFormat;
+use super::parser::{Malformed, Parser};
+use crate::log_format::{LogFormat, servers};
 
-/// The candidates, richest first.
-pub const CANDIDATES: [&str; 5] = [
+/// The candidates, richest first (`w3c` stands for the log's own `#Fields:` line).
+pub const CANDIDATES: [&str; 12] = [
+    "traefik",
     "vcombined",
     "combined",
     "apache:vhost_combined",
     "escape=json {\"time\":\"$time_iso8601\",\"remote_addr\":\"$remote_addr\",\"request\":\"$request\",\"status\":$status,\"bytes\":$body_bytes_sent,\"referer\":\"$http_referer\",\"agent\":\"$http_user_agent\"}",
+    "caddy",
+    "traefik-json",
+    "alb",
+    "elb",
+    "haproxy",
+    "w3c",
     "common",
 ];
 
 /// Lines read from the start of the file.
 pub const SAMPLE: usize = 2000;
 
+/// The least share of the lines a format must read to be named when none reads them all.
+pub const MOST: f64 = 0.5;
+
 #[derive(Debug, Serialize)]
 pub struct Candidate {
     pub format: String,
     pub parsed: u64,
+    /// Lines it knows are not requests (a W3C directive, HAProxy's own messages).
+    pub not_requests: u64,
     /// The first line it does not read: its number, the reason, and its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<(u64, &'static str, String)>,
@@ -36,9 +52,12 @@ pub struct Candidate {
 #[derive(Debug, Serialize)]
 pub struct Detection {
     pub file: String,
+    /// Lines read.
     pub lines: u64,
-    /// The format that reads every line, if one does.
+    /// The format that reads every line, or most of them, if one does.
     pub format: Option<String>,
+    /// The share of the lines it reads.
+    pub share: f64,
     /// Every candidate, in the order tried.
     pub candidates: Vec<Candidate>,
 }
@@ -50,32 +69,61 @@ impl Detection {
     }
 }
 
-pub fn detect(path: &Path) -> Result<Detection> {
+fn sample(path: &Path) -> Result<Vec<Vec<u8>>> {
     let file =
         crate::fsutil::open_log(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let lines: Vec<Vec<u8>> = BufReader::new(file)
+    Ok(BufReader::new(file)
         .split(b'\n')
         .map_while(std::result::Result::ok)
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .take(SAMPLE)
-        .collect();
+        .collect())
+}
+
+/// The format a `w3c` candidate stands for in these lines: their first `#Fields:` line's.
+fn w3c_spec(lines: &[Vec<u8>]) -> Option<String> {
+    lines
+        .iter()
+        .find_map(|l| servers::w3c_fields(l))
+        .map(|fields| format!("w3c:{fields}"))
+}
+
+pub fn detect(path: &Path) -> Result<Detection> {
+    Ok(detect_lines(&path.display().to_string(), &sample(path)?))
+}
+
+fn detect_lines(file: &str, lines: &[Vec<u8>]) -> Detection {
     let mut out = Detection {
-        file: path.display().to_string(),
+        file: file.to_string(),
         lines: lines.len() as u64,
         format: None,
+        share: 0.0,
         candidates: Vec::new(),
     };
-    for spec in CANDIDATES {
-        let format = LogFormat::compile(spec).expect("the candidates compile");
+    for name in CANDIDATES {
+        let spec = if name == "w3c" {
+            match w3c_spec(lines) {
+                Some(spec) => spec,
+                None => continue,
+            }
+        } else {
+            name.to_string()
+        };
+        let Ok(format) = LogFormat::compile(&spec) else {
+            continue;
+        };
         let mut parser = Parser::new(&format);
+        // A W3C log is named `w3c`: its fields are read again from its header at every run.
         let mut c = Candidate {
-            format: spec.to_string(),
+            format: name.to_string(),
             parsed: 0,
+            not_requests: 0,
             first_failure: None,
         };
         for (i, line) in lines.iter().enumerate() {
             match parser.parse(line) {
                 Ok(_) => c.parsed += 1,
+                Err(Malformed::Comment) => c.not_requests += 1,
                 Err(e) if c.first_failure.is_none() => {
                     c.first_failure =
                         Some((i as u64 + 1, e.describe(), crate::escape::excerpt(line)));
@@ -83,10 +131,45 @@ pub fn detect(path: &Path) -> Result<Detection> {
                 Err(_) => {}
             }
         }
-        if out.format.is_none() && !lines.is_empty() && c.parsed == out.lines {
-            out.format = Some(spec.to_string());
+        let requests = out.lines - c.not_requests;
+        if out.format.is_none() && requests > 0 && c.parsed == requests {
+            out.format = Some(c.format.clone());
+            out.share = 1.0;
         }
         out.candidates.push(c);
     }
-    Ok(out)
+    if out.format.is_none()
+        && let Some(best) = out.nearest()
+        && out.lines > best.not_requests
+    {
+        #[allow(clippy::cast_precision_loss)] // a share of at most 2,000 lines
+        let share = best.parsed as f64 / (out.lines - best.not_requests) as f64;
+        if share >= MOST {
+            out.format = Some(best.format.clone());
+            out.share = share;
+        }
+    }
+    out
+}
+
+/// The format of `auto` or of a bare `w3c`, found in the first lines of `path` (or of its
+/// first rotated sibling when the live log is empty). `None` when none reads them.
+pub fn resolve(format: &LogFormat, path: &Path) -> Option<LogFormat> {
+    let mut lines = sample(path).unwrap_or_default();
+    if lines.is_empty() {
+        let mut sibling = path.as_os_str().to_owned();
+        sibling.push(".1");
+        lines = sample(Path::new(&sibling)).unwrap_or_default();
+    }
+    let name = if format.source() == "w3c" {
+        "w3c".to_string()
+    } else {
+        detect_lines(&path.display().to_string(), &lines).format?
+    };
+    let spec = if name == "w3c" {
+        w3c_spec(&lines)?
+    } else {
+        name
+    };
+    LogFormat::compile(&spec).ok()
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::chunks::Chunk;
 use super::classify::{self, BotList, Classifier};
-use super::parser::{self, Parser, Request};
+use super::parser::{self, Malformed, Parser, Request};
 use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
 use crate::log_format::Escape;
@@ -147,12 +147,14 @@ impl<'c> Folder<'c> {
         source: &str,
         report: &mut ChunkReport,
     ) {
-        // A line `purge-ip` blanked: nothing to count.
-        if line.first() == Some(&b' ') && line.iter().all(|&b| b == b' ') {
+        // A line `purge-ip` blanked, or an empty one: nothing to count.
+        if line.iter().all(|&b| b == b' ' || b == b'\r') {
             return;
         }
         let req = match self.parser.parse(line) {
             Ok(req) => req,
+            // A W3C directive (`#Fields:`) is part of the format, not a request.
+            Err(Malformed::Comment) => return,
             Err(why) => return self.malformed(line, index, why.describe(), report),
         };
         let ip = match self.client_ip {

@@ -10,6 +10,7 @@ pub mod erase;
 pub mod fold;
 pub mod parser;
 pub mod read;
+pub mod servers;
 pub mod summary;
 pub mod tailer;
 pub mod time;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use memchr::{memchr, memchr2};
 
 use super::time::{self, TimeCache, Timestamp};
-use crate::log_format::{Escape, Field, LogFormat, Token};
+use crate::log_format::{Escape, Field, Layout, LogFormat, Token};
 
 /// The fields of one request, as raw (still escaped) slices of the line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub enum Malformed {
     Status,
     Bytes,
     NoTime,
+    /// A directive or comment line (`#Fields:` of a W3C log), not a request: not counted.
+    Comment,
 }
 
 impl Malformed {
@@ -57,6 +59,7 @@ impl Malformed {
             Malformed::Status => "the status is not a 3-digit number",
             Malformed::Bytes => "the byte count is not a number",
             Malformed::NoTime => "the line has no time",
+            Malformed::Comment => "a comment line",
         }
     }
 }
@@ -82,11 +85,25 @@ impl<'f> Parser<'f> {
     /// Parses `line` (without its newline).
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, Malformed> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match &self.format.layout {
+            Layout::Tokens => self.parse_tokens(line),
+            Layout::Caddy => super::servers::caddy(line),
+            Layout::TraefikJson => super::servers::traefik_json(line),
+            Layout::Haproxy { captures } => {
+                super::servers::haproxy(line, captures, &mut self.times)
+            }
+            // A format still to be found reads nothing (`detect::resolve` finds it first).
+            Layout::Unresolved { .. } => Err(Malformed::Shape),
+        }
+    }
+
+    fn parse_tokens<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, Malformed> {
+        if self.format.escape == Escape::W3c && line.first() == Some(&b'#') {
+            return Err(Malformed::Comment);
+        }
         let tokens = &self.format.tokens;
         let mut req = Request::default();
-        let mut have_time = false;
-        let mut target: &[u8] = b"";
-        let mut uri: Option<&[u8]> = None;
+        let mut st = LineState::default();
         let mut pos = 0;
         for (k, token) in tokens.iter().enumerate() {
             match token {
@@ -113,50 +130,113 @@ impl<'f> Parser<'f> {
                     };
                     let value = &rest[..len];
                     pos += len;
-                    match field {
-                        Field::RemoteAddr => req.remote_addr = value,
-                        Field::HttpXForwardedFor => req.x_forwarded_for = value,
-                        Field::TimeLocal => {
-                            req.time = self.times.time_local(value).ok_or(Malformed::Time)?;
-                            have_time = true;
-                        }
-                        Field::TimeIso8601 => {
-                            req.time = time::time_iso8601(value).ok_or(Malformed::Time)?;
-                            have_time = true;
-                        }
-                        Field::Msec if !have_time => {
-                            req.time = time::msec(value).ok_or(Malformed::Time)?;
-                            have_time = true;
-                        }
-                        Field::Request => target = split_request(value, &mut req.method),
-                        Field::RequestMethod => req.method = value,
-                        Field::RequestUri => target = value,
-                        Field::Uri => uri = Some(value),
-                        Field::Args => req.query = Request::present(value).unwrap_or_default(),
-                        Field::Status => req.status = status(value).ok_or(Malformed::Status)?,
-                        Field::BodyBytesSent => req.bytes = byte_count(value)?,
-                        Field::HttpReferer => req.referer = value,
-                        Field::HttpUserAgent => req.user_agent = value,
-                        Field::Host => req.host = value,
-                        Field::RemoteUser | Field::RequestTime | Field::Msec | Field::Other => {}
-                    }
+                    self.field(*field, value, &mut req, &mut st)?;
                 }
             }
         }
-        if !have_time {
+        if !st.have_time {
             return Err(Malformed::NoTime);
         }
-        match uri {
+        match st.uri {
             Some(path) => req.path = path,
-            None => match memchr(b'?', target) {
-                Some(q) => {
-                    req.path = &target[..q];
-                    req.query = &target[q + 1..];
-                }
-                None => req.path = target,
-            },
+            None => set_target(&mut req, st.target),
         }
         Ok(req)
+    }
+
+    /// Keeps one field's value where the request wants it.
+    #[inline]
+    fn field<'a>(
+        &mut self,
+        field: Field,
+        value: &'a [u8],
+        req: &mut Request<'a>,
+        st: &mut LineState<'a>,
+    ) -> Result<(), Malformed> {
+        match field {
+            Field::RemoteAddr => req.remote_addr = value,
+            Field::RemoteAddrPort => req.remote_addr = strip_port(value),
+            Field::HttpXForwardedFor => req.x_forwarded_for = value,
+            Field::TimeLocal => {
+                req.time = self.times.time_local(value).ok_or(Malformed::Time)?;
+                st.have_time = true;
+            }
+            Field::TimeIso8601 => {
+                req.time = time::time_iso8601(value).ok_or(Malformed::Time)?;
+                st.have_time = true;
+            }
+            Field::Msec if !st.have_time => {
+                req.time = time::msec(value).ok_or(Malformed::Time)?;
+                st.have_time = true;
+            }
+            Field::W3cDate => st.w3c_days = Some(time::iso_date(value).ok_or(Malformed::Time)?),
+            Field::W3cTime => {
+                let clock = time::clock(value).ok_or(Malformed::Time)?;
+                let days = st.w3c_days.ok_or(Malformed::Time)?;
+                req.time = Timestamp {
+                    secs: days * 86_400 + clock,
+                    offset_secs: 0,
+                };
+                st.have_time = true;
+            }
+            Field::Request => st.target = split_request(value, &mut req.method),
+            Field::RequestMethod => req.method = value,
+            Field::RequestUri => st.target = value,
+            Field::Uri => st.uri = Some(value),
+            Field::Args => req.query = Request::present(value).unwrap_or_default(),
+            Field::Status => req.status = status(value).ok_or(Malformed::Status)?,
+            Field::BodyBytesSent => req.bytes = byte_count(value)?,
+            Field::HttpReferer => req.referer = value,
+            Field::HttpUserAgent => req.user_agent = value,
+            Field::Host => req.host = value,
+            Field::RemoteUser | Field::RequestTime | Field::Msec | Field::Other => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a line's fields left for the end of its parse.
+#[derive(Default)]
+struct LineState<'a> {
+    have_time: bool,
+    target: &'a [u8],
+    uri: Option<&'a [u8]>,
+    w3c_days: Option<i64>,
+}
+
+/// The path and query of a request target; an absolute one (`https://host:443/x`, as the
+/// load balancers log it) gives the host too, without its port.
+pub fn set_target<'a>(req: &mut Request<'a>, target: &'a [u8]) {
+    let mut target = target;
+    for scheme in [&b"https://"[..], b"http://"] {
+        if let Some(rest) = target.strip_prefix(scheme) {
+            let end = memchr2(b'/', b'?', rest).unwrap_or(rest.len());
+            if req.host.is_empty() {
+                req.host = strip_port(&rest[..end]);
+            }
+            target = &rest[end..];
+            break;
+        }
+    }
+    match memchr(b'?', target) {
+        Some(q) => {
+            req.path = &target[..q];
+            req.query = &target[q + 1..];
+        }
+        None => req.path = target,
+    }
+}
+
+/// `203.0.113.5:41234` is `203.0.113.5`, `[2001:db8::1]:443` is `2001:db8::1`; an address
+/// without a port stays as it is.
+pub fn strip_port(value: &[u8]) -> &[u8] {
+    if let Some(inner) = value.strip_prefix(b"[") {
+        return inner.split(|&b| b == b']').next().unwrap_or(inner);
+    }
+    match memchr::memrchr(b':', value) {
+        // One colon: IPv4 (or a name) and a port; more: a bare IPv6 address.
+        Some(i) if memchr(b':', &value[..i]).is_none() => &value[..i],
+        _ => value,
     }
 }
 
@@ -199,7 +279,7 @@ fn closing_quote(rest: &[u8]) -> Option<usize> {
 
 /// Splits `GET /path?q HTTP/1.1` into the method (written to `method`) and the target. A
 /// request line that is empty or junk gives an empty method and target.
-fn split_request<'a>(value: &'a [u8], method: &mut &'a [u8]) -> &'a [u8] {
+pub fn split_request<'a>(value: &'a [u8], method: &mut &'a [u8]) -> &'a [u8] {
     let Some(sp) = memchr(b' ', value) else {
         return b"";
     };
@@ -214,16 +294,19 @@ fn split_request<'a>(value: &'a [u8], method: &mut &'a [u8]) -> &'a [u8] {
     }
 }
 
-fn status(b: &[u8]) -> Option<u16> {
+/// A 3-digit status; `-` (Traefik and the load balancers, for a request never answered) is 0,
+/// which is no status class a visit counts in.
+pub fn status(b: &[u8]) -> Option<u16> {
     match *b {
         [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
             Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
         }
+        [b'-'] => Some(0),
         _ => None,
     }
 }
 
-fn byte_count(b: &[u8]) -> Result<u64, Malformed> {
+pub fn byte_count(b: &[u8]) -> Result<u64, Malformed> {
     if b == b"-" {
         return Ok(0);
     }
@@ -235,6 +318,17 @@ fn byte_count(b: &[u8]) -> Result<u64, Malformed> {
 
 /// Undoes the server's escaping of a value. Borrows when there is nothing to undo.
 pub fn unescape(value: &[u8], escape: Escape) -> Cow<'_, [u8]> {
+    if escape == Escape::W3c {
+        if memchr(b'+', value).is_none() {
+            return Cow::Borrowed(value);
+        }
+        return Cow::Owned(
+            value
+                .iter()
+                .map(|&c| if c == b'+' { b' ' } else { c })
+                .collect(),
+        );
+    }
     if memchr(b'\\', value).is_none() {
         return Cow::Borrowed(value);
     }

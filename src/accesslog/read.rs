@@ -41,14 +41,21 @@ pub struct LogSource {
 }
 
 impl LogSource {
-    /// The configured logs.
+    /// The configured logs. A format still to be found (`auto`, a bare `w3c`) is found in the
+    /// log's first lines now; when none reads them it stays unfound, and every line of that
+    /// log is malformed (the summary shows them, and `detect-format` tells why).
     pub fn configured(config: &Config) -> Vec<LogSource> {
         config
             .access_logs
             .iter()
             .map(|log| LogSource {
                 path: log.path.clone(),
-                format: log.format.clone(),
+                format: if log.format.is_resolved() {
+                    log.format.clone()
+                } else {
+                    super::detect::resolve(&log.format, &log.path)
+                        .unwrap_or_else(|| log.format.clone())
+                },
                 client_ip: log.client_ip,
             })
             .collect()

@@ -168,6 +168,39 @@ pub fn time_iso8601(b: &[u8]) -> Option<Timestamp> {
     })
 }
 
+/// `2015-01-13`: days since the epoch (W3C's `date`).
+pub fn iso_date(b: &[u8]) -> Option<i64> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    date_days(digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// `00:32:17` (or with fractions, dropped): seconds since midnight (W3C's `time`).
+pub fn clock(b: &[u8]) -> Option<i64> {
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    if b.len() > 8 && (b[8] != b'.' || !b[9..].iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    clock_secs(&b[0..2], &b[3..5], &b[6..8])
+}
+
+/// `25/Feb/2019:16:19:48.143`: HAProxy's accept date, which carries no offset (read as UTC).
+pub fn haproxy_date(cache: &mut TimeCache, b: &[u8]) -> Option<Timestamp> {
+    if b.len() < 20 {
+        return None;
+    }
+    let mut buf = [0u8; 26];
+    buf[..20].copy_from_slice(&b[..20]);
+    buf[20..].copy_from_slice(b" +0000");
+    if b.len() > 20 && (b[20] != b'.' || !b[21..].iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    cache.time_local(&buf)
+}
+
 /// `1700000000.123` (seconds since the epoch, UTC).
 pub fn msec(b: &[u8]) -> Option<Timestamp> {
     let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();

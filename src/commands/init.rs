@@ -155,21 +155,41 @@ pub fn man(opts: &ManArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-/// `arkwatch detect-format FILE`: exit 0 with the format that reads every line, else 1 with
-/// the nearest and its first failure.
+/// `arkwatch detect-format FILE`: exit 0 with the format that reads every line (or most of
+/// them, with the share), else 1 with the nearest and its first failure.
 pub fn detect_format(opts: &DetectFormatArgs) -> Result<Status> {
     let d = crate::accesslog::detect::detect(&opts.file)?;
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&d)? + "\n"))?;
     } else {
         let s = match (&d.format, d.nearest()) {
-            (Some(f), _) => format!(
-                "{}: format = {} ({} of {} lines read)\n",
+            (Some(f), Some(n)) if d.share < 1.0 => {
+                let failure = n
+                    .first_failure
+                    .as_ref()
+                    .map(|(line, why, text)| format!("  line {line} {why}: {text}\n"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: format = {} ({} of {} requests read, {:.1}%{})\n{failure}",
+                    d.file,
+                    toml_quoted(f),
+                    n.parsed,
+                    d.lines - n.not_requests,
+                    d.share * 100.0,
+                    not_requests(n.not_requests)
+                )
+            }
+            (Some(f), Some(n)) => format!(
+                "{}: format = {} ({} of {} requests read{})\n",
                 d.file,
                 toml_quoted(f),
-                d.lines,
-                d.lines
+                n.parsed,
+                n.parsed,
+                not_requests(n.not_requests)
             ),
+            (None, Some(n)) if n.parsed == 0 => {
+                format!("{}: no known format reads any of its lines\n", d.file)
+            }
             (None, Some(n)) if d.lines > 0 => {
                 let failure = n
                     .first_failure
@@ -193,6 +213,21 @@ pub fn detect_format(opts: &DetectFormatArgs) -> Result<Status> {
     } else {
         Status::Partial
     })
+}
+
+fn not_requests(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {}",
+            crate::words::plural(
+                n,
+                "other line is not a request",
+                "other lines are not requests"
+            )
+        )
+    }
 }
 
 fn toml_quoted(s: &str) -> String {

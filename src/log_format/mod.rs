@@ -5,8 +5,11 @@
 //! Named formats (`combined`, `common`, `vcombined`) expand to their nginx definitions. Any
 //! `$variable` is accepted; the ones arkwatch understands are mapped to a [`Field`], the rest are
 //! matched and ignored. A leading `escape=json` (as in nginx's directive) selects JSON escaping.
+//! Apache's `LogFormat` strings ([`apache`]) and other servers' formats ([`servers`]) compile
+//! to the same tokens, or name a [`Layout`] with a parser of its own.
 
 pub mod apache;
+pub mod servers;
 
 use std::fmt;
 
@@ -17,6 +20,25 @@ pub enum Escape {
     Default,
     /// `escape=json`: `\"`, `\\`, `\uXXXX` and friends.
     Json,
+    /// W3C extended logs: a space in a value is written `+`.
+    W3c,
+}
+
+/// How a line is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The tokens in a row (nginx, Apache, Traefik's common log, ALB, ELB, W3C).
+    Tokens,
+    /// Caddy's JSON access log.
+    Caddy,
+    /// Traefik's JSON access log.
+    TraefikJson,
+    /// HAProxy's `option httplog`; the captured request headers (`{…|…}`) hold these fields,
+    /// in this order.
+    Haproxy { captures: Vec<Field> },
+    /// `auto`, or `w3c` without its fields: known once a log's first lines are read
+    /// (`accesslog::detect::resolve`).
+    Unresolved { w3c: bool },
 }
 
 /// A variable arkwatch reads from a line.
@@ -39,6 +61,11 @@ pub enum Field {
     HttpXForwardedFor,
     Host,
     RequestTime,
+    /// `203.0.113.5:41234`: the address, then a port (the load balancers' `client:port`).
+    RemoteAddrPort,
+    /// W3C's `date` (`2015-01-13`) and `time` (`00:32:17`, UTC).
+    W3cDate,
+    W3cTime,
     /// A variable arkwatch does not use; its value is skipped.
     Other,
 }
@@ -70,6 +97,9 @@ impl Field {
             "http_x_forwarded_for" => Field::HttpXForwardedFor,
             "host" | "server_name" | "http_host" => Field::Host,
             "request_time" => Field::RequestTime,
+            "remote_addr_port" => Field::RemoteAddrPort,
+            "w3c_date" => Field::W3cDate,
+            "w3c_time" => Field::W3cTime,
             _ => Field::Other,
         }
     }
@@ -92,6 +122,7 @@ pub enum Token {
 pub struct LogFormat {
     pub tokens: Vec<Token>,
     pub escape: Escape,
+    pub layout: Layout,
     source: String,
 }
 
@@ -121,13 +152,9 @@ impl LogFormat {
             (Escape::Default, spec)
         };
         if let Some(rest) = spec.strip_prefix("apache:") {
-            let tokens = tokenize(&apache::spec(rest))?;
-            let format = LogFormat {
-                tokens,
-                escape: Escape::Default,
-                source: spec.to_string(),
-            };
-            format.check_required()?;
+            return LogFormat::of_tokens(&apache::spec(rest), Escape::Default, spec);
+        }
+        if let Some(format) = LogFormat::server(spec)? {
             return Ok(format);
         }
         let body = match body {
@@ -138,14 +165,79 @@ impl LogFormat {
             s if s.starts_with('\'') => &unquote_nginx(s)?,
             s => s,
         };
-        let tokens = tokenize(body)?;
+        LogFormat::of_tokens(body, escape, spec)
+    }
+
+    fn of_tokens(body: &str, escape: Escape, spec: &str) -> Result<LogFormat, FormatError> {
         let format = LogFormat {
-            tokens,
+            tokens: tokenize(body)?,
             escape,
+            layout: Layout::Tokens,
             source: spec.to_string(),
         };
         format.check_required()?;
         Ok(format)
+    }
+
+    fn of_layout(layout: Layout, escape: Escape, spec: &str) -> LogFormat {
+        LogFormat {
+            tokens: Vec::new(),
+            escape,
+            layout,
+            source: spec.to_string(),
+        }
+    }
+
+    /// The formats of other servers, by name ([`servers`]), and `auto`.
+    fn server(spec: &str) -> Result<Option<LogFormat>, FormatError> {
+        let format = match spec {
+            "auto" => {
+                LogFormat::of_layout(Layout::Unresolved { w3c: false }, Escape::Default, spec)
+            }
+            "w3c" => LogFormat::of_layout(Layout::Unresolved { w3c: true }, Escape::W3c, spec),
+            "traefik" => LogFormat::of_tokens(servers::TRAEFIK, Escape::Default, spec)?,
+            "alb" => LogFormat::of_tokens(servers::ALB, Escape::Default, spec)?,
+            "elb" => LogFormat::of_tokens(servers::ELB, Escape::Default, spec)?,
+            "caddy" => LogFormat::of_layout(Layout::Caddy, Escape::Json, spec),
+            "traefik-json" => LogFormat::of_layout(Layout::TraefikJson, Escape::Json, spec),
+            "haproxy" => LogFormat::haproxy("User-Agent", spec)?,
+            s => {
+                if let Some(names) = s.strip_prefix("haproxy:") {
+                    LogFormat::haproxy(names, spec)?
+                } else if let Some(fields) = s.strip_prefix("w3c:") {
+                    let fields = fields.trim().trim_matches('\'');
+                    LogFormat::of_tokens(&servers::w3c(fields), Escape::W3c, spec)?
+                } else {
+                    return Ok(None);
+                }
+            }
+        };
+        Ok(Some(format))
+    }
+
+    /// `haproxy:Host,User-Agent`: what each captured request header is.
+    fn haproxy(names: &str, spec: &str) -> Result<LogFormat, FormatError> {
+        let captures = names
+            .split(',')
+            .map(|n| match n.trim().to_ascii_lowercase().as_str() {
+                "user-agent" => Ok(Field::HttpUserAgent),
+                "referer" | "referrer" => Ok(Field::HttpReferer),
+                "host" => Ok(Field::Host),
+                "x-forwarded-for" => Ok(Field::HttpXForwardedFor),
+                "" => Err(FormatError("haproxy: an empty header name".into())),
+                _ => Ok(Field::Other),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LogFormat::of_layout(
+            Layout::Haproxy { captures },
+            Escape::Default,
+            spec,
+        ))
+    }
+
+    /// Whether the layout is known yet (`auto` and a bare `w3c` are not).
+    pub fn is_resolved(&self) -> bool {
+        !matches!(self.layout, Layout::Unresolved { .. })
     }
 
     pub fn source(&self) -> &str {
@@ -153,9 +245,21 @@ impl LogFormat {
     }
 
     pub fn has(&self, field: Field) -> bool {
-        self.tokens
-            .iter()
-            .any(|t| matches!(t, Token::Var { field: f, .. } if *f == field))
+        match &self.layout {
+            Layout::Tokens => self
+                .tokens
+                .iter()
+                .any(|t| matches!(t, Token::Var { field: f, .. } if *f == field)),
+            // Caddy and Traefik log the headers arkwatch reads when they are there at all.
+            Layout::Caddy | Layout::TraefikJson | Layout::Unresolved { .. } => true,
+            Layout::Haproxy { captures } => {
+                captures.contains(&field)
+                    || !matches!(
+                        field,
+                        Field::HttpUserAgent | Field::HttpReferer | Field::HttpXForwardedFor
+                    )
+            }
+        }
     }
 
     fn check_required(&self) -> Result<(), FormatError> {
@@ -164,10 +268,17 @@ impl LogFormat {
                 "the format has no {what}; arkwatch needs it to read a request"
             )))
         };
-        if !self.has(Field::RemoteAddr) && !self.has(Field::HttpXForwardedFor) {
+        if !self.has(Field::RemoteAddr)
+            && !self.has(Field::HttpXForwardedFor)
+            && !self.has(Field::RemoteAddrPort)
+        {
             return missing("$remote_addr (or $http_x_forwarded_for)");
         }
-        if !self.has(Field::TimeLocal) && !self.has(Field::TimeIso8601) && !self.has(Field::Msec) {
+        if !self.has(Field::TimeLocal)
+            && !self.has(Field::TimeIso8601)
+            && !self.has(Field::Msec)
+            && !self.has(Field::W3cTime)
+        {
             return missing("time ($time_local, $time_iso8601 or $msec)");
         }
         if !self.has(Field::Request) && !self.has(Field::RequestUri) && !self.has(Field::Uri) {
