@@ -81,11 +81,22 @@ fn sample(path: &Path) -> Result<Vec<Vec<u8>>> {
 }
 
 /// The format a `w3c` candidate stands for in these lines: their first `#Fields:` line's.
+/// Its fields are kept one tab apart when the lines are (CloudFront), one space apart when
+/// not (IIS).
 fn w3c_spec(lines: &[Vec<u8>]) -> Option<String> {
-    lines
+    let fields = lines.iter().find_map(|l| servers::w3c_fields(l))?;
+    let tabs = lines
         .iter()
-        .find_map(|l| servers::w3c_fields(l))
-        .map(|fields| format!("w3c:{fields}"))
+        .find(|l| l.first().is_some_and(|b| *b != b'#'))
+        .is_some_and(|l| memchr::memchr(b'\t', l).is_some());
+    let separator = if tabs { "\t" } else { " " };
+    Some(format!(
+        "w3c:{}",
+        fields
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(separator)
+    ))
 }
 
 pub fn detect(path: &Path) -> Result<Detection> {

@@ -319,15 +319,15 @@ pub fn byte_count(b: &[u8]) -> Result<u64, Malformed> {
 /// Undoes the server's escaping of a value. Borrows when there is nothing to undo.
 pub fn unescape(value: &[u8], escape: Escape) -> Cow<'_, [u8]> {
     if escape == Escape::W3c {
-        if memchr(b'+', value).is_none() {
+        // IIS writes a space as `+`; CloudFront percent-encodes (`%20`).
+        if memchr2(b'+', b'%', value).is_none() {
             return Cow::Borrowed(value);
         }
-        return Cow::Owned(
-            value
-                .iter()
-                .map(|&c| if c == b'+' { b' ' } else { c })
-                .collect(),
-        );
+        let plus: Vec<u8> = value
+            .iter()
+            .map(|&c| if c == b'+' { b' ' } else { c })
+            .collect();
+        return Cow::Owned(percent_encoding::percent_decode(&plus).collect());
     }
     if memchr(b'\\', value).is_none() {
         return Cow::Borrowed(value);

@@ -29,6 +29,8 @@ fn first<'a>(values: Option<&Vec<&'a RawValue>>) -> Option<&'a RawValue> {
 #[derive(Deserialize)]
 struct CaddyLine<'a> {
     #[serde(borrow)]
+    msg: Option<&'a RawValue>,
+    #[serde(borrow)]
     request: CaddyRequest<'a>,
     #[serde(borrow)]
     ts: &'a RawValue,
@@ -69,6 +71,10 @@ struct Headers<'a> {
 /// trusted proxies; else `remote_ip`), `request.uri` with its query, the headers' first values.
 pub fn caddy(line: &[u8]) -> Result<Request<'_>, Malformed> {
     let l: CaddyLine<'_> = serde_json::from_slice(line).map_err(|_| Malformed::Shape)?;
+    // The error log (`http.log.error`) shares the format; only access lines are requests.
+    if l.msg.is_some_and(|m| raw(Some(m)) != b"handled request") {
+        return Err(Malformed::Comment);
+    }
     let ts = l.ts.get().as_bytes();
     let time = match ts.strip_prefix(b"\"").and_then(|t| t.strip_suffix(b"\"")) {
         Some(iso) => time::time_iso8601(iso),

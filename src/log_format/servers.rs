@@ -31,7 +31,9 @@ pub const NAMES: [&str; 7] = [
 /// (UTC) make the time; `c-ip` the address; `cs-method`, `cs-uri-stem`, `cs-uri-query`; the
 /// status, the bytes sent, `cs(User-Agent)`, `cs(Referer)`, `cs-host` and `cs(X-Forwarded-For)`;
 /// any other field is skipped.
+/// Fields listed with tabs between them (as CloudFront's lines are) are read tab by tab.
 pub fn w3c(fields: &str) -> String {
+    let separator = if fields.contains('\t') { "\t" } else { " " };
     fields
         .split_whitespace()
         .map(|f| match f.to_ascii_lowercase().as_str() {
@@ -53,7 +55,7 @@ pub fn w3c(fields: &str) -> String {
             ),
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(separator)
 }
 
 /// The fields of a `#Fields:` directive line, if `line` is one.
