@@ -3,7 +3,8 @@
 //! checks say they did not run) and on fixtures of this project's own that cover what those
 //! files lack (a Referer in Caddy's headers and its ISO 8601 `ts`, Traefik's `-` status,
 //! HAProxy without syslog and with three captured headers, CloudFront's tab-separated W3C).
-//! `format = "auto"` must name each of them, and read the same visits as the format named.
+//! `format = "auto"` must name each of them (HAProxy's captured headers by what their values
+//! look like), and read the same requests as the format named.
 
 mod common;
 
@@ -282,6 +283,8 @@ fn auto_names_every_format_and_reads_what_the_named_one_reads() {
         (fixture("caddy.log"), "caddy"),
         (fixture("traefik.log"), "traefik"),
         (fixture("cloudfront.log"), "w3c"),
+        (fixture("haproxy.log"), "haproxy:Host,User-Agent,Referer"),
+        (fixture("haproxy-no-captures.log"), "haproxy:-"),
         (root.join("fixtures/logs/common.log"), "common"),
         (root.join("fixtures/logs/vcombined.log"), "vcombined"),
         (root.join("fixtures/demo/access.log"), "combined"),

@@ -149,6 +149,9 @@ fn detect_lines(file: &str, lines: &[Vec<u8>]) -> Detection {
         }
         out.candidates.push(c);
     }
+    if out.format.as_deref() == Some("haproxy") {
+        out.format = Some(haproxy_captures(lines));
+    }
     if out.format.is_none()
         && let Some(best) = out.nearest()
         && out.lines > best.not_requests
@@ -161,6 +164,53 @@ fn detect_lines(file: &str, lines: &[Vec<u8>]) -> Detection {
         }
     }
     out
+}
+
+/// HAProxy logs a `{…|…}` block only for the headers `haproxy.cfg` captures, in the order it
+/// names them, which the log does not say: each position is named by what its values look
+/// like (URLs are the Referer, host names the Host, product tokens the User-Agent).
+fn haproxy_captures(lines: &[Vec<u8>]) -> String {
+    let blocks: Vec<Vec<&[u8]>> = lines
+        .iter()
+        .filter_map(|l| {
+            let end = memchr::memmem::rfind(l, b"} ")?;
+            let start = memchr::memrchr(b'{', &l[..end])?;
+            // With two blocks (request and response headers), the request's is the first.
+            let first = memchr::memchr(b'{', l)
+                .filter(|f| *f < start)
+                .unwrap_or(start);
+            let close = memchr::memchr(b'}', &l[first..]).map_or(end, |c| first + c);
+            Some(l[first + 1..close].split(|&b| b == b'|').collect())
+        })
+        .collect();
+    let width = blocks.iter().map(Vec::len).max().unwrap_or(0);
+    if blocks.is_empty() || blocks.iter().all(|b| b.iter().all(|v| v.is_empty())) {
+        return "haproxy:-".into();
+    }
+    let names: Vec<&str> = (0..width)
+        .map(|i| {
+            let values: Vec<&[u8]> = blocks
+                .iter()
+                .filter_map(|b| b.get(i).copied())
+                .filter(|v| !v.is_empty() && *v != b"-")
+                .collect();
+            let all = |f: &dyn Fn(&[u8]) -> bool| !values.is_empty() && values.iter().all(|v| f(v));
+            if all(&|v| v.starts_with(b"http://") || v.starts_with(b"https://")) {
+                "Referer"
+            } else if all(&|v| !v.contains(&b' ') && !v.contains(&b'/') && v.contains(&b'.')) {
+                "Host"
+            } else if all(&|v| v.contains(&b'/')) {
+                "User-Agent"
+            } else {
+                "-header"
+            }
+        })
+        .collect();
+    if names == ["User-Agent"] {
+        "haproxy".into()
+    } else {
+        format!("haproxy:{}", names.join(","))
+    }
 }
 
 /// The format of `auto` or of a bare `w3c`, found in the first lines of `path` (or of its

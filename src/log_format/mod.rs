@@ -215,8 +215,17 @@ impl LogFormat {
         Ok(Some(format))
     }
 
-    /// `haproxy:Host,User-Agent`: what each captured request header is.
+    /// `haproxy:Host,User-Agent`: what each captured request header is (`haproxy:-`: none is
+    /// captured).
     fn haproxy(names: &str, spec: &str) -> Result<LogFormat, FormatError> {
+        if names.trim() == "-" {
+            let captures = Vec::new();
+            return Ok(LogFormat::of_layout(
+                Layout::Haproxy { captures },
+                Escape::Default,
+                spec,
+            ));
+        }
         let captures = names
             .split(',')
             .map(|n| match n.trim().to_ascii_lowercase().as_str() {
@@ -225,6 +234,7 @@ impl LogFormat {
                 "host" => Ok(Field::Host),
                 "x-forwarded-for" => Ok(Field::HttpXForwardedFor),
                 "" => Err(FormatError("haproxy: an empty header name".into())),
+                // A header arkwatch does not read (`auto` writes `-header`).
                 _ => Ok(Field::Other),
             })
             .collect::<Result<Vec<_>, _>>()?;
