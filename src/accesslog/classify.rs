@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use foldhash::HashMap;
 use memchr::{memchr, memmem, memrchr};
 
+use super::agents;
 use crate::config::Config;
 use crate::page_tier::PageTier;
 
@@ -24,19 +25,32 @@ pub struct AgentInfo {
 /// no new lines should not pay.
 pub struct BotList {
     extra: Vec<String>,
+    not_a_browser: bool,
     bots: OnceLock<isbot::Bots>,
 }
 
 impl BotList {
+    /// The list with `extra` patterns, every layer on.
     pub fn new(extra: &[String]) -> BotList {
         BotList {
             extra: extra.to_vec(),
+            not_a_browser: true,
             bots: OnceLock::new(),
         }
     }
 
-    /// A bot by the maintained list, by a `+http` URL in the User-Agent (the convention
-    /// crawlers follow to say who they are), or by having no User-Agent at all.
+    /// The layers `[filters]` asks for.
+    pub fn configured(filters: &crate::config::Filters) -> BotList {
+        BotList {
+            not_a_browser: filters.not_a_browser,
+            ..BotList::new(&filters.bot_patterns)
+        }
+    }
+
+    /// A bot, by layer: no User-Agent at all; a `+http` URL in it (the convention crawlers
+    /// follow to say who they are); the maintained crawler list and `bot_patterns`, unless the
+    /// only match is the device named in a browser's own signature; and, with
+    /// `filters.not_a_browser`, a client without any mark of a browser ([`agents`]).
     pub fn is_bot(&self, user_agent: &[u8]) -> bool {
         if matches!(user_agent, b"" | b"-") {
             return true;
@@ -46,13 +60,19 @@ impl BotList {
         }
         let bots = self.bots.get_or_init(|| {
             let mut bots = isbot::Bots::default();
+            // Sogou's crawlers all say `spider`; the bare name is also Sogou's mobile browser.
+            bots.remove(&["sogou"]);
             let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
             if !extra.is_empty() {
                 bots.append(&extra);
             }
             bots
         });
-        bots.is_bot(&String::from_utf8_lossy(user_agent))
+        let text = String::from_utf8_lossy(user_agent);
+        if bots.is_bot(&text) {
+            return agents::without_platform(&text).is_none_or(|rest| bots.is_bot(&rest));
+        }
+        self.not_a_browser && agents::not_a_browser(&text)
     }
 }
 

@@ -49,7 +49,7 @@ pub fn erase(
 ) -> Result<(Erased, ErasedLines)> {
     let mut erased = Erased::default();
     let mut lines = ErasedLines::default();
-    let bots = BotList::new(&config.filters.bot_patterns);
+    let bots = BotList::configured(&config.filters);
     for log in &config.access_logs {
         let candidates = match tailer::discover(&log.path) {
             Ok(c) => c,

@@ -2,6 +2,7 @@
 //! classification, the checkpointed tailer, and the per-thread folding of lines into rollups and
 //! visits.
 
+pub mod agents;
 pub mod checkpoint;
 pub mod chunks;
 pub mod classify;
@@ -10,6 +11,7 @@ pub mod erase;
 pub mod fold;
 pub mod parser;
 pub mod read;
+pub mod request;
 pub mod servers;
 pub mod summary;
 pub mod tailer;

@@ -171,7 +171,7 @@ impl Reader<'_> {
     /// Reads what is new in every source after `records`, handing visit lines to `writer`.
     pub fn read(&self, mut records: Records, writer: &mut dyn VisitSink) -> Result<Read> {
         let started = Instant::now();
-        let bots = BotList::new(&self.config.filters.bot_patterns);
+        let bots = BotList::configured(&self.config.filters);
         let (mut plans, errors) = plan_sources(&mut records, self.sources, self.now);
         if let Some(stops) = self.stop_at {
             for (_, plan) in &mut plans {

@@ -7,7 +7,7 @@ use memchr::memchr;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::parser::{self, Malformed, Request};
+use super::request::{self as parser, Malformed, Request};
 use super::time::{self, TimeCache};
 use crate::log_format::Field;
 

@@ -33,6 +33,8 @@ pub struct AccessLog {
 pub struct Filters {
     pub exclude_bots: bool,
     pub bot_patterns: Vec<String>,
+    /// A User-Agent without any mark of a browser is a bot.
+    pub not_a_browser: bool,
     pub ignore_ips: Vec<IpNet>,
     pub methods: Vec<String>,
     /// Indexed by status code (0..=999): whether it counts as a visit.
@@ -176,6 +178,7 @@ pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
     Ok(Filters {
         exclude_bots: f.exclude_bots,
         bot_patterns: f.bot_patterns,
+        not_a_browser: f.not_a_browser,
         ignore_ips,
         methods: f.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
         statuses,
@@ -213,6 +216,7 @@ pub struct RawAccessLog {
 pub struct RawFilters {
     pub exclude_bots: bool,
     pub bot_patterns: Vec<String>,
+    pub not_a_browser: bool,
     pub ignore_ips: Vec<String>,
     pub methods: Vec<String>,
     pub statuses: Vec<String>,
@@ -224,6 +228,7 @@ impl Default for RawFilters {
         RawFilters {
             exclude_bots: true,
             bot_patterns: Vec::new(),
+            not_a_browser: true,
             ignore_ips: Vec::new(),
             methods: vec!["GET".into()],
             statuses: vec!["2xx".into(), "3xx".into()],
