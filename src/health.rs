@@ -86,7 +86,7 @@ pub fn report(config: &crate::config::Config, now: DateTime<Utc>, offline: bool)
     } else {
         checks.push(event_store(config, &st));
     }
-    let channels = channels(config, &st, offline, &mut checks)?;
+    let channels = channels(config, &st, offline, &mut checks);
     let report = Report {
         healthy: checks.iter().all(|c| c.ok),
         config: config.path.display().to_string(),
@@ -243,9 +243,18 @@ fn channels(
     st: &state::State,
     offline: bool,
     checks: &mut Vec<Check>,
-) -> Result<Vec<ChannelHealth>> {
+) -> Vec<ChannelHealth> {
     let mut out = Vec::new();
-    for c in crate::notify::channels(config)? {
+    // A channel that cannot even be set up (an SMTP password file missing) is a failing check,
+    // not a status that cannot be shown.
+    let channels = match crate::notify::channels(config) {
+        Ok(channels) => channels,
+        Err(err) => {
+            checks.push(Check::new("mail", false, format!("{err:#}")));
+            return out;
+        }
+    };
+    for c in channels {
         let queue = st.alerts.queues.get(&c.name).cloned().unwrap_or_default();
         let to = c.notifier.describe();
         let reachable = if offline {
@@ -278,5 +287,5 @@ fn channels(
             last_error: queue.last_error.clone(),
         });
     }
-    Ok(out)
+    out
 }

@@ -991,3 +991,36 @@ fn purge_ip_takes_a_lead_out_of_every_channel_queue() {
         assert!(!body.to_string().contains("203.0.113.31"), "{body}");
     }
 }
+
+#[test]
+fn status_with_a_channel_that_cannot_be_set_up_still_answers_and_names_it() {
+    let site = Site::new(
+        "[alerts]\nto = [\"f@acme.example\"]\n[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\nusername = \"arkwatch\"\n",
+    );
+    let out = site
+        .command()
+        .env_remove("ARKWATCH_SMTP_PASSWORD")
+        .args(["status", "--json", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mail = status["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mail" && c["ok"] == false)
+        .unwrap_or_else(|| panic!("{status:#}"));
+    assert!(
+        mail["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ARKWATCH_SMTP_PASSWORD"),
+        "{mail}"
+    );
+}
