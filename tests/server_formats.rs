@@ -346,3 +346,30 @@ fn a_site_with_format_auto_ingests_caddy_cloudfront_and_haproxy_logs() {
         );
     }
 }
+
+#[test]
+fn detect_format_prints_a_haproxy_format_with_its_captures_and_the_share() {
+    let run = |file: &str| {
+        let out = std::process::Command::new(common::BIN)
+            .arg("detect-format")
+            .arg(fixture(file))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = run("haproxy.log");
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("format = \"haproxy:Host,User-Agent,Referer\" (2 of 2 requests read)"),
+        "{text}"
+    );
+    let (code, text) = run("caddy.log");
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("format = \"caddy\" (2 of 2 requests read; 1 other line is not a request)"),
+        "{text}"
+    );
+}

@@ -63,6 +63,16 @@ pub struct Detection {
 }
 
 impl Detection {
+    /// The candidate that was named (`haproxy` for `haproxy:Host,User-Agent`).
+    pub fn chosen(&self) -> Option<&Candidate> {
+        let name = self.format.as_deref()?;
+        let base = name.split(':').next().unwrap_or(name);
+        self.candidates
+            .iter()
+            .find(|c| c.format == name)
+            .or_else(|| self.candidates.iter().find(|c| c.format == base))
+    }
+
     /// The candidate that reads the most lines (the first of those that read as many).
     pub fn nearest(&self) -> Option<&Candidate> {
         self.candidates.iter().rev().max_by_key(|c| c.parsed)

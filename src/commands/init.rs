@@ -162,24 +162,24 @@ pub fn detect_format(opts: &DetectFormatArgs) -> Result<Status> {
     if opts.json {
         super::print(&(serde_json::to_string_pretty(&d)? + "\n"))?;
     } else {
-        let s = match (&d.format, d.nearest()) {
-            (Some(f), Some(n)) if d.share < 1.0 => {
-                let failure = n
-                    .first_failure
-                    .as_ref()
-                    .map(|(line, why, text)| format!("  line {line} {why}: {text}\n"))
-                    .unwrap_or_default();
-                format!(
-                    "{}: format = {} ({} of {} requests read, {:.1}%{})\n{failure}",
-                    d.file,
-                    toml_quoted(f),
-                    n.parsed,
-                    d.lines - n.not_requests,
-                    d.share * 100.0,
-                    not_requests(n.not_requests)
-                )
-            }
-            (Some(f), Some(n)) => format!(
+        let failure = |n: &crate::accesslog::detect::Candidate| {
+            n.first_failure
+                .as_ref()
+                .map(|(line, why, text)| format!("  line {line} {why}: {text}\n"))
+                .unwrap_or_default()
+        };
+        let s = match (&d.format, d.chosen(), d.nearest()) {
+            (Some(f), Some(n), _) if d.share < 1.0 => format!(
+                "{}: format = {} ({} of {} requests read, {:.1}%{})\n{}",
+                d.file,
+                toml_quoted(f),
+                n.parsed,
+                d.lines - n.not_requests,
+                d.share * 100.0,
+                not_requests(n.not_requests),
+                failure(n)
+            ),
+            (Some(f), Some(n), _) => format!(
                 "{}: format = {} ({} of {} requests read{})\n",
                 d.file,
                 toml_quoted(f),
@@ -187,23 +187,17 @@ pub fn detect_format(opts: &DetectFormatArgs) -> Result<Status> {
                 n.parsed,
                 not_requests(n.not_requests)
             ),
-            (None, Some(n)) if n.parsed == 0 => {
+            (None, _, Some(n)) if n.parsed == 0 => {
                 format!("{}: no known format reads any of its lines\n", d.file)
             }
-            (None, Some(n)) if d.lines > 0 => {
-                let failure = n
-                    .first_failure
-                    .as_ref()
-                    .map(|(line, why, text)| format!("  line {line} {why}: {text}\n"))
-                    .unwrap_or_default();
-                format!(
-                    "{}: no known format reads every line; the nearest is {} ({} of {} lines)\n{failure}",
-                    d.file,
-                    toml_quoted(&n.format),
-                    n.parsed,
-                    d.lines
-                )
-            }
+            (None, _, Some(n)) if d.lines > 0 => format!(
+                "{}: no known format reads every line; the nearest is {} ({} of {} lines)\n{}",
+                d.file,
+                toml_quoted(&n.format),
+                n.parsed,
+                d.lines,
+                failure(n)
+            ),
             _ => format!("{}: no line to read\n", d.file),
         };
         super::print(&s)?;
