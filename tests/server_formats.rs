@@ -373,3 +373,21 @@ fn detect_format_prints_a_haproxy_format_with_its_captures_and_the_share() {
         "{text}"
     );
 }
+
+#[test]
+fn ingest_nginx_with_format_auto_on_a_path_finds_the_format() {
+    let site = common::Site::new("[filters]\nexclude_bots = false\n");
+    let out = site
+        .command()
+        .args(["ingest-nginx", "--json", "--format", "auto"])
+        .arg(fixture("caddy.log"))
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["parsed"].as_u64(), s["malformed"].as_u64()),
+        (Some(2), Some(0)),
+        "{s:#}"
+    );
+}

@@ -7,6 +7,7 @@
 //! the nearest is shown with the first line it fails on. A W3C log's candidate is made of its
 //! own `#Fields:` line.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -221,6 +222,17 @@ fn haproxy_captures(lines: &[Vec<u8>]) -> String {
     } else {
         format!("haproxy:{}", names.join(","))
     }
+}
+
+/// The format the lines of the log at `path` are read with: `format`, or for `auto` and a bare
+/// `w3c` the one found in its first lines now (each read and each erasure asks once). When none
+/// reads them the format stays unfound and every line is malformed (the summary shows them,
+/// and `detect-format` tells why).
+pub fn reading_format<'a>(format: &'a LogFormat, path: &Path) -> Cow<'a, LogFormat> {
+    if format.is_resolved() {
+        return Cow::Borrowed(format);
+    }
+    resolve(format, path).map_or(Cow::Borrowed(format), Cow::Owned)
 }
 
 /// The format of `auto` or of a bare `w3c`, found in the first lines of `path` (or of its

@@ -66,7 +66,8 @@ pub fn erase(
                 rotated(&c, checkpoints, target, dry, &mut erased, &mut blanked)?;
             }
         }
-        let mut folder = Folder::new(config, &log.format, log.client_ip, &bots, keys);
+        let format = super::detect::reading_format(&log.format, &log.path);
+        let mut folder = Folder::new(config, &format, log.client_ip, &bots, keys);
         for (offset, line) in blanked {
             let chunk = Chunk {
                 data: line,

@@ -3,6 +3,7 @@
 //! deltas, visit lines and a summary. Nothing is committed here: the pipeline's ingest step
 //! writes the visits, the rollups and the advanced checkpoints together.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, mpsc};
@@ -41,24 +42,22 @@ pub struct LogSource {
 }
 
 impl LogSource {
-    /// The configured logs. A format still to be found (`auto`, a bare `w3c`) is found in the
-    /// log's first lines now; when none reads them it stays unfound, and every line of that
-    /// log is malformed (the summary shows them, and `detect-format` tells why).
+    /// The configured logs.
     pub fn configured(config: &Config) -> Vec<LogSource> {
         config
             .access_logs
             .iter()
             .map(|log| LogSource {
                 path: log.path.clone(),
-                format: if log.format.is_resolved() {
-                    log.format.clone()
-                } else {
-                    super::detect::resolve(&log.format, &log.path)
-                        .unwrap_or_else(|| log.format.clone())
-                },
+                format: log.format.clone(),
                 client_ip: log.client_ip,
             })
             .collect()
+    }
+
+    /// The format its lines are read with ([`super::detect::reading_format`]).
+    fn reading_format(&self) -> Cow<'_, LogFormat> {
+        super::detect::reading_format(&self.format, &self.path)
     }
 }
 
@@ -184,6 +183,8 @@ impl Reader<'_> {
         let bar = progress_bar(self.progress, to_read);
         let today = day::DayResolver::new(self.config.timezone).day(self.now.timestamp());
         let pool = BufferPool::default();
+        let formats: Vec<Cow<'_, LogFormat>> =
+            self.sources.iter().map(LogSource::reading_format).collect();
         let mut run = RunFold {
             deltas: HashMap::default(),
             writer,
@@ -193,6 +194,7 @@ impl Reader<'_> {
             let ctx = FoldContext {
                 config: self.config,
                 source: &self.sources[*source_index],
+                format: &formats[*source_index],
                 bots: &bots,
                 keys: self.keys,
             };
@@ -273,6 +275,8 @@ fn read_plan(
 struct FoldContext<'a> {
     config: &'a Config,
     source: &'a LogSource,
+    /// The source's format as this read found it ([`LogSource::reading_format`]).
+    format: &'a LogFormat,
     bots: &'a BotList,
     keys: &'a VisitorKeys,
 }
@@ -281,7 +285,7 @@ impl<'a> FoldContext<'a> {
     fn folder(&self) -> Folder<'a> {
         Folder::new(
             self.config,
-            &self.source.format,
+            self.format,
             self.source.client_ip,
             self.bots,
             self.keys,
