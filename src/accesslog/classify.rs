@@ -172,32 +172,12 @@ impl<'c> Classifier<'c> {
 
     /// The referrer's host when it is another site, lowercased.
     pub fn external_referrer<'a>(&self, referer: &'a [u8], host: &[u8]) -> Option<Cow<'a, [u8]>> {
-        let start = memmem::find(referer, b"://")? + 3;
-        let rest = &referer[start..];
-        let end = rest
-            .iter()
-            .position(|b| matches!(b, b'/' | b'?' | b'#' | b':'))
-            .unwrap_or(rest.len());
-        let mut name = &rest[..end];
-        if let Some(at) = memrchr(b'@', name) {
-            name = &name[at + 1..];
-        }
-        if name.is_empty() {
-            return None;
-        }
-        let bare = |h: &'a [u8]| h.strip_prefix(b"www.").unwrap_or(h);
-        // The site's own host, or any subdomain of it (`blog.acme.example`), is internal.
-        let same = |other: &[u8]| {
-            let other = other.strip_prefix(b"www.").unwrap_or(other);
-            let name = bare(name);
-            name.eq_ignore_ascii_case(other)
-                || (name.len() > other.len() + 1
-                    && name[name.len() - other.len()..].eq_ignore_ascii_case(other)
-                    && name[name.len() - other.len() - 1] == b'.')
-        };
-        if (!host.is_empty() && same(host))
-            || self.config.site_hosts.iter().any(|h| same(h.as_bytes()))
-        {
+        let name = referrer_host(referer)?;
+        let site = self.config.site_hosts.iter().map(String::as_bytes);
+        if is_site_host(
+            name,
+            (!host.is_empty()).then_some(host).into_iter().chain(site),
+        ) {
             return None;
         }
         Some(if name.iter().any(u8::is_ascii_uppercase) {
@@ -206,6 +186,35 @@ impl<'c> Classifier<'c> {
             Cow::Borrowed(name)
         })
     }
+}
+
+/// The host of a referrer URL (`https://user@Acme.example:8080/x` is `Acme.example`); `None`
+/// when it is no URL or names no host.
+pub fn referrer_host(referer: &[u8]) -> Option<&[u8]> {
+    let start = memmem::find(referer, b"://")? + 3;
+    let rest = &referer[start..];
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b':'))
+        .unwrap_or(rest.len());
+    let mut name = &rest[..end];
+    if let Some(at) = memrchr(b'@', name) {
+        name = &name[at + 1..];
+    }
+    (!name.is_empty()).then_some(name)
+}
+
+/// Whether `name` is one of `hosts` or a subdomain of one (`blog.acme.example`), `www.` and
+/// case aside: a referrer from there is the site's own navigation.
+pub fn is_site_host<'h>(name: &[u8], hosts: impl IntoIterator<Item = &'h [u8]>) -> bool {
+    let bare = |h: &'h [u8]| h.strip_prefix(b"www.").unwrap_or(h);
+    let name = name.strip_prefix(b"www.").unwrap_or(name);
+    hosts.into_iter().map(bare).any(|other| {
+        name.eq_ignore_ascii_case(other)
+            || (name.len() > other.len() + 1
+                && name[name.len() - other.len()..].eq_ignore_ascii_case(other)
+                && name[name.len() - other.len() - 1] == b'.')
+    })
 }
 
 /// Parses a client address, as nginx writes it, into its canonical form (an IPv4-mapped IPv6

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::accesslog::classify::{is_site_host, referrer_host};
 use crate::alerts::ledger::{LeadAlert, RuleAlert};
 use crate::alerts::{LeadItem, RuleItem};
 use crate::page_tier::PageTier;
@@ -173,20 +174,26 @@ fn source(s: &Session, site_hosts: &[String]) -> Vec<Piece> {
             None => vec![Piece::Words("from ".into()), Piece::Visitor(src.clone())],
         }
     } else {
-        match s.referrer.as_deref().map(|r| (r, referrer_host(r))) {
+        match s.referrer.as_deref() {
             None => vec![Piece::Words("with no referrer".into())],
-            Some((_, host)) if is_own(&host, site_hosts) => {
-                vec![Piece::Words("from another page of the site".into())]
-            }
-            Some((r, _)) if !r.contains("://") => {
-                vec![Piece::Words(
-                    "with a referrer that is not a web address".into(),
-                )]
-            }
-            Some((_, host)) if host.is_empty() => vec![Piece::Words("with no referrer".into())],
-            Some((_, host)) => match known_source(&host) {
-                Some(name) => vec![Piece::Words(format!("from {name}"))],
-                None => vec![Piece::Words("from a link on ".into()), Piece::Visitor(host)],
+            Some(r) => match referrer_host(r.as_bytes()) {
+                None if !r.contains("://") => {
+                    vec![Piece::Words(
+                        "with a referrer that is not a web address".into(),
+                    )]
+                }
+                None => vec![Piece::Words("with no referrer".into())],
+                Some(host) if is_site_host(host, site_hosts.iter().map(String::as_bytes)) => {
+                    vec![Piece::Words("from another page of the site".into())]
+                }
+                Some(host) => {
+                    let host = String::from_utf8_lossy(host).to_ascii_lowercase();
+                    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+                    match known_source(&host) {
+                        Some(name) => vec![Piece::Words(format!("from {name}"))],
+                        None => vec![Piece::Words("from a link on ".into()), Piece::Visitor(host)],
+                    }
+                }
             },
         }
     };
@@ -254,20 +261,6 @@ fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
-}
-
-/// The host of a referrer URL, lower case, without `www.` (empty when there is none).
-fn referrer_host(referrer: &str) -> String {
-    let rest = referrer.split_once("://").map_or(referrer, |(_, r)| r);
-    let host = crate::config::channels::host_of(rest).to_ascii_lowercase();
-    host.strip_prefix("www.").unwrap_or(&host).to_string()
-}
-
-fn is_own(host: &str, site_hosts: &[String]) -> bool {
-    site_hosts.iter().any(|site| {
-        let site = site.strip_prefix("www.").unwrap_or(site);
-        host == site || host.ends_with(&format!(".{site}"))
-    })
 }
 
 /// Sites and UTM sources people recognise, by name.
@@ -377,13 +370,14 @@ mod tests {
         assert_eq!(known_source("t.co"), Some("X (Twitter)"));
         assert_eq!(known_source("notgoogle.example"), None);
         assert_eq!(known_source("https://evil.example/"), None);
+        let own = |h: &str, site: &str| is_site_host(h.as_bytes(), [site.as_bytes()]);
         assert_eq!(
-            referrer_host("https://www.Acme.example/blog"),
-            "acme.example"
+            referrer_host(b"https://www.Acme.example/blog"),
+            Some(&b"www.Acme.example"[..])
         );
-        assert!(is_own("acme.example", &["acme.example".into()]));
-        assert!(is_own("blog.acme.example", &["www.acme.example".into()]));
-        assert!(!is_own("notacme.example", &["acme.example".into()]));
+        assert!(own("acme.example", "acme.example"));
+        assert!(own("blog.acme.example", "www.acme.example"));
+        assert!(!own("notacme.example", "acme.example"));
     }
 
     #[test]
