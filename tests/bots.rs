@@ -3,23 +3,19 @@
 //! browser is classified as automated, and the recall on crawlers and on HTTP libraries and
 //! scripts is printed and held to a floor.
 
-use std::path::PathBuf;
+mod common;
 
 use arkwatch::accesslog::classify::BotList;
 
 fn corpus(name: &str) -> Option<Vec<String>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/user-agents")
-        .join(name);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        Some(text.lines().map(str::to_string).collect())
-    } else {
-        eprintln!(
-            "user-agent check NOT RUN: {} is not present",
-            path.display()
-        );
-        None
-    }
+    let path = common::shared_data("user-agents")?.join(name);
+    Some(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 fn share<'a>(list: &'a [String], bots: &BotList) -> (usize, Vec<&'a String>) {

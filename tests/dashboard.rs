@@ -160,23 +160,8 @@ fn the_dashboard_shows_the_numbers_metrics_json_gives_in_chromium() {
     let docs = std::env::var_os("ARKWATCH_DASHBOARD_SHOTS").map(PathBuf::from);
     for (w, h) in [(1440, 900), (390, 844)] {
         let shot = site.root.join(format!("dashboard-{w}.png"));
-        let out = chromium()
-            .arg(format!("--window-size={w},{h}"))
-            .arg(format!("--screenshot={}", shot.display()))
-            .arg(format!("file://{}", dash.join("index.html").display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let png = std::fs::read(&shot).unwrap();
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 10_000,
-            "{w}px: {} bytes",
-            png.len()
-        );
+        let png = common::screenshot(&dash.join("index.html"), w, h, &shot);
+        assert!(png.len() > 10_000, "{w}px: {} bytes", png.len());
         if let Some(dir) = &docs {
             std::fs::copy(&shot, dir.join(format!("dashboard-{w}.png"))).unwrap();
         }

@@ -116,23 +116,8 @@ fn picture(dir: &Path, page: &Path) {
     )
     .unwrap();
     let shot = dir.join("alert-email.png");
-    let out = chromium()
-        .arg("--window-size=1362,820")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", frame.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 20_000,
-        "{} bytes",
-        png.len()
-    );
+    let png = common::screenshot(&frame, 1362, 820, &shot);
+    assert!(png.len() > 20_000, "{} bytes", png.len());
     if let Some(docs) = std::env::var_os("ARKWATCH_EMAIL_SHOT").map(PathBuf::from) {
         std::fs::copy(&shot, docs.join("alert-email.png")).unwrap();
     }

@@ -11,16 +11,7 @@ use common::Site;
 use serde_json::Value;
 
 fn formats() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/formats");
-    if dir.join("SOURCES.md").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "real-format check NOT RUN: {} is not present",
-            dir.display()
-        );
-        None
-    }
+    common::shared_data("formats")
 }
 
 /// Ingests `log` with `format`, every path tracked (so every pageview is a visit to check).

@@ -15,16 +15,7 @@ use arkwatch::accesslog::parser::{Malformed, Parser, unescape};
 use arkwatch::log_format::LogFormat;
 
 fn shared() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/formats");
-    if dir.join("SOURCES.md").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "real-format check NOT RUN: {} is not present",
-            dir.display()
-        );
-        None
-    }
+    common::shared_data("formats")
 }
 
 fn fixture(name: &str) -> PathBuf {

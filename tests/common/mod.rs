@@ -387,3 +387,39 @@ pub fn chromium() -> Command {
     .arg(format!("--user-data-dir={}", profile.display()));
     c
 }
+
+/// A PNG of `page` (a file) in headless Chromium at `width`×`height`, written to `shot`; its
+/// bytes, checked to be a PNG. The browser failing fails the test with what it printed.
+pub fn screenshot(page: &Path, width: u32, height: u32, shot: &Path) -> Vec<u8> {
+    let out = chromium()
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{}: not a PNG", shot.display());
+    png
+}
+
+/// `../shared/data/FOLDER` beside the checkout (data written outside this project), when it is
+/// there; otherwise says the check did not run.
+pub fn shared_data(folder: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(folder);
+    if dir.join("SOURCES.md").exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "check over {folder} NOT RUN: {} is not present",
+            dir.display()
+        );
+        None
+    }
+}
