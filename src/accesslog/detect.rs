@@ -184,14 +184,12 @@ fn haproxy_captures(lines: &[Vec<u8>]) -> String {
     let blocks: Vec<Vec<&[u8]>> = lines
         .iter()
         .filter_map(|l| {
-            let end = memchr::memmem::rfind(l, b"} ")?;
-            let start = memchr::memrchr(b'{', &l[..end])?;
-            // With two blocks (request and response headers), the request's is the first.
-            let first = memchr::memchr(b'{', l)
-                .filter(|f| *f < start)
-                .unwrap_or(start);
-            let close = memchr::memchr(b'}', &l[first..]).map_or(end, |c| first + c);
-            Some(l[first + 1..close].split(|&b| b == b'|').collect())
+            // The first block before the quoted request is the request's headers (the
+            // response's come second), as the parser reads it.
+            let request = memchr::memrchr(b'"', l).and_then(|c| memchr::memrchr(b'"', &l[..c]))?;
+            let open = memchr::memchr(b'{', &l[..request])?;
+            let close = open + memchr::memchr(b'}', &l[open..request])?;
+            Some(l[open + 1..close].split(|&b| b == b'|').collect())
         })
         .collect();
     let width = blocks.iter().map(Vec::len).max().unwrap_or(0);
