@@ -38,7 +38,7 @@ impl<'f> Parser<'f> {
             Layout::Haproxy { captures } => {
                 super::servers::haproxy(line, captures, &mut self.times)
             }
-            // A format still to be found reads nothing (`detect::resolve` finds it first).
+            // A format still to be found reads nothing (`detect::reading_format` finds it first).
             Layout::Unresolved { .. } => Err(Malformed::Shape),
         }
     }

@@ -37,7 +37,7 @@ pub enum Layout {
     /// in this order.
     Haproxy { captures: Vec<Field> },
     /// `auto`, or `w3c` without its fields: known once a log's first lines are read
-    /// (`accesslog::detect::resolve`).
+    /// (`accesslog::detect::reading_format`).
     Unresolved { w3c: bool },
 }
 
