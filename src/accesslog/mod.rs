@@ -3,6 +3,7 @@
 //! visits.
 
 pub mod agents;
+pub mod categories;
 pub mod checkpoint;
 pub mod chunks;
 pub mod classify;

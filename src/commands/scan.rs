@@ -97,6 +97,12 @@ fn summary_line(r: &ScanReport) -> String {
         count(r.leads.len() as u64, "lead"),
         count(raised_rules, "alert")
     ));
+    if r.automated_visits > 0 {
+        parts.push(format!(
+            "{} of automated visitors not leads",
+            count(r.automated_visits as u64, "tracked visit")
+        ));
+    }
     if let Delivery::Sent { leads, rules, .. } = &r.delivery {
         parts.push(format!(
             "sent {} and {} in 1 message",

@@ -40,6 +40,36 @@ pub struct Filters {
     /// Indexed by status code (0..=999): whether it counts as a visit.
     pub statuses: Vec<bool>,
     pub static_extensions: Vec<String>,
+    pub behaviour: Behaviour,
+}
+
+/// The behaviour layer (`[filters.behaviour]`): what a visitor (address and User-Agent) does
+/// in one local day that no person does. A rule set to 0 is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Behaviour {
+    pub enabled: bool,
+    /// Fetching `/robots.txt`: only crawlers read it.
+    pub robots_txt: bool,
+    /// At least this many `HEAD`s and no other request: a monitor.
+    pub head_only: u32,
+    /// At least this many pageviews and not one asset (`static_extensions`).
+    pub pages_without_assets: u32,
+    /// More pageviews per hour of a session than this (a session shorter than an hour counts
+    /// as one hour, so a short burst is its pageview count).
+    pub max_pages_per_hour: u32,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            enabled: true,
+            robots_txt: true,
+            head_only: 3,
+            pages_without_assets: 30,
+            max_pages_per_hour: 120,
+        }
+    }
 }
 
 pub const DEFAULT_STATIC_EXTENSIONS: &[&str] = &[
@@ -187,6 +217,7 @@ pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
             .iter()
             .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
             .collect(),
+        behaviour: f.behaviour,
     })
 }
 
@@ -221,6 +252,7 @@ pub struct RawFilters {
     pub methods: Vec<String>,
     pub statuses: Vec<String>,
     pub static_extensions: Vec<String>,
+    pub behaviour: Behaviour,
 }
 
 impl Default for RawFilters {
@@ -236,6 +268,7 @@ impl Default for RawFilters {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            behaviour: Behaviour::default(),
         }
     }
 }

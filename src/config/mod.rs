@@ -21,7 +21,9 @@ pub use alerts::{
 };
 pub use channels::{Channel, ChannelKind, Secret, Sends};
 pub use events::{EventStoreKind, Events};
-pub use filters::{AccessLog, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages};
+pub use filters::{
+    AccessLog, Behaviour, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages,
+};
 pub use sections::{Dashboard, MetricsConfig, Retention};
 pub use smtp::{Smtp, SmtpSecurity};
 

@@ -69,11 +69,11 @@ impl<'a> Days<'a> {
         if let Some(d) = self.traffic.borrow().get(&day) {
             return Ok(d.clone());
         }
-        let d = Rc::new(traffic::load_day(
-            &self.src.config.data_dir,
-            &self.src.state.traffic,
-            day,
-        )?);
+        // Every figure is read through the behaviour layer: a visitor it finds automated is
+        // a bot in every section.
+        let config = self.src.config;
+        let stored = traffic::load_day(&config.data_dir, &self.src.state.traffic, day)?;
+        let d = Rc::new(stored.judged(&config.filters.behaviour));
         self.traffic.borrow_mut().insert(day, d.clone());
         Ok(d)
     }

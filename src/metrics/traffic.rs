@@ -27,6 +27,10 @@ pub struct Traffic {
     pub bot_hits: u64,
     /// Bot hits ÷ hits.
     pub bot_share: Option<f64>,
+    /// Bot hits by the layer that removed them (`crawler_list`, `not_a_browser`, `behaviour`).
+    pub bot_layers: BTreeMap<String, u64>,
+    /// Bot hits by kind of client (`search_engines`, `ai_crawlers`, …).
+    pub bot_categories: BTreeMap<String, u64>,
     pub top_pages: Vec<Named>,
     pub top_referrers: Vec<Named>,
     pub status: BTreeMap<String, u64>,
@@ -72,6 +76,8 @@ pub fn compute(days: &Days<'_>, period: Period) -> Result<Traffic> {
         bounce_rate: None,
         bot_hits: 0,
         bot_share: None,
+        bot_layers: BTreeMap::new(),
+        bot_categories: BTreeMap::new(),
         top_pages: Vec::new(),
         top_referrers: Vec::new(),
         status: BTreeMap::new(),
@@ -91,6 +97,8 @@ pub fn compute(days: &Days<'_>, period: Period) -> Result<Traffic> {
         t.sessions += sessions;
         t.bounces += bounces;
         t.bot_hits += d.bot_hits;
+        add_counts(&mut t.bot_layers, &d.bot_layers);
+        add_counts(&mut t.bot_categories, &d.bot_categories);
         add_counts(&mut t.status, &d.status);
         add_counts(&mut pages, &d.pages);
         add_counts(&mut referrers, &d.referrers);

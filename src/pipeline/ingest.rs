@@ -6,9 +6,11 @@
 //! committed visits lengths, rollup generations) replaced in one atomic rename. Before reading,
 //! every run undoes what an interrupted run left behind (see [`recover`]).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use chrono::NaiveDate;
 
 use super::Run;
 use crate::accesslog::checkpoint;
@@ -16,7 +18,7 @@ use crate::accesslog::read::{LogSource, Progress, Read, Reader};
 use crate::accesslog::summary::Summary;
 use crate::day;
 use crate::rollup::keys::VisitorKeys;
-use crate::rollup::traffic;
+use crate::rollup::traffic::{self, TrafficDay};
 use crate::state::{SCHEMA_VERSION, State};
 use crate::visits::{self, Visit, VisitWriter};
 
@@ -55,13 +57,17 @@ pub fn ingest(
     Ok(summary)
 }
 
-/// Reads what is new in `sources` as [`ingest`] would, but writes nothing: returns the summary
-/// and the visits that would be recorded (for `scan --dry-run`).
-pub fn preview(
-    run: &Run<'_>,
-    state: &State,
-    sources: &[LogSource],
-) -> Result<(Summary, Vec<Visit>)> {
+/// What a dry run would have committed.
+pub struct Preview {
+    pub summary: Summary,
+    pub visits: Vec<Visit>,
+    /// What the new lines add to each day's traffic.
+    pub traffic: BTreeMap<NaiveDate, TrafficDay>,
+}
+
+/// Reads what is new in `sources` as [`ingest`] would, but writes nothing (for
+/// `scan --dry-run`).
+pub fn preview(run: &Run<'_>, state: &State, sources: &[LogSource]) -> Result<Preview> {
     let keys = VisitorKeys::load_for_reading(run.data_dir())?;
     let mut writer = VisitWriter::in_memory();
     let reader = Reader {
@@ -78,7 +84,20 @@ pub fn preview(
         visits.push(serde_json::from_slice(&line).context("a visit line does not parse back")?);
     }
     read.summary.days = read.deltas.keys().map(|d| day::to_date(*d)).collect();
-    Ok((read.summary, visits))
+    let traffic = read
+        .deltas
+        .into_iter()
+        .map(|(d, delta)| {
+            let mut day = TrafficDay::default();
+            day.absorb(delta);
+            (day::to_date(d), day)
+        })
+        .collect();
+    Ok(Preview {
+        summary: read.summary,
+        visits,
+        traffic,
+    })
 }
 
 /// Commits a read: visits first, then rollups under a new generation, then the state.

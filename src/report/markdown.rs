@@ -219,12 +219,16 @@ impl Report {
         if self.alerts.is_empty() {
             out.push_str("None.\n");
         }
-        for a in &self.alerts {
+        for line in &self.alerts {
+            let a = &line.sent;
             let who =
                 a.ip.map_or(String::new(), |ip| format!(" {}", code(&ip.to_string())));
+            let later = line.automated.as_ref().map_or(String::new(), |why| {
+                format!(" (since found automated by the behaviour layer: {why})")
+            });
             let _ = writeln!(
                 out,
-                "- {} {}{who}: {}",
+                "- {} {}{who}: {}{later}",
                 a.sent_at
                     .with_timezone(&self.timezone)
                     .format("%Y-%m-%d %H:%M %Z"),

@@ -20,6 +20,9 @@ use crate::alerts::history::{self, Sent};
 use crate::config::Config;
 use crate::metrics::{self, Metrics, Named, Period, Sources};
 use crate::page_tier::PageTier;
+use crate::rollup::findings::Findings;
+use crate::rollup::keys::VisitorKeys;
+use crate::rollup::traffic;
 use crate::visits::journey::{self, Journey};
 use crate::visits::{self, Visit};
 
@@ -106,7 +109,7 @@ pub struct Report {
     pub hot_lead_count: usize,
     pub warm_leads: Vec<WarmLead>,
     pub warm_lead_count: usize,
-    pub alerts: Vec<Sent>,
+    pub alerts: Vec<AlertSent>,
     pub per_day: Vec<metrics::DayTraffic>,
     /// Registrations per day, beside the traffic.
     pub registrations_per_day: Vec<u64>,
@@ -117,6 +120,16 @@ pub struct Report {
     /// Times are shown in the configured zone.
     #[serde(skip)]
     pub timezone: chrono_tz::Tz,
+}
+
+/// An alert of the period, and what the behaviour layer has found since about the lead's
+/// address that day (an alert already sent is not taken back; the report says so).
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertSent {
+    #[serde(flatten)]
+    pub sent: Sent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automated: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,41 +150,32 @@ pub struct WarmLead {
 }
 
 /// The visits of a period's days, grouped by visitor.
+/// The period's visits by visitor, those the behaviour layer finds automated left out.
 fn visitors_of(
     config: &Config,
     state: &crate::state::State,
     period: Period,
+    findings: &mut Findings<'_>,
 ) -> Result<BTreeMap<(IpAddr, String), Vec<Visit>>> {
     let mut by: BTreeMap<(IpAddr, String), Vec<Visit>> = BTreeMap::new();
     for day in period.dates() {
         for v in visits::read_day(&config.data_dir, &state.visits, day)? {
-            by.entry((v.ip, v.user_agent.clone())).or_default().push(v);
+            if findings.of_visitor(v.ip, &v.user_agent, v.time)?.is_none() {
+                by.entry((v.ip, v.user_agent.clone())).or_default().push(v);
+            }
         }
     }
     Ok(by)
 }
 
-/// Builds the report of `kind` for the period closed before `date`.
-pub fn build(src: &Sources<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
-    build_in(&metrics::Days::new(src), kind, date)
-}
-
-/// [`build`], from rollup days already read (the dashboard builds three reports beside its
-/// own metrics from one reading).
-pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
-    let src = days.src;
-    let config = src.config;
-    let (period, previous) = kind.periods(date);
-    let (m, p): (Metrics, Metrics) = (
-        metrics::compute_in(days, period)?,
-        metrics::compute_in(days, previous)?,
-    );
-    let end = metrics::end_of(config, period.until);
-    let start = metrics::start_of(config, period.since);
-
+/// The period's visitors as hot leads (with their journeys) and warm ones.
+fn leads_of(
+    config: &Config,
+    by_visitor: BTreeMap<(IpAddr, String), Vec<Visit>>,
+) -> (Vec<Journey>, Vec<WarmLead>) {
     let mut hot = Vec::new();
     let mut warm = Vec::new();
-    for visits in visitors_of(config, src.state, period)?.into_values() {
+    for visits in by_visitor.into_values() {
         let top = visits
             .iter()
             .map(|v| v.tier)
@@ -195,9 +199,61 @@ pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result
             });
         }
     }
+    (hot, warm)
+}
+
+/// The alerts sent in `[start, end)`, each lead marked if its address has since been found
+/// automated that day.
+fn alerts_sent(
+    config: &Config,
+    (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    findings: &mut Findings<'_>,
+) -> Result<Vec<AlertSent>> {
+    history::read(&config.data_dir, start, end)?
+        .into_iter()
+        .map(|sent| {
+            let automated = match sent.ip {
+                Some(ip) if sent.kind == "lead" => findings
+                    .of_address(ip, sent.sent_at)?
+                    .map(|f| f.to_string()),
+                _ => None,
+            };
+            Ok(AlertSent { sent, automated })
+        })
+        .collect()
+}
+
+/// Builds the report of `kind` for the period closed before `date`.
+pub fn build(src: &Sources<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
+    build_in(&metrics::Days::new(src), kind, date)
+}
+
+/// [`build`], from rollup days already read (the dashboard builds three reports beside its
+/// own metrics from one reading).
+pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result<Report> {
+    let src = days.src;
+    let config = src.config;
+    let (period, previous) = kind.periods(date);
+    let (m, p): (Metrics, Metrics) = (
+        metrics::compute_in(days, period)?,
+        metrics::compute_in(days, previous)?,
+    );
+    let end = metrics::end_of(config, period.until);
+    let start = metrics::start_of(config, period.since);
+
+    let mut findings = Findings::new(
+        |day| traffic::load_day(&config.data_dir, &src.state.traffic, day),
+        config.filters.behaviour,
+        VisitorKeys::load_for_reading(&config.data_dir)?,
+        config.timezone,
+    );
+    let (mut hot, mut warm) = leads_of(
+        config,
+        visitors_of(config, src.state, period, &mut findings)?,
+    );
     hot.sort_by(|a, b| b.score.cmp(&a.score).then(a.ip.cmp(&b.ip)));
     warm.sort_by_key(|w| w.first_visit);
-    let previous_hot = visitors_of(config, src.state, previous)?
+    let previous_hot = visitors_of(config, src.state, previous, &mut findings)?
         .values()
         .filter(|v| v.iter().any(|v| v.tier >= PageTier::Hot))
         .count();
@@ -234,7 +290,7 @@ pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result
         hot_lead_count: hot_count,
         warm_leads: warm,
         warm_lead_count: warm_count,
-        alerts: history::read(&config.data_dir, start, end)?,
+        alerts: alerts_sent(config, (start, end), &mut findings)?,
         registrations_per_day: m.users.registrations_per_day.values().copied().collect(),
         per_day: m.traffic.per_day,
         warm_pages: config.pages_of(PageTier::Warm),

@@ -86,11 +86,12 @@ pub fn scrub(
     let owned = |k: &u64| highs.contains(&VisitorKeys::ip_day_of(*k));
     let mut gone: BTreeSet<u64> = day.visitors.iter().copied().filter(owned).collect();
     gone.extend(day.sessions.keys().copied().filter(owned));
-    day.visitors.retain(|k| !owned(k));
-    day.sessions.retain(|k, _| !owned(k));
-    for tier in day.tiers.values_mut() {
+    gone.extend(day.conduct.keys().copied().filter(owned));
+    for tier in day.tiers.values() {
         gone.extend(tier.visitors.iter().copied().filter(owned));
-        tier.visitors.retain(|k| !owned(k));
+    }
+    for key in &gone {
+        day.forget_visitor(*key);
     }
     Scrubbed {
         visitor_keys: gone.into_iter().collect(),

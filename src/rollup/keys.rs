@@ -107,6 +107,12 @@ impl VisitorKeys {
         (visitor_key >> 32) as u32
     }
 
+    /// Every visitor key `ip` can have on `day`, as a range (they share the high half).
+    pub fn keys_of(&self, ip: IpAddr, day: i32) -> std::ops::RangeInclusive<u64> {
+        let high = u64::from(self.ip_day(ip, day)) << 32;
+        high..=high | 0xffff_ffff
+    }
+
     /// The visitor key of (ip, User-Agent, day); `agent` is [`VisitorKeys::agent_hash`].
     pub fn visitor(&self, ip: IpAddr, agent: u64, day: i32) -> u64 {
         let mut h = self.hasher();

@@ -1,8 +1,11 @@
 //! Per-day aggregates, so that metrics and reports outlive log rotation and event trimming.
 
 pub mod activity;
+pub mod bots;
+pub mod conduct;
 pub mod erase;
 pub mod files;
+pub mod findings;
 pub mod keys;
 pub mod sessions;
 pub mod traffic;

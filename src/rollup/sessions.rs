@@ -70,7 +70,8 @@ impl Sessions {
         match self {
             Sessions::One(o) if near(*o, s) => *o = union(*o, s),
             Sessions::One(o) => {
-                let mut list = vec![*o];
+                let mut list = Vec::with_capacity(2);
+                list.push(*o);
                 join(&mut list, s);
                 *self = Sessions::Many(list.into_boxed_slice());
             }
@@ -79,7 +80,10 @@ impl Sessions {
                     list[i] = union(list[i], s);
                     return;
                 }
-                let mut grown = std::mem::take(list).into_vec();
+                // Room for one more, allocated once: growing the boxed slice's vector doubled
+                // it and shrinking it back reallocated twice per new session.
+                let mut grown = Vec::with_capacity(list.len() + 1);
+                grown.extend_from_slice(list);
                 join(&mut grown, s);
                 *self = match grown[..] {
                     [only] => Sessions::One(only),

@@ -11,7 +11,10 @@ use chrono::NaiveDate;
 use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
+use super::bots::{Category, Layer};
+use super::conduct::{self, Conduct, Finding};
 use super::files::{DayFiles, Generations};
+use crate::config::Behaviour;
 use crate::page_tier::PageTier;
 
 /// One local day of traffic, as stored.
@@ -45,6 +48,16 @@ pub struct TrafficDay {
     pub referrers: BTreeMap<String, u64>,
     /// Visits and visitor keys by tracked page tier.
     pub tiers: BTreeMap<PageTier, TierDay>,
+    /// Bot hits by the layer that caught them ([`Layer::name`]); the behaviour layer's are
+    /// added when the day is judged ([`TrafficDay::judged`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bot_layers: BTreeMap<String, u64>,
+    /// Bot hits by kind of client ([`Category::name`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bot_categories: BTreeMap<String, u64>,
+    /// Per visitor key: what the visitor did besides pageviews, for the behaviour layer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conduct: BTreeMap<u64, Conduct>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +125,11 @@ impl TrafficDay {
             into.visits += t.visits;
             into.visitors.extend(t.visitors.iter().copied());
         }
+        add_named(&mut self.bot_layers, &other.bot_layers);
+        add_named(&mut self.bot_categories, &other.bot_categories);
+        for (visitor, c) in &other.conduct {
+            self.conduct.entry(*visitor).or_default().add(c);
+        }
     }
 
     /// Adds what one run saw of this day.
@@ -159,6 +177,95 @@ impl TrafficDay {
                 t.visitors.extend(d.visitors.iter().copied());
             }
         }
+        for layer in Layer::ALL {
+            let n = delta.bot_layers[layer.index()];
+            if n > 0 {
+                *self.bot_layers.entry(layer.name().to_string()).or_default() += n;
+            }
+        }
+        for kind in Category::ALL {
+            let n = delta.bot_categories[kind.index()];
+            if n > 0 {
+                *self
+                    .bot_categories
+                    .entry(kind.name().to_string())
+                    .or_default() += n;
+            }
+        }
+        for (visitor, c) in delta.conduct {
+            self.conduct.entry(visitor).or_default().add(&c);
+        }
+    }
+
+    /// Takes a visitor key out of every record that holds it (an erasure).
+    pub fn forget_visitor(&mut self, key: u64) {
+        self.visitors.remove(&key);
+        self.sessions.remove(&key);
+        self.conduct.remove(&key);
+        for tier in self.tiers.values_mut() {
+            tier.visitors.remove(&key);
+        }
+    }
+
+    /// The behaviour layer's findings on the day's visitors.
+    pub fn automated(&self, rules: &Behaviour) -> BTreeMap<u64, Finding> {
+        if !rules.enabled {
+            return BTreeMap::new();
+        }
+        let none = Conduct::default();
+        let with_pages = self.sessions.iter().filter_map(|(visitor, s)| {
+            let c = self.conduct.get(visitor).unwrap_or(&none);
+            conduct::judge(c, Some(s), rules).map(|f| (*visitor, f))
+        });
+        let without = self
+            .conduct
+            .iter()
+            .filter(|(visitor, _)| !self.sessions.contains_key(visitor))
+            .filter_map(|(visitor, c)| conduct::judge(c, None, rules).map(|f| (*visitor, f)));
+        with_pages.chain(without).collect()
+    }
+
+    /// The day as the behaviour layer leaves it: each visitor it finds automated no longer a
+    /// visitor, their pageviews, sessions, assets and tracked visits moved to the bot hits
+    /// (under the `behaviour` layer and the finding's kind). The pages and referrers tables
+    /// keep the pageviews, which the day holds only summed over visitors.
+    pub fn judged(&self, rules: &Behaviour) -> TrafficDay {
+        let found = self.automated(rules);
+        let mut day = self.clone();
+        for (visitor, finding) in found {
+            let c = day.conduct.get(&visitor).copied().unwrap_or_default();
+            let views: u64 = day
+                .sessions
+                .remove(&visitor)
+                .map_or(0, |s| s.iter().map(|s| u64::from(s.2)).sum());
+            day.visitors.remove(&visitor);
+            let statics = u64::from(c.assets) + u64::from(c.robots);
+            let hits = views + statics + u64::from(c.heads) + u64::from(c.others);
+            day.pageviews = day.pageviews.saturating_sub(views);
+            day.static_hits = day.static_hits.saturating_sub(statics);
+            day.bot_hits += hits;
+            *day.bot_layers
+                .entry(Layer::Behaviour.name().to_string())
+                .or_default() += hits;
+            *day.bot_categories
+                .entry(finding.category().name().to_string())
+                .or_default() += hits;
+            for tier in PageTier::ALL {
+                if let Some(t) = day.tiers.get_mut(&tier) {
+                    t.visits = t.visits.saturating_sub(u64::from(c.tiers[tier.index()]));
+                    t.visitors.remove(&visitor);
+                }
+            }
+        }
+        day.tiers
+            .retain(|_, t| t.visits > 0 || !t.visitors.is_empty());
+        day
+    }
+}
+
+fn add_named(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (name, n) in from {
+        *into.entry(name.clone()).or_default() += n;
     }
 }
 
@@ -191,6 +298,11 @@ pub struct DayDelta {
     pub pages: HashMap<Box<[u8]>, u64>,
     pub referrers: HashMap<Box<[u8]>, u64>,
     pub tiers: [TierDelta; 3],
+    /// Bot hits by [`Layer::index`] and by [`Category::index`].
+    pub bot_layers: [u64; 3],
+    pub bot_categories: [u64; 8],
+    /// Per visitor key, for the behaviour layer (only when it is on).
+    pub conduct: HashMap<u64, Conduct>,
 }
 
 #[derive(Default)]
@@ -239,6 +351,15 @@ impl DayDelta {
         for (a, b) in self.tiers.iter_mut().zip(other.tiers) {
             a.visits += b.visits;
             a.visitors.extend(b.visitors);
+        }
+        for (a, b) in self.bot_layers.iter_mut().zip(other.bot_layers) {
+            *a += b;
+        }
+        for (a, b) in self.bot_categories.iter_mut().zip(other.bot_categories) {
+            *a += b;
+        }
+        for (visitor, c) in other.conduct {
+            self.conduct.entry(visitor).or_default().add(&c);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One day's committed record against its recount: every count, field by field, in words a
 //! person reads (names escaped for a terminal).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -89,20 +89,37 @@ pub fn traffic(committed: &TrafficDay, recount: &TrafficDay) -> Vec<Difference> 
         committed.malformed,
         recount.malformed,
     );
-    let classes: BTreeSet<&String> = committed
-        .status
-        .keys()
-        .chain(recount.status.keys())
-        .collect();
-    for class in classes {
-        let n = |d: &TrafficDay| d.status.get(class).copied().unwrap_or(0);
-        push(
-            &mut out,
-            &format!("status {class}"),
-            n(committed),
-            n(recount),
-        );
+    for (label, of) in [
+        (
+            "status",
+            (|d| &d.status) as fn(&TrafficDay) -> &BTreeMap<String, u64>,
+        ),
+        ("bot hits of layer", |d| &d.bot_layers),
+        ("bot hits of kind", |d| &d.bot_categories),
+    ] {
+        let names: BTreeSet<&String> = of(committed).keys().chain(of(recount).keys()).collect();
+        for name in names {
+            let n = |d: &TrafficDay| of(d).get(name).copied().unwrap_or(0);
+            push(
+                &mut out,
+                &format!("{label} {name}"),
+                n(committed),
+                n(recount),
+            );
+        }
     }
+    let conduct_differs = |a: &TrafficDay, b: &TrafficDay| {
+        a.conduct
+            .iter()
+            .filter(|(k, c)| b.conduct.get(k).is_none_or(|o| o != *c))
+            .count() as u64
+    };
+    push(
+        &mut out,
+        "visitors whose conduct differs",
+        conduct_differs(committed, recount),
+        conduct_differs(recount, committed),
+    );
     keys(
         &mut out,
         "unique visitors",

@@ -166,11 +166,7 @@ pub(super) fn recounted_day(
     }
     for d in committed.erasures.iter().filter_map(|e| e.days.get(&date)) {
         for k in &d.visitor_keys {
-            day.visitors.remove(k);
-            day.sessions.remove(k);
-            for tier in day.tiers.values_mut() {
-                tier.visitors.remove(k);
-            }
+            day.forget_visitor(*k);
         }
         rename(&mut day.pages, &d.pages, &committed.keys);
         rename(&mut day.referrers, &d.referrers, &committed.keys);

@@ -208,6 +208,20 @@ fn traffic(p: &mut Prom, m: &Metrics) {
     p.metric("arkwatch_bot_hits", "Requests by bots in the period.");
     p.sample(&[], t.bot_hits);
     p.metric(
+        "arkwatch_bot_hits_by_layer",
+        "Requests by bots in the period, by the detection layer that removed them.",
+    );
+    for (layer, n) in &t.bot_layers {
+        p.sample(&[("layer", layer)], n);
+    }
+    p.metric(
+        "arkwatch_bot_hits_by_category",
+        "Requests by bots in the period, by kind of client.",
+    );
+    for (kind, n) in &t.bot_categories {
+        p.sample(&[("category", kind)], n);
+    }
+    p.metric(
         "arkwatch_http_status",
         "Requests in the period by status class.",
     );

@@ -3,6 +3,7 @@
 
 use crate::metrics::{Metrics, Named};
 use crate::page_tier::PageTier;
+use crate::rollup::bots::{Category, Layer};
 
 use super::{money, money_opt, percent, unit_opt};
 
@@ -224,6 +225,14 @@ fn traffic(m: &Metrics) -> Vec<Row> {
             percent(t.pricing_visitor_share),
         ),
     ];
+    for layer in Layer::ALL {
+        let n = t.bot_layers.get(layer.name()).copied().unwrap_or(0);
+        rows.push(r(&format!("bot hits: {}", layer.words()), n.to_string()));
+    }
+    for (kind, n) in &t.bot_categories {
+        let words = Category::from_name(kind).map_or(kind.as_str(), |c| c.words());
+        rows.push(r(&format!("bots: {words}"), n.to_string()));
+    }
     for (class, n) in &t.status {
         rows.push(r(&format!("status {class}"), n.to_string()));
     }

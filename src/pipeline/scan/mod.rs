@@ -26,6 +26,9 @@ use crate::events::store::EventStore;
 use crate::exit::Status;
 use crate::notify::Channel;
 use crate::rollup::activity::{self, ActivityDay};
+use crate::rollup::findings::Findings;
+use crate::rollup::keys::VisitorKeys;
+use crate::rollup::traffic::{self, TrafficDay};
 use crate::state::State;
 
 use crate::visits::Visit;
@@ -64,6 +67,7 @@ struct Scan<'a> {
     /// In a dry run: the visits and the activity the run would have committed.
     preview_visits: Vec<Visit>,
     preview_days: BTreeMap<NaiveDate, ActivityDay>,
+    preview_traffic: BTreeMap<NaiveDate, TrafficDay>,
     /// The newest event known (folded, or previewed).
     newest: Option<EventId>,
 }
@@ -87,6 +91,7 @@ impl<'a> Scan<'a> {
                 fold: None,
                 events_previewed: None,
                 leads: Vec::new(),
+                automated_visits: 0,
                 rules: Vec::new(),
                 product: None,
                 pending: 0,
@@ -98,6 +103,7 @@ impl<'a> Scan<'a> {
             store: None,
             preview_visits: Vec::new(),
             preview_days: BTreeMap::new(),
+            preview_traffic: BTreeMap::new(),
         })
     }
 
@@ -108,9 +114,10 @@ impl<'a> Scan<'a> {
             return Ok(());
         }
         let result = if self.dry_run {
-            super::ingest::preview(self.run, &self.state, &sources).map(|(summary, visits)| {
-                self.preview_visits = visits;
-                summary
+            super::ingest::preview(self.run, &self.state, &sources).map(|p| {
+                self.preview_visits = p.visits;
+                self.preview_traffic = p.traffic;
+                p.summary
             })
         } else {
             super::ingest::ingest(self.run, &mut self.state, &sources, Progress::Hidden)
@@ -186,14 +193,17 @@ impl<'a> Scan<'a> {
             now: self.now,
         };
         let scanned = &self.state.alerts.scanned;
+        let mut automated = 0;
         let result = leads::unscanned(leads.data_dir, leads.committed, scanned, oldest).and_then(
             |unscanned| {
                 let mut new = unscanned.visits;
                 new.extend(self.preview_visits.iter().cloned());
+                automated = drop_automated(self.run, &self.state, &self.preview_traffic, &mut new)?;
                 let items = leads.evaluate(&mut self.ledger, &new, &self.preview_visits)?;
                 Ok((items, unscanned.scanned))
             },
         );
+        self.report.automated_visits = automated;
         match result {
             Ok((items, scanned)) => {
                 self.state.alerts.scanned = scanned;
@@ -306,4 +316,40 @@ impl<'a> Scan<'a> {
         let inputs = rules::gather(config, store, &|day| cache.get(day), self.newest, self.now)?;
         Ok(rules::evaluate(&config.alerts.rules, &inputs, self.now))
     }
+}
+
+/// Takes out the visits of visitors the behaviour layer finds automated (a scraper's
+/// `/pricing` never alerts); returns how many.
+fn drop_automated(
+    run: &Run<'_>,
+    state: &State,
+    preview: &BTreeMap<NaiveDate, TrafficDay>,
+    visits: &mut Vec<Visit>,
+) -> Result<usize> {
+    let config = run.config;
+    if !config.filters.behaviour.enabled || visits.is_empty() {
+        return Ok(0);
+    }
+    let data_dir = run.data_dir();
+    let mut findings = Findings::new(
+        |date| {
+            let mut day = traffic::load_day(data_dir, &state.traffic, date)?;
+            if let Some(more) = preview.get(&date) {
+                day.merge(more);
+            }
+            Ok(day)
+        },
+        config.filters.behaviour,
+        VisitorKeys::load_for_reading(data_dir)?,
+        config.timezone,
+    );
+    let before = visits.len();
+    let mut kept = Vec::with_capacity(before);
+    for v in visits.drain(..) {
+        if findings.of_visitor(v.ip, &v.user_agent, v.time)?.is_none() {
+            kept.push(v);
+        }
+    }
+    *visits = kept;
+    Ok(before - visits.len())
 }

@@ -20,6 +20,9 @@ pub struct ScanReport {
     pub events_previewed: Option<u64>,
     /// Lead alerts raised by this run.
     pub leads: Vec<LeadReport>,
+    /// New visits of tracked pages left out of the leads because the behaviour layer finds
+    /// their visitor automated.
+    pub automated_visits: usize,
     /// Every enabled rule's verdict, and the alert it raised if any.
     pub rules: Vec<RuleReport>,
     /// The product side at the end of the run: users, paying users, MRR, and today so far.
