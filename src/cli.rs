@@ -66,6 +66,9 @@ pub enum Command {
     /// Name the log format that reads a file: its first lines tried with each known format
     /// (exit 1 when none reads them all, with the nearest and the first line it fails on)
     DetectFormat(DetectFormatArgs),
+    /// Why each visitor of an address is a person or automated: the layer and rule of bot
+    /// detection that decided, and the requests it rests on (the logs still on disk)
+    Explain(ExplainArgs),
     /// Write a first configuration from this server: its nginx or Apache access logs and their
     /// formats, its time zone, its server names, and the tracked pages its logs hold most
     Init(InitArgs),
@@ -149,6 +152,24 @@ pub struct ManArgs {
     /// The directory to write the pages into
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch explain 203.0.113.10                  # every day the logs on disk hold it
+  arkwatch explain 2001:db8::7 --date 2026-11-23 --json")]
+pub struct ExplainArgs {
+    /// The address
+    #[arg(value_name = "IP")]
+    pub ip: std::net::IpAddr,
+
+    /// Only this local day
+    #[arg(long, value_name = "DAY")]
+    pub date: Option<chrono::NaiveDate>,
+
+    /// Print the explanation as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -53,25 +53,37 @@ const BROWSER_MARKS: [&str; 40] = [
 /// (`nook browser/1.0`, `Dalvik/2.1.0 Linux; U; Android …`, `QC-2255/1.0.08 UP.Browser/4.1`)
 /// carry a mark.
 pub fn not_a_browser(user_agent: &str) -> bool {
+    automation_mark(user_agent).is_some()
+}
+
+/// Which rule of [`not_a_browser`] holds, in words (for `explain`).
+pub fn automation_mark(user_agent: &str) -> Option<String> {
     let lower = user_agent.to_ascii_lowercase();
-    if AUTOMATION_WORDS.iter().any(|w| lower.contains(w)) || has_email(&lower) {
-        return true;
+    if let Some(word) = AUTOMATION_WORDS.iter().find(|w| lower.contains(*w)) {
+        return Some(format!("it holds `{word}`, a word only tools use"));
+    }
+    if has_email(&lower) {
+        return Some("it holds an e-mail address, a crawler's contact".to_string());
     }
     if let Some(comment) = lower
         .strip_prefix("mozilla/5.0 (compatible")
         .or_else(|| lower.strip_prefix("mozilla/4.0 (compatible"))
     {
         // `compatible` is MSIE's and Konqueror's; anyone else is borrowing the word.
-        return !ENGINES.iter().any(|e| comment.contains(e));
+        return (!ENGINES.iter().any(|e| comment.contains(e))).then(|| {
+            "a `compatible` comment without MSIE, Konqueror or a rendering engine".to_string()
+        });
     }
     if user_agent.contains('(') {
-        return false;
+        return None;
     }
     // `Mozilla/5.0 infrawatch/0.1`: the product token alone is no mark of a browser.
     let rest = lower.strip_prefix("mozilla/").map_or(lower.as_str(), |r| {
         r.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
     });
-    !BROWSER_MARKS.iter().any(|m| rest.contains(m))
+    (!BROWSER_MARKS.iter().any(|m| rest.contains(m))).then(|| {
+        "no platform comment and no mark of a browser (engine, browser, platform)".to_string()
+    })
 }
 
 /// What a browser's `compatible` comment comes with: MSIE, Konqueror, or an engine.

@@ -59,11 +59,22 @@ impl BotList {
 
     /// The layer that finds `user_agent` automated (see [`BotList::is_bot`]).
     pub fn layer(&self, user_agent: &[u8]) -> Option<Layer> {
+        self.decide(user_agent, false).map(|(layer, _)| layer)
+    }
+
+    /// The layer and, in words, the rule that finds `user_agent` automated (for `explain`).
+    pub fn explain(&self, user_agent: &[u8]) -> Option<(Layer, String)> {
+        self.decide(user_agent, true)
+    }
+
+    fn decide(&self, user_agent: &[u8], why: bool) -> Option<(Layer, String)> {
+        let rule = |text: &dyn Fn() -> String| if why { text() } else { String::new() };
         if matches!(user_agent, b"" | b"-") {
-            return Some(Layer::List);
+            return Some((Layer::List, rule(&|| "no User-Agent".to_string())));
         }
         if memmem::find(user_agent, b"+http").is_some() {
-            return Some(Layer::List);
+            let text = || "a `+http` URL, the mark crawlers sign with".to_string();
+            return Some((Layer::List, rule(&text)));
         }
         let bots = self.bots.get_or_init(|| {
             let mut bots = isbot::Bots::default();
@@ -79,9 +90,28 @@ impl BotList {
         if bots.is_bot(&text)
             && agents::without_platform(&text).is_none_or(|rest| bots.is_bot(&rest))
         {
-            return Some(Layer::List);
+            return Some((Layer::List, rule(&|| listed_part(bots, &text))));
         }
-        (self.not_a_browser && agents::not_a_browser(&text)).then_some(Layer::NotABrowser)
+        if !self.not_a_browser {
+            return None;
+        }
+        if why {
+            agents::automation_mark(&text).map(|m| (Layer::NotABrowser, m))
+        } else {
+            agents::not_a_browser(&text).then(|| (Layer::NotABrowser, String::new()))
+        }
+    }
+}
+
+/// The part of a User-Agent the crawler list (or `bot_patterns`) matches: the first word that
+/// it matches alone (`Googlebot/2.1`), or the whole when only several words together do.
+fn listed_part(bots: &isbot::Bots, user_agent: &str) -> String {
+    let words = user_agent
+        .split([' ', ';', '(', ')', ','])
+        .filter(|w| !w.is_empty());
+    match words.into_iter().find(|w| bots.is_bot(w)) {
+        Some(word) => format!("the crawler list matches `{word}`"),
+        None => "the crawler list matches it".to_string(),
     }
 }
 
@@ -335,6 +365,19 @@ fn parse_ipv6(text: &[u8]) -> Option<std::net::Ipv6Addr> {
     out[..head].copy_from_slice(&groups[0][..head]);
     out[8 - tail..].copy_from_slice(&groups[1][..tail]);
     Some(std::net::Ipv6Addr::from(out))
+}
+
+/// The client of a request, as `access_log.client_ip` names it.
+pub fn client_address(
+    req: &super::request::Request<'_>,
+    from: crate::config::ClientIp,
+) -> Option<IpAddr> {
+    match from {
+        crate::config::ClientIp::RemoteAddr => parse_ip(req.remote_addr),
+        crate::config::ClientIp::XForwardedFor => {
+            first_forwarded(req.x_forwarded_for).or_else(|| parse_ip(req.remote_addr))
+        }
+    }
 }
 
 /// The first address of an X-Forwarded-For list (`"203.0.113.5, 10.0.0.1"`).

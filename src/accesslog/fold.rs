@@ -244,11 +244,7 @@ impl<'c> Folder<'c> {
     }
 
     fn client(&self, req: &Request<'_>) -> Option<IpAddr> {
-        match self.client_ip {
-            ClientIp::RemoteAddr => classify::parse_ip(req.remote_addr),
-            ClientIp::XForwardedFor => classify::first_forwarded(req.x_forwarded_for)
-                .or_else(|| classify::parse_ip(req.remote_addr)),
-        }
+        classify::client_address(req, self.client_ip)
     }
 
     fn malformed(

@@ -9,6 +9,7 @@ pub mod chunks;
 pub mod classify;
 pub mod detect;
 pub mod erase;
+pub mod explain;
 pub mod fold;
 pub mod parser;
 pub mod read;

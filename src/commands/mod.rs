@@ -2,6 +2,7 @@
 //! work, prints its output, and returns the exit status.
 
 mod dashboard;
+mod explain;
 mod fold_events;
 mod ingest_nginx;
 mod init;
@@ -67,6 +68,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Report(opts) => report::run(&env, &opts),
         Command::Verify(opts) => verify::run(&env, &opts),
         Command::Dashboard(opts) => dashboard::run(&env, &opts),
+        Command::Explain(opts) => explain::run(&env, &opts),
         Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::DetectFormat(_) => {
             unreachable!("run above")
         }
