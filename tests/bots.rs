@@ -57,14 +57,14 @@ fn no_browser_is_automated_and_crawlers_and_libraries_are_caught() {
         lost.is_empty(),
         "browsers classified as automated: {lost:#?}"
     );
-    // Floors under the figures measured when the layers landed (96.0% and 86.2%).
+    // Floors under the figures measured (97.5% and 91.7%; the issue asks 97% of crawlers).
     assert!(
-        c * 100 >= crawlers.len() * 95,
+        c * 1000 >= crawlers.len() * 970,
         "crawler recall fell to {c} of {}",
         crawlers.len()
     );
     assert!(
-        l * 100 >= libraries.len() * 85,
+        l * 100 >= libraries.len() * 90,
         "library recall fell to {l} of {}",
         libraries.len()
     );

@@ -643,11 +643,11 @@ fn track_refuses_unknown_fields() {
 
 #[test]
 fn the_report_shows_times_in_the_zone_collapses_repeats_and_names_one_day() {
-    // Forty asset-less requests of one client are what the behaviour layer catches
-    // (`pages_without_assets`); this test is about the report's text, so that rule is off.
+    // APT is no browser, and forty asset-less requests of one client are what the behaviour
+    // layer catches; this test is about the report's text, so both layers are off.
     let site = Site::new(
         "timezone = \"Asia/Tokyo\"\n[pages]\n\"/downloads\" = \"hot\"\n\"/tour\" = \"warm\"\n\
-         [filters.behaviour]\npages_without_assets = 0\n",
+         [filters]\nnot_a_browser = false\n[filters.behaviour]\npages_without_assets = 0\n",
     );
     let yesterday = Utc::now()
         .with_timezone(&chrono_tz::Asia::Tokyo)
