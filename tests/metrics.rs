@@ -404,7 +404,7 @@ fn the_report_by_email_has_the_markdown_and_its_html_with_visitor_text_harmless(
     let log = f.config.parent().unwrap().join("access.log");
     let mut text = std::fs::read_to_string(&log).unwrap();
     text.push_str(
-        "203.0.113.66 - - [03/Nov/2026:10:00:00 +0000] \"GET /pricing/\\x0D\\x0ABcc:x@y?utm_source=https://evil.example/ HTTP/1.1\" 200 10 \"javascript:alert(1)\" \"<script>alert(1)</script>\"\n",
+        "203.0.113.66 - - [03/Nov/2026:10:00:00 +0000] \"GET /pricing/\\x0D\\x0ABcc:x@y?utm_source=https://evil.example/ HTTP/1.1\" 200 10 \"javascript:alert(1)\" \"<script>alert(1)</script> (X11; Linux x86_64)\"\n",
     );
     std::fs::write(&log, text).unwrap();
     std::fs::write(
