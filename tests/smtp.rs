@@ -260,7 +260,7 @@ fn hostile_visitor_text_arrives_escaped_unclickable_and_harmless() {
             "203.0.113.66",
             "/pricing/\\x0D\\x0ABcc:x@y?utm_source=https://evil.example/&utm_content=<b>x</b>",
             "javascript:alert(1)",
-            "<script>alert(1)</script>",
+            "<script>alert(1)</script> (X11; Linux x86_64)",
             2,
         )],
     );
