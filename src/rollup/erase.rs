@@ -204,10 +204,15 @@ mod tests {
     #[test]
     fn scrub_takes_the_addresss_conduct_with_its_sessions() {
         let keys = VisitorKeys::new([3; 16]);
-        let (target_ip, other_ip): (IpAddr, IpAddr) =
-            ("203.0.113.7".parse().unwrap(), "198.51.100.1".parse().unwrap());
+        let (target_ip, other_ip): (IpAddr, IpAddr) = (
+            "203.0.113.7".parse().unwrap(),
+            "198.51.100.1".parse().unwrap(),
+        );
         let agent = keys.agent_hash(b"Firefox");
-        let (gone, kept) = (keys.visitor(target_ip, agent, 100), keys.visitor(other_ip, agent, 100));
+        let (gone, kept) = (
+            keys.visitor(target_ip, agent, 100),
+            keys.visitor(other_ip, agent, 100),
+        );
         let mut day = TrafficDay::default();
         for key in [gone, kept] {
             day.sessions
@@ -225,7 +230,11 @@ mod tests {
         let assets_only = keys.visitor(target_ip, keys.agent_hash(b"curl"), 100);
         day.conduct.insert(assets_only, Conduct::default());
         let highs: HashSet<u32> = [keys.ip_day(target_ip, 100)].into_iter().collect();
-        let scrubbed = scrub(&mut day, &highs, &Target::parse("203.0.113.7", false).unwrap());
+        let scrubbed = scrub(
+            &mut day,
+            &highs,
+            &Target::parse("203.0.113.7", false).unwrap(),
+        );
         assert_eq!(scrubbed.visitor_keys.len(), 2, "{scrubbed:?}");
         assert_eq!(day.conduct.keys().copied().collect::<Vec<_>>(), vec![kept]);
         assert_eq!(day.sessions.keys().copied().collect::<Vec<_>>(), vec![kept]);

@@ -9,3 +9,4 @@ pub mod findings;
 pub mod keys;
 pub mod sessions;
 pub mod traffic;
+pub mod traffic_file;

@@ -18,8 +18,7 @@ use crate::config::Behaviour;
 use crate::page_tier::PageTier;
 
 /// One local day of traffic, as stored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrafficDay {
     /// Every request that parsed.
     pub hits: u64,
@@ -36,11 +35,9 @@ pub struct TrafficDay {
     pub status: BTreeMap<String, u64>,
     /// Visitor keys (see `keys`) of the day's pageviews, as rollups written before sessions
     /// were counted hold them; a visitor of a newer rollup is a key of `sessions`.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub visitors: BTreeSet<u64>,
     /// Per visitor: the day's sessions, as (first, last, pageviews) with times in seconds from
     /// the day's UTC midnight. Rollups written before sessions were counted have none.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sessions: BTreeMap<u64, Sessions>,
     /// Pageviews by path (percent-decoded, no query).
     pub pages: BTreeMap<String, u64>,
@@ -50,14 +47,13 @@ pub struct TrafficDay {
     pub tiers: BTreeMap<PageTier, TierDay>,
     /// Bot hits by the layer that caught them ([`Layer::name`]); the behaviour layer's are
     /// added when the day is judged ([`TrafficDay::judged`]).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bot_layers: BTreeMap<String, u64>,
     /// Bot hits by kind of client ([`Category::name`]).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bot_categories: BTreeMap<String, u64>,
     /// Per visitor key: what the visitor did besides pageviews, for the behaviour layer.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub conduct: BTreeMap<u64, Conduct>,
+    /// Stored in the order of `sessions` (see [`super::traffic_file`]); a hash map, since a
+    /// run adds one record per visitor of the day.
+    pub conduct: HashMap<u64, Conduct>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
