@@ -53,20 +53,37 @@ impl Serialize for Conduct {
 
 impl<'de> Deserialize<'de> for Conduct {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let list = Vec::<u32>::deserialize(d)?;
-        if list.len() > 7 {
-            return Err(serde::de::Error::invalid_length(
-                list.len(),
-                &"at most 7 counts",
-            ));
+        d.deserialize_seq(Counts)
+    }
+}
+
+/// Reads the list of counts straight into an array: a day file holds one list per visitor,
+/// and a vector each was most of the time to read one.
+struct Counts;
+
+impl<'de> serde::de::Visitor<'de> for Counts {
+    type Value = Conduct;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of at most 7 counts")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Conduct, A::Error> {
+        let mut n = [0u32; 7];
+        let mut len = 0;
+        while let Some(count) = seq.next_element::<u32>()? {
+            if len == n.len() {
+                return Err(serde::de::Error::invalid_length(len + 1, &self));
+            }
+            n[len] = count;
+            len += 1;
         }
-        let n = |i: usize| list.get(i).copied().unwrap_or(0);
         Ok(Conduct {
-            assets: n(0),
-            others: n(1),
-            heads: n(2),
-            robots: n(3),
-            tiers: [n(4), n(5), n(6)],
+            assets: n[0],
+            others: n[1],
+            heads: n[2],
+            robots: n[3],
+            tiers: [n[4], n[5], n[6]],
         })
     }
 }
