@@ -13,6 +13,16 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
+/// `metrics traffic` of the day the visitors came.
+const TRAFFIC: [&str; 6] = [
+    "metrics",
+    "traffic",
+    "--since",
+    "2026-11-23",
+    "--until",
+    "2026-11-23",
+];
+
 const SCRAPER: &str = "203.0.113.10";
 const PERSON: &str = "198.51.100.7";
 const MONITOR: &str = "192.0.2.50";
@@ -142,19 +152,7 @@ fn lead_ips(scan: &Value) -> Vec<String> {
 }
 
 fn traffic(site: &Site) -> Value {
-    run(
-        site,
-        "2026-11-23T12:00:00Z",
-        &[
-            "metrics",
-            "traffic",
-            "--since",
-            "2026-11-23",
-            "--until",
-            "2026-11-23",
-        ],
-    )["traffic"]
-        .clone()
+    run(site, "2026-11-23T12:00:00Z", &TRAFFIC)["traffic"].clone()
 }
 
 #[test]
@@ -191,14 +189,7 @@ fn a_scraper_a_monitor_and_a_robots_reader_stop_counting_and_never_alert_and_a_p
     let table = site
         .command()
         .env("ARKWATCH_NOW", "2026-11-23T12:00:00Z")
-        .args([
-            "metrics",
-            "traffic",
-            "--since",
-            "2026-11-23",
-            "--until",
-            "2026-11-23",
-        ])
+        .args(TRAFFIC)
         .output()
         .unwrap();
     let table = String::from_utf8(table.stdout).unwrap();
