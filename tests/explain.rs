@@ -87,3 +87,46 @@ fn an_address_without_requests_is_said_and_exits_1() {
     let out = explain(&["not-an-ip"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
 }
+
+/// Regression: with two logs, one without User-Agents (`common`) and one with them, each
+/// visitor is judged as its own log allows: the crawler of the combined log by its
+/// User-Agent, the visitor of the common log (no User-Agent field, so not "no User-Agent, a
+/// bot") by behaviour alone.
+#[test]
+fn each_log_is_judged_by_the_fields_its_format_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut common_log = String::new();
+    for i in 0..3 {
+        common_log.push_str(&format!(
+            "198.51.100.9 - - [23/Nov/2026:10:0{i}:00 +0000] \"GET /docs/{i} HTTP/1.1\" 200 10\n"
+        ));
+    }
+    std::fs::write(dir.path().join("common.log"), common_log).unwrap();
+    std::fs::write(
+        dir.path().join("combined.log"),
+        "198.51.100.9 - - [23/Nov/2026:11:00:00 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("arkwatch.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ntimezone = \"UTC\"\n\
+         [[access_log]]\npath = \"common.log\"\nformat = \"common\"\n\
+         [[access_log]]\npath = \"combined.log\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["explain", "198.51.100.9", "--json"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let visitors = json["days"][0]["visitors"].as_array().unwrap();
+    assert_eq!(visitors.len(), 2, "{json:#}");
+    assert_eq!(visitors[0]["verdict"], "person", "{json:#}");
+    assert_eq!(visitors[0]["counts"]["pageviews"], 3);
+    assert_eq!(visitors[1]["verdict"], "automated", "{json:#}");
+    assert_eq!(visitors[1]["layer"], "crawler_list");
+}

@@ -95,7 +95,6 @@ pub fn explain(config: &Config, ip: IpAddr, date: Option<NaiveDate>) -> Result<E
     let judging = Judging {
         classifier: &classifier,
         bots: &bots,
-        has_agent: read.has_agent,
     };
     let mut found_by_day = BTreeMap::new();
     for (day, delta) in read.deltas {
@@ -104,7 +103,7 @@ pub fn explain(config: &Config, ip: IpAddr, date: Option<NaiveDate>) -> Result<E
         found_by_day.insert(day, rollup.automated(&config.filters.behaviour));
     }
     let mut days: BTreeMap<i32, Vec<ExplainedVisitor>> = BTreeMap::new();
-    for ((d, agent), mut requests) in read.visitors {
+    for ((d, agent, has_agent), mut requests) in read.visitors {
         requests.sort_by_key(|r| r.time);
         let mut v = ExplainedVisitor {
             user_agent: String::from_utf8_lossy(&agent).into_owned(),
@@ -115,11 +114,11 @@ pub fn explain(config: &Config, ip: IpAddr, date: Option<NaiveDate>) -> Result<E
             counts: counts(&requests),
             requests,
         };
-        let agent_hash = keys.agent_hash(if read.has_agent { &agent } else { b"" });
+        let agent_hash = keys.agent_hash(if has_agent { &agent } else { b"" });
         let finding = found_by_day
             .get(&d)
             .and_then(|f| f.get(&keys.visitor(ip, agent_hash, d)));
-        judging.decide(&mut v, ip, &agent, finding);
+        judging.decide(&mut v, ip, has_agent.then_some(agent.as_slice()), finding);
         days.entry(d).or_default().push(v);
     }
     Ok(Explanation {
@@ -137,12 +136,11 @@ pub fn explain(config: &Config, ip: IpAddr, date: Option<NaiveDate>) -> Result<E
     })
 }
 
-/// The address's requests by visitor (day, raw User-Agent), and its lines folded by day.
+/// The address's requests by visitor (day, raw User-Agent, whether the log's format has a
+/// User-Agent at all), and its lines folded by day.
 struct Read {
     deltas: BTreeMap<i32, DayDelta>,
-    visitors: BTreeMap<(i32, Vec<u8>), Vec<ExplainedRequest>>,
-    /// Every log's format has a User-Agent.
-    has_agent: bool,
+    visitors: BTreeMap<(i32, Vec<u8>, bool), Vec<ExplainedRequest>>,
 }
 
 fn read(
@@ -155,11 +153,10 @@ fn read(
     let mut read = Read {
         deltas: BTreeMap::new(),
         visitors: BTreeMap::new(),
-        has_agent: true,
     };
     for log in &config.access_logs {
         let format = super::detect::reading_format(&log.format, &log.path);
-        read.has_agent &= format.has(Field::HttpUserAgent);
+        let has_agent = format.has(Field::HttpUserAgent);
         let classifier = Classifier::new(config, bots, keys);
         let mut found = Vec::new();
         let candidates = tailer::discover(&log.path)
@@ -187,7 +184,7 @@ fn read(
             };
             folder.fold(&chunk, "");
             read.visitors
-                .entry((f.day, f.agent))
+                .entry((f.day, f.agent, has_agent))
                 .or_default()
                 .push(f.request);
         }
@@ -202,25 +199,23 @@ fn read(
 struct Judging<'a> {
     classifier: &'a Classifier<'a>,
     bots: &'a BotList,
-    has_agent: bool,
 }
 
 impl Judging<'_> {
     /// Ignored, automated by a User-Agent layer, automated by `finding` of the behaviour
-    /// layer, or a person, in that order (as ingestion asks).
+    /// layer, or a person, in that order (as ingestion asks). `agent` is `None` for a log
+    /// whose format has no User-Agent, where the User-Agent layers do not ask.
     fn decide(
         &self,
         v: &mut ExplainedVisitor,
         ip: IpAddr,
-        agent: &[u8],
+        agent: Option<&[u8]>,
         finding: Option<&Finding>,
     ) {
         if self.classifier.is_ignored(ip) {
             v.verdict = "ignored";
             v.rule = "filters.ignore_ips holds the address".to_string();
-        } else if let Some((layer, rule)) =
-            self.has_agent.then(|| self.bots.explain(agent)).flatten()
-        {
+        } else if let Some((layer, rule)) = agent.and_then(|a| self.bots.explain(a)) {
             v.verdict = "automated";
             v.layer = Some(layer.name());
             v.category = Some(super::categories::category(&v.user_agent).name());
