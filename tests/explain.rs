@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::process::Output;
 
 const CONFIG: &str = concat!(
@@ -97,9 +98,10 @@ fn each_log_is_judged_by_the_fields_its_format_has() {
     let dir = tempfile::tempdir().unwrap();
     let mut common_log = String::new();
     for i in 0..3 {
-        common_log.push_str(&format!(
-            "198.51.100.9 - - [23/Nov/2026:10:0{i}:00 +0000] \"GET /docs/{i} HTTP/1.1\" 200 10\n"
-        ));
+        let _ = writeln!(
+            common_log,
+            "198.51.100.9 - - [23/Nov/2026:10:0{i}:00 +0000] \"GET /docs/{i} HTTP/1.1\" 200 10"
+        );
     }
     std::fs::write(dir.path().join("common.log"), common_log).unwrap();
     std::fs::write(
