@@ -2,6 +2,7 @@
 //! classification, the checkpointed tailer, and the per-thread folding of lines into rollups and
 //! visits.
 
+pub mod address;
 pub mod agents;
 pub mod categories;
 pub mod checkpoint;
@@ -18,3 +19,4 @@ pub mod servers;
 pub mod summary;
 pub mod tailer;
 pub mod time;
+pub mod visitor_cache;
