@@ -115,6 +115,30 @@ fn listed_part(bots: &isbot::Bots, user_agent: &str) -> String {
     }
 }
 
+/// What a request is to the counts and the behaviour layer, in the order ingestion asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Asset,
+    RobotsTxt,
+    Head,
+    /// A method or status that does not count as a visit, or no path.
+    NotAVisit,
+    Pageview,
+}
+
+impl RequestKind {
+    /// The word `explain` shows.
+    pub fn word(self) -> &'static str {
+        match self {
+            RequestKind::Asset => "asset",
+            RequestKind::RobotsTxt => "robots.txt",
+            RequestKind::Head => "HEAD",
+            RequestKind::NotAVisit => "not a visit",
+            RequestKind::Pageview => "pageview",
+        }
+    }
+}
+
 /// Per-thread classifier: shares the configuration and the crawler list, owns its caches.
 pub struct Classifier<'c> {
     config: &'c Config,
@@ -199,6 +223,25 @@ impl<'c> Classifier<'c> {
             .static_extensions
             .iter()
             .any(|e| e.as_bytes().eq_ignore_ascii_case(ext))
+    }
+
+    /// What a request (past the bot and address filters) is.
+    pub fn kind(&self, path: &[u8], method: &[u8], status: u16) -> RequestKind {
+        if self.is_static(path) {
+            if path == b"/robots.txt" {
+                RequestKind::RobotsTxt
+            } else {
+                RequestKind::Asset
+            }
+        } else if path.is_empty() || !self.counts_as_visit(method, status) {
+            if method == b"HEAD" {
+                RequestKind::Head
+            } else {
+                RequestKind::NotAVisit
+            }
+        } else {
+            RequestKind::Pageview
+        }
     }
 
     /// The tier of the longest configured prefix that `path` starts with, on a segment

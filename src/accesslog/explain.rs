@@ -248,21 +248,7 @@ fn matching(
             continue;
         }
         let path = decode_path(req.path, format.escape);
-        let kind = if classifier.is_static(req.path) {
-            if req.path == b"/robots.txt" {
-                "robots.txt"
-            } else {
-                "asset"
-            }
-        } else if req.path.is_empty() || !classifier.counts_as_visit(req.method, req.status) {
-            if req.method == b"HEAD" {
-                "HEAD"
-            } else {
-                "not a visit"
-            }
-        } else {
-            "pageview"
-        };
+        let kind = classifier.kind(req.path, req.method, req.status).word();
         found.push(Found {
             day: days.day(req.time.secs),
             agent: req.user_agent.to_vec(),

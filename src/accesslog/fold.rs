@@ -12,7 +12,7 @@ use memchr::memchr;
 use serde::Serialize;
 
 use super::chunks::Chunk;
-use super::classify::{self, BotList, Classifier};
+use super::classify::{self, BotList, Classifier, RequestKind};
 use super::parser::{self, Malformed, Parser, Request};
 use super::visitor_cache::VisitorCache;
 use crate::config::{ClientIp, Config};
@@ -310,29 +310,21 @@ fn not_a_pageview(
     report: &mut ChunkReport,
     req: &Request<'_>,
 ) -> bool {
-    if classifier.is_static(req.path) {
+    let kind = classifier.kind(req.path, req.method, req.status);
+    if matches!(kind, RequestKind::Asset | RequestKind::RobotsTxt) {
         delta.static_hits += 1;
         report.statics += 1;
-        if let Some(c) = conduct(&mut delta.conduct, visitor) {
-            if req.path == b"/robots.txt" {
-                c.robots += 1;
-            } else {
-                c.assets += 1;
-            }
-        }
-        return true;
     }
-    if req.path.is_empty() || !classifier.counts_as_visit(req.method, req.status) {
-        if let Some(c) = conduct(&mut delta.conduct, visitor) {
-            if req.method == b"HEAD" {
-                c.heads += 1;
-            } else {
-                c.others += 1;
-            }
+    if let Some(c) = conduct(&mut delta.conduct, visitor) {
+        match kind {
+            RequestKind::Asset => c.assets += 1,
+            RequestKind::RobotsTxt => c.robots += 1,
+            RequestKind::Head => c.heads += 1,
+            RequestKind::NotAVisit => c.others += 1,
+            RequestKind::Pageview => {}
         }
-        return true;
     }
-    false
+    kind != RequestKind::Pageview
 }
 
 /// The visitor's record of the day, when the behaviour layer keeps one (and so gave its key).
