@@ -315,6 +315,10 @@ fn not_a_pageview(
         delta.static_hits += 1;
         report.statics += 1;
     }
+    if kind == RequestKind::Pageview {
+        // A pageview is in the sessions; no record is made for it.
+        return false;
+    }
     if let Some(c) = conduct(&mut delta.conduct, visitor) {
         match kind {
             RequestKind::Asset => c.assets += 1,
@@ -324,7 +328,7 @@ fn not_a_pageview(
             RequestKind::Pageview => {}
         }
     }
-    kind != RequestKind::Pageview
+    true
 }
 
 /// The visitor's record of the day, when the behaviour layer keeps one (and so gave its key).
