@@ -70,6 +70,7 @@ pub fn report(config: &crate::config::Config, now: DateTime<Utc>, offline: bool)
         lock(config, now)?,
     ];
     checks.push(verify(config));
+    checks.extend(geo(config, &st, now));
     let logs = read::backlog(&st.logs, &LogSource::configured(config), now);
     for log in &logs {
         if let Some(error) = &log.error {
@@ -105,6 +106,53 @@ impl Check {
     fn new(name: &'static str, ok: bool, detail: String) -> Check {
         Check { name, ok, detail }
     }
+}
+
+/// A database older than this is stale: MaxMind and IPinfo publish weekly or daily.
+const STALE_DATABASE: Duration = Duration::days(45);
+
+/// Each `[geo]` database (opened and walked), and what the last scan could not look up.
+fn geo(config: &crate::config::Config, st: &state::State, now: DateTime<Utc>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for db in crate::geo::health(&config.geo) {
+        let check = match (&db.error, db.built) {
+            (Some(error), _) => Check::new("geo database", false, error.clone()),
+            (None, built) => {
+                let mut detail = format!(
+                    "{} {}: {}",
+                    db.role,
+                    db.path.display(),
+                    db.database_type.as_deref().unwrap_or("unnamed")
+                );
+                if let Some(built) = built {
+                    let age = (now - built).num_days();
+                    let _ = write!(
+                        detail,
+                        ", built {} ({age} days ago)",
+                        built.format("%Y-%m-%d")
+                    );
+                    if now - built > STALE_DATABASE {
+                        detail.push_str("; stale: is geoipupdate in cron?");
+                    }
+                }
+                Check::new("geo database", true, detail)
+            }
+        };
+        checks.push(check);
+    }
+    if let Some(scan) = &st.alerts.last_scan
+        && !scan.geo_problems.is_empty()
+    {
+        checks.push(Check::new(
+            "geo lookups",
+            false,
+            format!(
+                "the last scan sent leads without some fields: {}",
+                scan.geo_problems.join("; ")
+            ),
+        ));
+    }
+    checks
 }
 
 fn last_scan(st: &state::State, now: DateTime<Utc>) -> Check {

@@ -16,6 +16,7 @@ pub mod escape;
 pub mod events;
 pub mod exit;
 pub mod fsutil;
+pub mod geo;
 pub mod health;
 pub mod init;
 pub mod log_format;

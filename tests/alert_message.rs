@@ -35,8 +35,9 @@ fn lead(v: Visit) -> LeadItem {
         visitor: arkwatch::alerts::leads::visitor_key(v.ip, &v.user_agent),
         raised_at: now,
         queued_at: Some(now),
-        kind: LeadAlert::New,
         journey: journey::build(&[v], ScoreWeights::default()).unwrap(),
+        origin: None,
+        kind: LeadAlert::New,
     }
 }
 

@@ -124,6 +124,7 @@ impl Leads<'_> {
                     raised_at: at,
                     queued_at: Some(self.now),
                     journey,
+                    origin: None,
                 });
             }
         }

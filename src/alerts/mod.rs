@@ -105,6 +105,9 @@ pub struct LeadItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_at: Option<DateTime<Utc>>,
     pub journey: Journey,
+    /// Who the visitor is (`[geo]`): country, network, company.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::geo::Origin>,
 }
 
 /// A threshold-rule alert.
@@ -133,4 +136,7 @@ pub struct ScanRecord {
     pub rules_raised: usize,
     pub messages_sent: usize,
     pub pending: usize,
+    /// What `[geo]` could not look up in that scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geo_problems: Vec<String>,
 }

@@ -142,13 +142,29 @@ fn alert_lines(r: &ScanReport) -> String {
             LeadAlert::New => "new",
             LeadAlert::Escalated => "escalated",
         };
+        let origin = lead
+            .origin
+            .as_ref()
+            .and_then(crate::geo::Origin::headline)
+            .map(|h| format!("{} - ", crate::escape::terminal(&h)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  lead ({kind}, {}, score {}): {}",
+            "  lead ({kind}, {}, score {}): {origin}{}",
             lead.tier.words(),
             lead.score,
             lead.ip
         );
+    }
+    if r.ignored_network_leads > 0 {
+        let _ = writeln!(
+            out,
+            "  {} from filters.ignore_networks left out",
+            count(r.ignored_network_leads as u64, "lead")
+        );
+    }
+    for problem in &r.geo_problems {
+        let _ = writeln!(out, "  geo: {problem} (leads sent without those fields)");
     }
     for rule in r.rules.iter().filter(|x| x.alert.is_some() || x.holds) {
         let alert = match rule.alert {

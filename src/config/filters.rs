@@ -36,6 +36,8 @@ pub struct Filters {
     /// A User-Agent without any mark of a browser is a bot.
     pub not_a_browser: bool,
     pub ignore_ips: Vec<IpNet>,
+    /// Leads from these networks never alert (looked up for leads only).
+    pub ignore_networks: Vec<super::IgnoredNetwork>,
     pub methods: Vec<String>,
     /// Indexed by status code (0..=999): whether it counts as a visit.
     pub statuses: Vec<bool>,
@@ -210,6 +212,7 @@ pub(super) fn filters(f: RawFilters, bad: &Bad<'_>) -> anyhow::Result<Filters> {
         bot_patterns: f.bot_patterns,
         not_a_browser: f.not_a_browser,
         ignore_ips,
+        ignore_networks: super::geo::ignore_networks(&f.ignore_networks, bad)?,
         methods: f.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
         statuses,
         static_extensions: f
@@ -249,6 +252,7 @@ pub struct RawFilters {
     pub bot_patterns: Vec<String>,
     pub not_a_browser: bool,
     pub ignore_ips: Vec<String>,
+    pub ignore_networks: Vec<super::geo::NetworkName>,
     pub methods: Vec<String>,
     pub statuses: Vec<String>,
     pub static_extensions: Vec<String>,
@@ -262,6 +266,7 @@ impl Default for RawFilters {
             bot_patterns: Vec::new(),
             not_a_browser: true,
             ignore_ips: Vec::new(),
+            ignore_networks: Vec::new(),
             methods: vec!["GET".into()],
             statuses: vec!["2xx".into(), "3xx".into()],
             static_extensions: DEFAULT_STATIC_EXTENSIONS

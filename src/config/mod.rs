@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod channels;
 pub mod events;
 pub mod filters;
+pub mod geo;
 mod raw;
 pub mod sections;
 pub mod smtp;
@@ -24,6 +25,7 @@ pub use events::{EventStoreKind, Events};
 pub use filters::{
     AccessLog, Behaviour, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages,
 };
+pub use geo::{Geo, IgnoredNetwork};
 pub use sections::{Dashboard, MetricsConfig, Retention};
 pub use smtp::{Smtp, SmtpSecurity};
 
@@ -46,6 +48,7 @@ pub struct Config {
     /// Path prefix -> tier, longest prefix first.
     pub pages: Vec<(String, PageTier)>,
     pub filters: Filters,
+    pub geo: Geo,
     pub events: Events,
     pub alerts: Alerts,
     pub retention: Retention,
@@ -129,6 +132,8 @@ impl Config {
         let access_logs = filters::access_logs(&raw.access_log, &resolve, &bad)?;
         let pages = filters::pages(raw.pages, &bad)?;
         let filters = filters::filters(raw.filters, &bad)?;
+        let geo = geo::validate(raw.geo, &resolve, &bad)?;
+        geo::check_ignore_networks(&filters, &geo, &bad)?;
         let events = events::validate(raw.events, &resolve, &bad)?;
         let alerts = alerts::validate(raw.alerts, &bad)?;
         let smtp = match raw.smtp {
@@ -175,6 +180,7 @@ impl Config {
             access_logs,
             pages,
             filters,
+            geo,
         })
     }
 

@@ -11,6 +11,7 @@ use super::alerts::RawAlerts;
 use super::channels::RawChannel;
 use super::events::RawEvents;
 use super::filters::{RawAccessLog, RawFilters};
+use super::geo::RawGeo;
 use super::sections::{Dashboard, MetricsConfig, Retention};
 use super::smtp::RawSmtp;
 use crate::page_tier::PageTier;
@@ -30,6 +31,8 @@ pub struct RawConfig {
     pub pages: Option<BTreeMap<String, PageTier>>,
     #[serde(default)]
     pub filters: RawFilters,
+    #[serde(default)]
+    pub geo: RawGeo,
     #[serde(default)]
     pub events: RawEvents,
     #[serde(default)]

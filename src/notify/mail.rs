@@ -51,9 +51,14 @@ pub fn text(digest: &Digest) -> String {
     let mut out = format!("{}: {}\n\n", one_line(&digest.site_name), headline(digest));
     for lead in digest.leads.iter().take(LISTED_LEADS) {
         let s = story::lead(lead, &digest.site_hosts);
+        let origin = if s.origin.is_empty() {
+            String::new()
+        } else {
+            format!("{} - ", plain(&s.origin))
+        };
         let _ = writeln!(
             out,
-            "{} (score {}) - {}, {}",
+            "{} (score {}) - {origin}{}, {}",
             s.title, s.score, s.ip, s.when
         );
         let _ = writeln!(out, "{}", plain(&s.sentence));
@@ -137,35 +142,7 @@ pub fn html(digest: &Digest) -> String {
         escape_html(&headline(digest))
     );
     for lead in digest.leads.iter().take(LISTED_LEADS) {
-        let s = story::lead(lead, &digest.site_hosts);
-        let (colour, words) = badge(s.tier);
-        let _ = write!(
-            out,
-            "<tr><td style=\"{ROW};\">{} <span style=\"color:#59636e;font-size:13px;\">\
-             score {} · {} · {}</span><div style=\"font-size:16px;font-weight:600;margin:6px 0 2px;\">\
-             {}</div><div style=\"margin:0 0 6px;\">{}</div>",
-            pill(colour, words),
-            s.score,
-            escape_html(&s.ip),
-            escape_html(&s.when),
-            escape_html(&s.title),
-            pieces_html(&s.sentence)
-        );
-        if s.sessions.len() > 1 {
-            out.push_str(
-                "<ul style=\"margin:0 0 6px;padding-left:20px;font-size:14px;color:#31363b;\">",
-            );
-            for line in &s.sessions {
-                let _ = write!(out, "<li>{}</li>", pieces_html(line));
-            }
-            out.push_str("</ul>");
-        }
-        let _ = write!(
-            out,
-            "<div style=\"font-size:12px;color:#6e7781;word-break:break-all;\">Agent: {}</div>\
-             </td></tr>",
-            safe_html(&s.user_agent)
-        );
+        lead_html(&mut out, &story::lead(lead, &digest.site_hosts));
     }
     if digest.leads.len() > LISTED_LEADS {
         let _ = write!(
@@ -194,6 +171,43 @@ pub fn html(digest: &Digest) -> String {
          </table></body></html>"
     );
     out
+}
+
+/// One lead's row of the HTML part.
+fn lead_html(out: &mut String, s: &story::LeadStory) {
+    let (colour, words) = badge(s.tier);
+    let _ = write!(
+        out,
+        "<tr><td style=\"{ROW};\">{} <span style=\"color:#59636e;font-size:13px;\">\
+         score {} · {}{} · {}</span><div style=\"font-size:16px;font-weight:600;margin:6px 0 2px;\">\
+         {}</div><div style=\"margin:0 0 6px;\">{}</div>",
+        pill(colour, words),
+        s.score,
+        if s.origin.is_empty() {
+            String::new()
+        } else {
+            format!("{} · ", pieces_html(&s.origin))
+        },
+        escape_html(&s.ip),
+        escape_html(&s.when),
+        escape_html(&s.title),
+        pieces_html(&s.sentence)
+    );
+    if s.sessions.len() > 1 {
+        out.push_str(
+            "<ul style=\"margin:0 0 6px;padding-left:20px;font-size:14px;color:#31363b;\">",
+        );
+        for line in &s.sessions {
+            let _ = write!(out, "<li>{}</li>", pieces_html(line));
+        }
+        out.push_str("</ul>");
+    }
+    let _ = write!(
+        out,
+        "<div style=\"font-size:12px;color:#6e7781;word-break:break-all;\">Agent: {}</div>\
+         </td></tr>",
+        safe_html(&s.user_agent)
+    );
 }
 
 /// The sender and the recipients, as configured (validated at load).

@@ -169,9 +169,15 @@ pub fn message(digest: &Digest) -> Value {
     }
     for lead in digest.leads.iter().take(LISTED) {
         let s = story::lead(lead, &digest.site_hosts);
+        let origin = story::plain(&s.origin, escape);
         fallback.push(format!(
-            "{}: {} (score {})",
+            "{}: {}{} (score {})",
             escape(&s.title),
+            if origin.is_empty() {
+                String::new()
+            } else {
+                format!("{origin} ")
+            },
             escape(&s.ip),
             s.score
         ));

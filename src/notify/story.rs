@@ -37,6 +37,10 @@ pub struct LeadStory {
     /// One line per session, oldest first.
     pub sessions: Vec<Vec<Piece>>,
     pub user_agent: String,
+    /// Who the visitor is (`[geo]`), shown before the address: `Acme Corp (acme-corp.com,
+    /// AS64500), Berlin, Germany`. The names come from databases and the address's PTR record,
+    /// which whoever holds the address writes: they are visitor pieces.
+    pub origin: Vec<Piece>,
 }
 
 /// A threshold alert in words (all arkwatch's).
@@ -54,7 +58,21 @@ pub fn lead(item: &LeadItem, site_hosts: &[String]) -> LeadStory {
         LeadAlert::New => format!("New {} lead", j.top_tier.words()),
         LeadAlert::Escalated => format!("Now {}", j.top_tier.words()),
     };
-    journey(j, title, site_hosts)
+    let mut story = journey(j, title, site_hosts);
+    if let Some(origin) = &item.origin {
+        if let Some(headline) = origin.headline() {
+            story.origin.push(Piece::Visitor(headline));
+        }
+        if origin.likely_automated() {
+            if !story.origin.is_empty() {
+                story.origin.push(Piece::Words(" ".into()));
+            }
+            story
+                .origin
+                .push(Piece::Words("(likely automated: a hosting network)".into()));
+        }
+    }
+    story
 }
 
 /// A journey in words, under `title`.
@@ -102,6 +120,7 @@ pub fn journey(j: &Journey, title: String, site_hosts: &[String]) -> LeadStory {
         sentence,
         sessions,
         user_agent: j.user_agent.clone(),
+        origin: Vec::new(),
     }
 }
 
@@ -325,8 +344,13 @@ pub trait Markup {
 /// A lead as a chat shows it: the title, score, address and time, the sentence, and when
 /// `full` a line per session (of several) and the agent.
 pub fn chat_block(s: &LeadStory, m: &dyn Markup, full: bool) -> String {
+    let origin = if s.origin.is_empty() {
+        String::new()
+    } else {
+        format!("{} · ", m.pieces(&s.origin))
+    };
     let mut out = format!(
-        "{} · score {} · {} · {}\n{}",
+        "{} · score {} · {origin}{} · {}\n{}",
         m.bold(&s.title),
         s.score,
         m.code(&s.ip),

@@ -146,6 +146,8 @@ fn lead_alert(digest: &Digest, lead: &LeadItem) -> Value {
             "summary": format!("{} (score {}): {}", s.title, s.score, text(&s.sentence)),
             "journey": journey.join("\n"),
             "ip": s.ip,
+            "origin": text(&s.origin),
+            "network": lead.origin.as_ref().map_or("", |o| o.network.words()),
             "user_agent": inert(&s.user_agent),
         },
         "startsAt": rfc3339(lead.raised_at),

@@ -70,6 +70,7 @@ impl Scan<'_> {
             rules_raised: report.rules.iter().filter(|r| r.alert.is_some()).count(),
             messages_sent: sent,
             pending: report.pending,
+            geo_problems: report.geo_problems.clone(),
         });
         state.version = SCHEMA_VERSION;
         run.lock.save(&state)?;

@@ -8,6 +8,7 @@
 //! zero times). A dry run does all the reading and none of the writing.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -15,15 +16,16 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::Run;
 use crate::accesslog::read::{LogSource, Progress};
-use crate::alerts::RuleItem;
 use crate::alerts::leads::{self, Leads};
 use crate::alerts::ledger::{AlertLedger, Policy};
 use crate::alerts::queue::Takes;
 use crate::alerts::rules::{self, DayCache};
+use crate::alerts::{LeadItem, RuleItem};
 use crate::events::event::EventId;
 use crate::events::fold;
 use crate::events::store::EventStore;
 use crate::exit::Status;
+use crate::geo;
 use crate::notify::Channel;
 use crate::rollup::activity::{self, ActivityDay};
 use crate::rollup::findings::Findings;
@@ -92,6 +94,8 @@ impl<'a> Scan<'a> {
                 events_previewed: None,
                 leads: Vec::new(),
                 automated_visits: 0,
+                ignored_network_leads: 0,
+                geo_problems: Vec::new(),
                 rules: Vec::new(),
                 product: None,
                 pending: 0,
@@ -207,12 +211,13 @@ impl<'a> Scan<'a> {
         match result {
             Ok((items, scanned)) => {
                 self.state.alerts.scanned = scanned;
-                for item in items {
+                for item in self.enrich(items) {
                     self.report.leads.push(LeadReport {
                         ip: item.journey.ip,
                         kind: item.kind,
                         tier: item.journey.top_tier,
                         score: item.journey.score,
+                        origin: item.origin.clone(),
                     });
                     self.state.alerts.push_lead(&item, takes);
                 }
@@ -224,6 +229,47 @@ impl<'a> Scan<'a> {
         self.report
             .leads
             .sort_by_key(|l| std::cmp::Reverse(l.score));
+    }
+
+    /// Names each lead's network and place (`[geo]`), drops those of `ignore_networks`, and
+    /// scores those of hosting networks lower.
+    fn enrich(&mut self, items: Vec<LeadItem>) -> Vec<LeadItem> {
+        let config = self.run.config;
+        let today = self.now.with_timezone(&config.timezone).date_naive();
+        if items.is_empty() {
+            return items;
+        }
+        let Some(mut enricher) = geo::Enricher::open(&config.geo, &mut self.state.geo, today)
+        else {
+            return items;
+        };
+        let addresses: Vec<IpAddr> = items.iter().map(|i| i.journey.ip).collect();
+        let origins = enricher.origins(&addresses);
+        self.report.geo_problems = std::mem::take(&mut enricher.problems);
+        let mut kept = Vec::with_capacity(items.len());
+        for mut item in items {
+            let origin = origins.get(&item.journey.ip).cloned();
+            if let Some(o) = &origin {
+                let ignored = config
+                    .filters
+                    .ignore_networks
+                    .iter()
+                    .any(|n| n.matches(o.asn, o.organisation.as_deref()));
+                if ignored {
+                    self.report.ignored_network_leads += 1;
+                    continue;
+                }
+                if o.likely_automated() {
+                    item.journey.score = item
+                        .journey
+                        .score
+                        .saturating_sub(config.geo.hosting_penalty);
+                }
+            }
+            item.origin = origin;
+            kept.push(item);
+        }
+        kept
     }
 
     /// Step 4, threshold rules: only when the event store answered (a rule never resolves or

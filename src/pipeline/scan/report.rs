@@ -23,6 +23,12 @@ pub struct ScanReport {
     /// New visits of tracked pages left out of the leads because the behaviour layer finds
     /// their visitor automated.
     pub automated_visits: usize,
+    /// Leads left out because their network is in `filters.ignore_networks`.
+    pub ignored_network_leads: usize,
+    /// What `[geo]` could not look up (a database unreadable, a name server silent); the
+    /// leads went out without those fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub geo_problems: Vec<String>,
     /// Every enabled rule's verdict, and the alert it raised if any.
     pub rules: Vec<RuleReport>,
     /// The product side at the end of the run: users, paying users, MRR, and today so far.
@@ -60,6 +66,8 @@ pub struct LeadReport {
     pub kind: crate::alerts::ledger::LeadAlert,
     pub tier: crate::page_tier::PageTier,
     pub score: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::geo::Origin>,
 }
 
 #[derive(Debug, Serialize)]

@@ -1,0 +1,176 @@
+//! The offline databases (`country_db`, `city_db`, `asn_db`): MaxMind DB files read with the
+//! `maxminddb` crate, in the layouts their publishers use: GeoIP2/GeoLite2 and DB-IP Lite
+//! (`country.names.en`, `city.names.en`, `autonomous_system_number`), and IPinfo Lite (`country`,
+//! `country_code`, `asn` as `"AS64500"`, `as_name`, `as_domain`). A database that is missing or
+//! corrupt is reported once and the lookups go on without it.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// What the databases know of one address; every field absent when no database has it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub country: Option<String>,
+    pub country_code: Option<String>,
+    pub city: Option<String>,
+    pub asn: Option<u32>,
+    pub organisation: Option<String>,
+    /// IPinfo's `as_domain`: the network owner's own domain.
+    pub domain: Option<String>,
+}
+
+/// One configured database.
+pub struct Database {
+    pub role: &'static str,
+    pub path: PathBuf,
+    reader: Result<maxminddb::Reader<Vec<u8>>, String>,
+}
+
+/// A database's health, for `status`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Health {
+    pub role: &'static str,
+    pub path: PathBuf,
+    /// `GeoLite2-City`, as the file names itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Database {
+    pub fn open(role: &'static str, path: &Path) -> Database {
+        let reader = maxminddb::Reader::open_readfile(path)
+            .map_err(|err| format!("{role} database {}: {err}", path.display()));
+        Database {
+            role,
+            path: path.to_path_buf(),
+            reader,
+        }
+    }
+
+    /// The error of a database that could not be opened.
+    pub fn error(&self) -> Option<&str> {
+        self.reader.as_ref().err().map(String::as_str)
+    }
+
+    /// Opens the file and walks its whole search tree and data section (`verify`), so that a
+    /// truncated file is found by `status`, not by the lead that meets the broken part.
+    pub fn health(&self) -> Health {
+        let mut health = Health {
+            role: self.role,
+            path: self.path.clone(),
+            database_type: None,
+            built: None,
+            error: None,
+        };
+        match &self.reader {
+            Ok(reader) => {
+                let meta = reader.metadata();
+                health.database_type = Some(meta.database_type.clone());
+                health.built = i64::try_from(meta.build_epoch)
+                    .ok()
+                    .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+                if let Err(err) = reader.verify() {
+                    health.error = Some(format!(
+                        "{} database {}: corrupt: {err}",
+                        self.role,
+                        self.path.display()
+                    ));
+                }
+            }
+            Err(err) => health.error = Some(err.clone()),
+        }
+        health
+    }
+
+    /// Adds what this database knows of `ip` to `found` (a field already set is kept: the
+    /// city database's country does not override the country database's). A lookup error is
+    /// returned, naming the file.
+    pub fn lookup(&self, ip: IpAddr, found: &mut Found) -> Result<(), String> {
+        let Ok(reader) = &self.reader else {
+            return Ok(());
+        };
+        let record: Option<Record> = reader
+            .lookup(ip)
+            .and_then(|r| r.decode())
+            .map_err(|err| format!("{} database {}: {err}", self.role, self.path.display()))?;
+        let Some(r) = record else {
+            return Ok(());
+        };
+        let (country, country_code) = match r.country {
+            Some(Country::Map(c)) => (c.names.and_then(name), c.iso_code),
+            Some(Country::Name(n)) => (Some(n), None),
+            None => (None, None),
+        };
+        set(&mut found.country, country.filter(|c| !c.is_empty()));
+        set(&mut found.country_code, country_code.or(r.country_code));
+        set(&mut found.city, r.city.and_then(|c| c.names).and_then(name));
+        let asn = r.autonomous_system_number.or_else(|| match r.asn {
+            Some(Asn::Number(n)) => Some(n),
+            Some(Asn::Text(t)) => t.trim_start_matches("AS").parse().ok(),
+            None => None,
+        });
+        set(&mut found.asn, asn);
+        set(
+            &mut found.organisation,
+            r.autonomous_system_organization.or(r.as_name),
+        );
+        set(&mut found.domain, r.as_domain.filter(|d| !d.is_empty()));
+        Ok(())
+    }
+}
+
+fn set<T>(field: &mut Option<T>, value: Option<T>) {
+    if field.is_none() {
+        *field = value;
+    }
+}
+
+fn name(names: BTreeMap<String, String>) -> Option<String> {
+    let mut names = names;
+    names.remove("en").or_else(|| names.into_values().next())
+}
+
+/// The fields of every supported layout; unknown ones are skipped.
+#[derive(Deserialize)]
+struct Record {
+    country: Option<Country>,
+    country_code: Option<String>,
+    city: Option<City>,
+    autonomous_system_number: Option<u32>,
+    autonomous_system_organization: Option<String>,
+    asn: Option<Asn>,
+    as_name: Option<String>,
+    as_domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Country {
+    Map(Named),
+    Name(String),
+}
+
+#[derive(Deserialize)]
+struct Named {
+    iso_code: Option<String>,
+    names: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct City {
+    names: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Asn {
+    Number(u32),
+    Text(String),
+}
