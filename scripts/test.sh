@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests talk to, as "command:package" pairs.
 # man and dpkg-deb: the package test (tests/package.rs) renders the man page it installs;
-# chromium: the dashboard tests (tests/dashboard.rs) load the page in it.
+# chromium: the dashboard tests (tests/dashboard.rs) load the page in it; dnsmasq: the
+# reverse-DNS tests (tests/geo.rs) ask it for PTR records on a loopback port.
 needs=("redis-server:redis-server" "redis-cli:redis-tools" "openssl:openssl" "man:man-db"
-       "dpkg-deb:dpkg" "strip:binutils" "chromium:chromium")
+       "dpkg-deb:dpkg" "strip:binutils" "chromium:chromium" "dnsmasq:dnsmasq")
 missing=()
 for pair in "${needs[@]}"; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  cmd="${pair%%:*}"
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pair#*:}")
 done
 # The SMTP server of the mail tests: aiosmtpd for Debian's own python3 (a pyenv or venv python3
 # earlier in PATH does not see it).

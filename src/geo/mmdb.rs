@@ -22,6 +22,16 @@ pub struct Found {
     pub domain: Option<String>,
 }
 
+/// Addresses whose records `health` decodes: both halves of the IPv4 space and of the
+/// IPv6 space in use.
+const PROBES: &[&str] = &[
+    "1.1.1.1",
+    "100.64.0.1",
+    "203.0.113.1",
+    "2001:db8::1",
+    "2a00::1",
+];
+
 /// One configured database.
 pub struct Database {
     pub role: &'static str,
@@ -59,8 +69,10 @@ impl Database {
         self.reader.as_ref().err().map(String::as_str)
     }
 
-    /// Opens the file and walks its whole search tree and data section (`verify`), so that a
-    /// truncated file is found by `status`, not by the lead that meets the broken part.
+    /// Opens the file (a truncated one has no metadata) and decodes the records of a few
+    /// addresses spread over the tree, so that `status` finds a broken file before a lead
+    /// does. (The crate's `verify` walks every node, seconds on a city database, and refuses
+    /// files every reader uses, such as one without a description.)
     pub fn health(&self) -> Health {
         let mut health = Health {
             role: self.role,
@@ -76,12 +88,12 @@ impl Database {
                 health.built = i64::try_from(meta.build_epoch)
                     .ok()
                     .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-                if let Err(err) = reader.verify() {
-                    health.error = Some(format!(
-                        "{} database {}: corrupt: {err}",
-                        self.role,
-                        self.path.display()
-                    ));
+                let mut found = Found::default();
+                if let Some(err) = PROBES.iter().find_map(|ip| {
+                    self.lookup(ip.parse().expect("a valid address"), &mut found)
+                        .err()
+                }) {
+                    health.error = Some(format!("{err} (the file is corrupt)"));
                 }
             }
             Err(err) => health.error = Some(err.clone()),

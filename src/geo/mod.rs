@@ -51,7 +51,9 @@ impl Origin {
         self.network == Network::Hosting
     }
 
-    /// `Acme Corp (acme-corp.com, AS64500), Berlin, Germany`, or None when nothing is known.
+    /// `Acme Corp (acme-corp.com, AS64500, mail.acme-corp.com), Berlin, Germany`: the name, then
+    /// its domain, AS number, PTR name and kind of network (unless a company), then the place;
+    /// None when nothing is known.
     pub fn headline(&self) -> Option<String> {
         let mut inside = Vec::new();
         let name = match (&self.organisation, &self.domain) {
@@ -66,6 +68,11 @@ impl Origin {
         };
         if let Some(asn) = self.asn {
             inside.push(format!("AS{asn}"));
+        }
+        if let Some(ptr) = &self.ptr
+            && name.as_ref() != Some(ptr)
+        {
+            inside.push(ptr.clone());
         }
         if self.network != Network::Company && self.network != Network::Unknown {
             inside.push(self.network.words().to_string());

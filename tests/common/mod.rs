@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
+pub mod geo;
 pub mod http;
 pub mod redis;
 pub mod smtp;
