@@ -237,3 +237,45 @@ fn a_thousand_leads_on_telegram_are_split_in_order_under_its_limit() {
         assert_eq!(order, expected, "every lead once, in the digest's order");
     }
 }
+
+/// Whoever holds an address writes its PTR record: a name made to look like markup or a line
+/// break is text in the message, like any visitor's.
+#[test]
+fn a_hostile_ptr_name_is_harmless_in_text_and_html() {
+    let mut item = lead(visit(
+        "203.0.113.45",
+        "Mozilla/5.0",
+        "/pricing",
+        "-",
+        PageTier::Hot,
+    ));
+    item.origin = Some(arkwatch::geo::Origin {
+        ptr: Some("<img src=x onerror=alert(1)>\r\nBcc: x@y.evil.example".into()),
+        organisation: Some("<b>EVIL-NET</b>".into()),
+        asn: Some(64666),
+        ..arkwatch::geo::Origin::default()
+    });
+    let digest = Digest {
+        id: Digest::new_id(),
+        site_name: "Acme".into(),
+        site_hosts: vec!["acme.example".into()],
+        leads: vec![item],
+        rules: vec![],
+        report: None,
+    };
+    let raw = written(&digest);
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    assert!(mail.headers.get_first_value("Bcc").is_none());
+    let text = mail.subparts[0].get_body().unwrap();
+    assert!(text.contains("EVIL-NET"), "the name is shown: {text}");
+    assert!(
+        !text.contains("\nBcc:"),
+        "no line break from the name: {text}"
+    );
+    let html = mail.subparts[1].get_body().unwrap();
+    assert!(html.contains("&lt;b&gt;EVIL-NET&lt;/b&gt;"), "{html}");
+    assert!(
+        !html.contains("<img") && !html.contains("<b>EVIL"),
+        "{html}"
+    );
+}

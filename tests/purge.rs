@@ -537,3 +537,60 @@ fn rotated_access_logs_are_blanked_and_no_line_is_read_twice() {
         );
     }
 }
+
+#[test]
+fn the_geo_cache_of_an_address_goes_with_it() {
+    let target = "203.0.113.7";
+    let dns = common::geo::Dnsmasq::start(&[
+        (target, "203-0-113-7.dsl.example.net"),
+        ("198.51.100.1", "mail.acme-corp.com"),
+    ]);
+    let site = Site::new(&format!(
+        "[geo]\nasn_db = \"asn.mmdb\"\nreverse_dns = true\nnameserver = \"127.0.0.1:{}\"\n",
+        dns.port
+    ));
+    common::geo::asn_db(
+        &site.dir.path().join("asn.mmdb"),
+        &[
+            ("203.0.113.0/24", 64505, "Example Telecom"),
+            ("198.51.100.0/24", 64500, "ACME-NET"),
+        ],
+    );
+    site.append(
+        "access.log",
+        &[
+            req(target, "/pricing", "-", SAFARI, 5),
+            req("198.51.100.1", "/pricing", "-", FIREFOX, 4),
+        ],
+    );
+    let scan = ok(&site, &["scan", "--json"]);
+    assert_eq!(scan["leads"].as_array().unwrap().len(), 2, "{scan:#}");
+    let state = || -> Value {
+        serde_json::from_slice(&std::fs::read(site.data.join("state.json")).unwrap()).unwrap()
+    };
+    let cached = state()["geo"].to_string();
+    assert!(
+        cached.contains(target) && cached.contains("203-0-113-7.dsl.example.net"),
+        "{cached}"
+    );
+
+    let access = ok(&site, &["purge-ip", target, "--dry-run", "--json"]);
+    assert!(
+        access["state"]["found"].to_string().contains("geo_cache"),
+        "the right of access shows the cached enrichment: {access:#}"
+    );
+    ok(&site, &["purge-ip", target, "--json"]);
+    for (path, bytes) in common::files_under(&site.data) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !names_the_v4_address(&text) && !text.contains("203-0-113-7"),
+            "{} still names it:\n{text}",
+            path.display()
+        );
+    }
+    let cached = state()["geo"].to_string();
+    assert!(
+        cached.contains("mail.acme-corp.com"),
+        "the other lead's stays: {cached}"
+    );
+}
