@@ -76,7 +76,10 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
         log_lines = lines;
     }
     report.state = alerts::erase::erase_state(&mut state.alerts, target, dry);
-    merge(&mut report.state, state.geo.erase(target, dry));
+    merge(
+        &mut report.state,
+        crate::geo::GeoCache::erase_file(data_dir, target, dry)?,
+    );
     let history = alerts::erase::erase_history(data_dir, target, dry)?;
     merge(&mut report.state, history);
     let rollups = erase_rollups(run, &mut state, &keys, target, &mut report)?;

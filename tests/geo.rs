@@ -421,7 +421,5 @@ fn a_missing_or_corrupt_database_is_reported_and_the_lead_goes_out_without_it() 
 }
 
 fn geo_cache(site: &Site) -> String {
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(site.data.join("state.json")).unwrap()).unwrap();
-    state.get("geo").map(Value::to_string).unwrap_or_default()
+    std::fs::read_to_string(site.data.join("geo-cache.json")).unwrap_or_default()
 }

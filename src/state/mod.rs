@@ -64,9 +64,6 @@ pub struct State {
     /// The alert ledger, pending alerts, and how far scans have looked at visits.
     #[serde(default)]
     pub alerts: crate::alerts::AlertState,
-    /// What `[geo]` found of today's and yesterday's leads.
-    #[serde(default, skip_serializing_if = "crate::geo::GeoCache::is_empty")]
-    pub geo: crate::geo::GeoCache,
 }
 
 impl State {

@@ -156,7 +156,10 @@ impl Dnsmasq {
         .arg(format!("--port={port}"));
         for (ip, name) in records {
             let ip: std::net::IpAddr = ip.parse().unwrap();
-            cmd.arg(format!("--ptr-record={},{name}", arpa(ip)));
+            cmd.arg(format!(
+                "--ptr-record={},{name}",
+                arkwatch::geo::dns::arpa(ip)
+            ));
         }
         let child = cmd
             .stdout(Stdio::null())
@@ -207,20 +210,4 @@ fn dnsmasq() -> &'static str {
         .into_iter()
         .find(|p| Path::new(p).exists())
         .unwrap_or("dnsmasq")
-}
-
-fn arpa(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
-        }
-        std::net::IpAddr::V6(v6) => {
-            let mut name = String::new();
-            for byte in v6.octets().iter().rev() {
-                name.push_str(&format!("{:x}.{:x}.", byte & 0xf, byte >> 4));
-            }
-            name + "ip6.arpa"
-        }
-    }
 }

@@ -239,13 +239,25 @@ impl<'a> Scan<'a> {
         if items.is_empty() {
             return items;
         }
-        let Some(mut enricher) = geo::Enricher::open(&config.geo, &mut self.state.geo, today)
-        else {
+        if !config.geo.enabled() {
+            return items;
+        }
+        let data_dir = self.run.data_dir();
+        let mut cache = geo::GeoCache::load(data_dir).unwrap_or_else(|err| {
+            self.report.geo_problems.push(format!("{err:#}"));
+            geo::GeoCache::default()
+        });
+        let addresses: Vec<IpAddr> = items.iter().map(|i| i.journey.ip).collect();
+        let Some(mut enricher) = geo::Enricher::open(&config.geo, &mut cache, today) else {
             return items;
         };
-        let addresses: Vec<IpAddr> = items.iter().map(|i| i.journey.ip).collect();
         let origins = enricher.origins(&addresses);
-        self.report.geo_problems = std::mem::take(&mut enricher.problems);
+        self.report.geo_problems.append(&mut enricher.problems);
+        if !self.dry_run
+            && let Err(err) = cache.save(data_dir)
+        {
+            self.report.geo_problems.push(format!("{err:#}"));
+        }
         let mut kept = Vec::with_capacity(items.len());
         for mut item in items {
             let origin = origins.get(&item.journey.ip).cloned();
