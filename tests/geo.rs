@@ -167,6 +167,21 @@ fn leads_are_named_field_by_field_from_the_databases() {
         .expect(line);
     assert!(company < line.find(ACME).unwrap(), "{line}");
     assert!(geo_cache(&site).contains(ACME), "cached for the day");
+
+    // The day's report names them too, in its hot leads and its alerts sent.
+    let out = site
+        .command()
+        .env("ARKWATCH_NOW", "2026-11-24T08:00:00Z")
+        .args(["report", "daily", "--date", "2026-11-24"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let named: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains(ACME) && l.contains("ACME-NET (AS64500), Berlin, Germany"))
+        .collect();
+    assert_eq!(named.len(), 2, "a hot lead and an alert sent: {report}");
 }
 
 #[test]

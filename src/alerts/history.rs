@@ -27,6 +27,9 @@ pub struct Sent {
     /// The id of the message it went out in.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// Who the lead was (`[geo]`), as the message said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::geo::Origin>,
 }
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -45,6 +48,7 @@ pub fn record(data_dir: &Path, digest: &Digest, at: DateTime<Utc>) -> Result<()>
             summary: format!("{:?} lead, {}, score {}", lead.kind, j.top_tier, j.score)
                 .to_lowercase(),
             message: digest.id.clone(),
+            origin: lead.origin.clone(),
         };
         out.extend(serde_json::to_vec(&line)?);
         out.push(b'\n');
@@ -56,6 +60,7 @@ pub fn record(data_dir: &Path, digest: &Digest, at: DateTime<Utc>) -> Result<()>
             ip: None,
             summary: format!("{:?}: {}", rule.kind, rule.detail).to_lowercase(),
             message: digest.id.clone(),
+            origin: None,
         };
         out.extend(serde_json::to_vec(&line)?);
         out.push(b'\n');

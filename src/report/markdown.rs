@@ -143,9 +143,11 @@ impl Report {
             let visits: usize = j.sessions.iter().map(|s| s.pages.len()).sum();
             let _ = writeln!(
                 out,
-                "{}. {} — {}, {}, score {}, {} in the period{}",
+                "{}. {}{} — {}, {}, score {}, {} in the period{}",
                 i + 1,
                 code(&j.ip.to_string()),
+                self.origin_of(j.ip)
+                    .map_or(String::new(), |h| format!(" ({})", shown(&h))),
                 shown(&j.browser),
                 j.top_tier.words(),
                 j.score,
@@ -213,6 +215,15 @@ impl Report {
         out
     }
 
+    /// Who a lead's address was, as the last alert about it said (`[geo]`).
+    fn origin_of(&self, ip: std::net::IpAddr) -> Option<String> {
+        self.alerts
+            .iter()
+            .rev()
+            .filter(|a| a.sent.ip == Some(ip))
+            .find_map(|a| a.sent.origin.as_ref()?.headline())
+    }
+
     fn alerts_section(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "## Alerts sent ({})\n", self.alerts.len());
@@ -221,8 +232,11 @@ impl Report {
         }
         for line in &self.alerts {
             let a = &line.sent;
-            let who =
+            let mut who =
                 a.ip.map_or(String::new(), |ip| format!(" {}", code(&ip.to_string())));
+            if let Some(h) = a.origin.as_ref().and_then(crate::geo::Origin::headline) {
+                let _ = write!(who, " ({})", shown(&h));
+            }
             let later = line.automated.as_ref().map_or(String::new(), |why| {
                 format!(" (since found automated by the behaviour layer: {why})")
             });
