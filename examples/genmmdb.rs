@@ -8,53 +8,20 @@
 //! has). Records cycle through 1,000 cities, 200 countries and 2,000 networks, one in
 //! ten of them a hosting network.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use serde::Serialize;
+#[path = "support/geolite.rs"]
+mod geolite;
+use geolite::{AsnRecord, CountryRecord, en};
 
-#[derive(Serialize)]
-struct Names {
-    names: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct Country {
-    iso_code: String,
-    names: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct CountryRecord {
-    country: Country,
-}
-
-#[derive(Serialize)]
-struct CityRecord {
-    city: Names,
-    country: Country,
-}
-
-#[derive(Serialize)]
-struct AsnRecord {
-    autonomous_system_number: u32,
-    autonomous_system_organization: String,
-}
-
-fn en(name: String) -> BTreeMap<String, String> {
-    BTreeMap::from([("en".to_string(), name)])
-}
-
-fn country(i: u32) -> Country {
+/// One of 200 countries, with a two-letter code of its own.
+fn country(i: u32) -> geolite::Country {
     let code: String = [b'A' + (i / 26 % 26) as u8, b'A' + (i % 26) as u8]
         .iter()
         .map(|b| *b as char)
         .collect();
-    Country {
-        iso_code: code,
-        names: en(format!("Country {}", i % 200)),
-    }
+    geolite::country(&code, &format!("Country {}", i % 200))
 }
 
 /// Every network of `prefix` bits from 1.0.0.0 to 223.255.255.255, then `2001:db8::/32`.
@@ -112,9 +79,9 @@ fn main() {
     }
     let mut city = mmdb_writer::Writer::new("GeoLite2-City");
     for (i, net) in networks(city_prefix) {
-        let record = CityRecord {
-            city: Names {
-                names: en(format!("City {}", i % 1000)),
+        let record = geolite::CityRecord {
+            city: geolite::Names {
+                names: en(&format!("City {}", i % 1000)),
             },
             country: country(i % 1000 % 200),
         };

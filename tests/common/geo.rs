@@ -2,7 +2,6 @@
 //! writer crate (`mmdb-writer`), in the layouts of GeoLite2 and IPinfo Lite, and a real DNS
 //! server on loopback (Debian's `dnsmasq`) answering PTR questions, stopped when dropped.
 
-use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,33 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct Names {
-    names: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct GeoCountry {
-    iso_code: String,
-    names: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct CountryRecord {
-    country: GeoCountry,
-}
-
-#[derive(Serialize)]
-struct CityRecord {
-    city: Names,
-    country: GeoCountry,
-}
-
-#[derive(Serialize)]
-struct AsnRecord {
-    autonomous_system_number: u32,
-    autonomous_system_organization: String,
-}
+#[path = "../../examples/support/geolite.rs"]
+mod geolite;
+use geolite::{AsnRecord, CountryRecord, country};
 
 #[derive(Serialize)]
 struct IpinfoLite {
@@ -45,17 +20,6 @@ struct IpinfoLite {
     as_domain: String,
     country: String,
     country_code: String,
-}
-
-fn en(name: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("en".to_string(), name.to_string())])
-}
-
-fn country(code: &str, name: &str) -> GeoCountry {
-    GeoCountry {
-        iso_code: code.into(),
-        names: en(name),
-    }
 }
 
 fn write(path: &Path, writer: &mmdb_writer::Writer) {
@@ -79,10 +43,7 @@ pub fn country_db(path: &Path, rows: &[(&str, &str, &str)]) {
 pub fn city_db(path: &Path, rows: &[(&str, &str, &str, &str)]) {
     let mut w = mmdb_writer::Writer::new("GeoLite2-City");
     for (net, city, code, name) in rows {
-        let record = CityRecord {
-            city: Names { names: en(city) },
-            country: country(code, name),
-        };
+        let record = geolite::city(city, code, name);
         w.insert(net.parse::<ipnet::IpNet>().unwrap(), &record)
             .unwrap();
     }
