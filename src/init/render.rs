@@ -121,6 +121,13 @@ exclude_bots = true
 store = "file"
 # store = "redis://127.0.0.1:6379/0"
 
+# Who a lead is, offline: MaxMind DB files (GeoLite2, DB-IP Lite, IPinfo Lite), reverse DNS.
+# [geo]
+# country_db = "/var/lib/GeoIP/GeoLite2-Country.mmdb"
+# city_db = "/var/lib/GeoIP/GeoLite2-City.mmdb"
+# asn_db = "/var/lib/GeoIP/GeoLite2-ASN.mmdb"
+# reverse_dns = true
+
 # Without [smtp], alert messages are written to data_dir/outbox, one mail file each.
 [alerts]
 # to = ["founders@example.com"]
