@@ -151,10 +151,21 @@ impl<'a> Enricher<'a> {
 
     /// The origins of `addresses`: from the cache, else looked up (reverse DNS for all of
     /// them in one go). An address is cached only when every configured lookup answered.
+    /// Keyed by the addresses as given; an IPv4-mapped IPv6 address is looked up as the IPv4
+    /// one (its PTR question is under `in-addr.arpa`).
     pub fn origins(&mut self, addresses: &[IpAddr]) -> HashMap<IpAddr, Origin> {
+        let found = self.canonical_origins(addresses);
+        addresses
+            .iter()
+            .filter_map(|ip| Some((*ip, found.get(&ip.to_canonical())?.clone())))
+            .collect()
+    }
+
+    fn canonical_origins(&mut self, addresses: &[IpAddr]) -> HashMap<IpAddr, Origin> {
+        let addresses: Vec<IpAddr> = addresses.iter().map(IpAddr::to_canonical).collect();
         let mut out = HashMap::new();
         let mut todo = Vec::new();
-        for ip in addresses {
+        for ip in &addresses {
             match self.cache.get(self.day, *ip) {
                 Some(origin) => {
                     out.insert(*ip, origin.clone());
