@@ -123,12 +123,12 @@ TOML
   rm -rf "data-geo-$v"; cp base.log "access-geo-$v.log"
   "$this" --config "geo-$v.toml" scan > /dev/null
 done
-# A tick: 10,000 new lines of today whose tracked pages are read by 64 addresses (genlog's
+# A tick: 10,000 new lines of today whose tracked pages are read by 66 addresses (genlog's
 # other readers of /pricing and /trial read /blog instead), so about 50 new leads.
 cat > tick.sh <<SH
 #!/bin/sh
 "$genlog" --lines 10000 --seed "\$2" --start $today --days 1 --tz-offset +0000 |
-  awk '/"GET \/(pricing|trial)/ { if (!(\$1 in keep)) { if (n < 64) { keep[\$1]; n++ } else sub(/"GET \/(pricing|trial)/, "\"GET /blog") } } { print }' >> "\$1"
+  awk '/"GET \/(pricing|trial)/ { if (!(\$1 in keep)) { if (n < 66) { keep[\$1]; n++ } else sub(/"GET \/(pricing|trial)/, "\"GET /blog") } } { print }' >> "\$1"
 SH
 chmod +x tick.sh
 commands=() prepares=()
