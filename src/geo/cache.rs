@@ -59,10 +59,6 @@ impl GeoCache {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.days.is_empty()
-    }
-
     pub fn get(&self, day: NaiveDate, ip: IpAddr) -> Option<&Origin> {
         self.days.get(&day)?.get(&ip.to_canonical())
     }
@@ -81,10 +77,6 @@ impl GeoCache {
         let before = self.days.len();
         self.days.retain(|day, _| *day >= oldest);
         self.changed |= self.days.len() != before;
-    }
-
-    pub fn len(&self) -> usize {
-        self.days.values().map(BTreeMap::len).sum()
     }
 
     /// `purge-ip`: erases (or, in a dry run, finds) the target's entries in the file.

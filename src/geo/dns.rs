@@ -54,10 +54,6 @@ impl Resolver {
             )
     }
 
-    pub fn server(&self) -> SocketAddr {
-        self.server
-    }
-
     /// Asks for the PTR name of every address. Addresses without an answer (time out, error)
     /// are missing from the result; `failure` then says why.
     pub fn lookup(&mut self, addresses: &[IpAddr]) -> HashMap<IpAddr, Answer> {

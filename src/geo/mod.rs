@@ -113,20 +113,11 @@ pub struct Enricher<'a> {
 }
 
 impl<'a> Enricher<'a> {
-    /// None when `[geo]` configures nothing. Databases are opened here, once per run.
-    pub fn open(config: &'a Geo, cache: &'a mut GeoCache, day: NaiveDate) -> Option<Self> {
-        if !config.enabled() {
-            return None;
-        }
+    /// Opens the databases, once per run (the caller checks that `[geo]` configures any
+    /// lookup).
+    pub fn open(config: &'a Geo, cache: &'a mut GeoCache, day: NaiveDate) -> Self {
         cache.retain(day);
-        let databases: Vec<mmdb::Database> = [
-            ("country", &config.country_db),
-            ("city", &config.city_db),
-            ("asn", &config.asn_db),
-        ]
-        .into_iter()
-        .filter_map(|(role, path)| path.as_ref().map(|p| mmdb::Database::open(role, p)))
-        .collect();
+        let databases = databases(config);
         let problems = databases
             .iter()
             .filter_map(|d| d.error().map(str::to_string))
@@ -139,14 +130,14 @@ impl<'a> Enricher<'a> {
                 Duration::from_millis(config.dns_timeout_ms),
             )
         });
-        Some(Enricher {
+        Enricher {
             config,
             databases,
             resolver,
             cache,
             day,
             problems,
-        })
+        }
     }
 
     /// The origins of `addresses`: from the cache, else looked up (reverse DNS for all of
@@ -233,16 +224,21 @@ impl<'a> Enricher<'a> {
 
 /// Every configured database's health, for `status`.
 pub fn health(config: &Geo) -> Vec<mmdb::Health> {
+    databases(config)
+        .iter()
+        .map(mmdb::Database::health)
+        .collect()
+}
+
+/// Each configured database, opened, in the order their fields are preferred.
+fn databases(config: &Geo) -> Vec<mmdb::Database> {
     [
         ("country", &config.country_db),
         ("city", &config.city_db),
         ("asn", &config.asn_db),
     ]
     .into_iter()
-    .filter_map(|(role, path)| {
-        path.as_ref()
-            .map(|p| mmdb::Database::open(role, p).health())
-    })
+    .filter_map(|(role, path)| path.as_ref().map(|p| mmdb::Database::open(role, p)))
     .collect()
 }
 

@@ -235,22 +235,17 @@ impl<'a> Scan<'a> {
     /// scores those of hosting networks lower.
     fn enrich(&mut self, items: Vec<LeadItem>) -> Vec<LeadItem> {
         let config = self.run.config;
+        if items.is_empty() || !config.geo.enabled() {
+            return items;
+        }
         let today = self.now.with_timezone(&config.timezone).date_naive();
-        if items.is_empty() {
-            return items;
-        }
-        if !config.geo.enabled() {
-            return items;
-        }
         let data_dir = self.run.data_dir();
         let mut cache = geo::GeoCache::load(data_dir).unwrap_or_else(|err| {
             self.report.geo_problems.push(format!("{err:#}"));
             geo::GeoCache::default()
         });
         let addresses: Vec<IpAddr> = items.iter().map(|i| i.journey.ip).collect();
-        let Some(mut enricher) = geo::Enricher::open(&config.geo, &mut cache, today) else {
-            return items;
-        };
+        let mut enricher = geo::Enricher::open(&config.geo, &mut cache, today);
         let origins = enricher.origins(&addresses);
         self.report.geo_problems.append(&mut enricher.problems);
         if !self.dry_run
