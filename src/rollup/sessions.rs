@@ -43,16 +43,19 @@ fn in_place(list: &[Session], s: Session) -> Option<usize> {
     (clear(i.checked_sub(1)) && clear(Some(i + 1))).then_some(i)
 }
 
-/// Adds a session to a sorted list, joining every one within the gap.
+/// Adds a session to a sorted list, joining every one within the gap. The ones it joins are
+/// a run of neighbours, and the rest keep their order (a `swap_remove` here once left the list
+/// unsorted, and the next pageview then judged its neighbours wrong).
 fn join(list: &mut Vec<Session>, mut s: Session) {
-    let mut i = 0;
-    while i < list.len() {
-        if near(list[i], s) {
-            s = union(s, list.swap_remove(i));
-        } else {
-            i += 1;
+    // In order, `s` only ever grows over the run it joins: the session before the run is
+    // further than the gap from the run's first, and so from `s`.
+    list.retain(|o| {
+        let joined = near(*o, s);
+        if joined {
+            s = union(s, *o);
         }
-    }
+        !joined
+    });
     let at = list.partition_point(|o| o.0 < s.0);
     list.insert(at, s);
 }
@@ -176,6 +179,26 @@ mod tests {
         s.add((1800, 1800, 1));
         s.add((3500, 3500, 1));
         assert_eq!(s, Sessions::One((0, 10_000, 8)));
+    }
+
+    /// Regression: joining two sessions reordered the rest (`swap_remove`), and a later
+    /// pageview between two of them was then not joined with both.
+    #[test]
+    fn sessions_stay_in_order_when_a_pageview_joins_two() {
+        let mut s = Sessions::view(0);
+        for t in [3000, 6000, 9000] {
+            s.add((t, t, 1));
+        }
+        s.add((1500, 1500, 1));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            [(0, 3000, 3), (6000, 6000, 1), (9000, 9000, 1)]
+        );
+        s.add((7500, 7500, 1));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            [(0, 3000, 3), (6000, 9000, 3)]
+        );
     }
 
     #[test]
