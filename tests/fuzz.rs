@@ -97,7 +97,7 @@ proptest! {
         data.push(b'\n');
         let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
         let report = folder.fold(&Chunk { data, offset: 0, oversized: false }, "a.log");
-        for (_, delta) in folder.deltas {
+        for (_, delta) in folder.finish() {
             let mut day = TrafficDay::default();
             day.absorb(delta);
             let _ = day.sessions_and_bounces();

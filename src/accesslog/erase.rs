@@ -76,9 +76,10 @@ pub fn erase(
             };
             let report = folder.fold(&chunk, &log.path.display().to_string());
             lines.malformed += report.leading_malformed;
-            lines.visits.extend(report.visits);
+            let visits = report.visits.iter().map(|(day, line)| (day, line.to_vec()));
+            lines.visits.extend(visits);
         }
-        for (day, delta) in folder.deltas {
+        for (day, delta) in folder.finish() {
             lines.days.entry(day).or_default().merge(delta);
         }
     }

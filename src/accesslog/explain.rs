@@ -188,7 +188,7 @@ fn read(
                 .or_default()
                 .push(f.request);
         }
-        for (day, delta) in folder.deltas {
+        for (day, delta) in folder.finish() {
             read.deltas.entry(day).or_default().merge(delta);
         }
     }

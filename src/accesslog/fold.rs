@@ -9,25 +9,50 @@ use std::net::IpAddr;
 
 use foldhash::HashMap;
 use memchr::memchr;
-use serde::Serialize;
 
 use super::chunks::Chunk;
 use super::classify::{self, BotList, Classifier, RequestKind};
 use super::parser::{self, Malformed, Parser, Request};
+use super::visit_json::VisitRecord;
 use super::visitor_cache::VisitorCache;
 use crate::config::{ClientIp, Config};
 use crate::day::DayResolver;
 use crate::log_format::Escape;
 use crate::page_tier::PageTier;
-use crate::rollup::conduct::Conduct;
+use crate::rollup::conduct::Counted;
 use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::{DayDelta, status_class};
 
 use crate::log_format::LogFormat;
 
-/// Bytes reserved for a visit line: a visit with a browser's User-Agent, a referrer and a
-/// few query parameters is 400 to 600.
-const VISIT_LINE_CAPACITY: usize = 640;
+/// A chunk's visits in line order, each with its local day, as JSON lines in one buffer
+/// (serialised on the folding thread, so the thread that writes them only copies bytes; one
+/// buffer, since an allocation per visit, freed on another thread, was a twentieth of the run).
+#[derive(Default)]
+pub struct VisitLines {
+    bytes: Vec<u8>,
+    /// Each visit's day and the end of its line in `bytes`.
+    ends: Vec<(i32, usize)>,
+}
+
+impl VisitLines {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each visit's day and line (with its newline).
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e.1));
+        self.ends
+            .iter()
+            .zip(starts)
+            .map(|(&(day, end), start)| (day, &self.bytes[start..end]))
+    }
+}
 
 /// At most this many malformed lines are kept as samples per chunk (the summary keeps fewer).
 const SAMPLES_PER_CHUNK: usize = 5;
@@ -52,9 +77,7 @@ pub struct ChunkReport {
     pub statics: u64,
     pub ignored: u64,
     pub by_tier: [u64; 3],
-    /// Visits in line order, each with its local day, as JSON lines (serialised here, on the
-    /// folding thread, so the thread that writes them only copies bytes).
-    pub visits: Vec<(i32, Vec<u8>)>,
+    pub visits: VisitLines,
     pub samples: Vec<Sample>,
     /// Malformed lines before the chunk's first parsed line: their day is the day of the line
     /// before them, which only the caller knows.
@@ -79,8 +102,9 @@ pub struct Folder<'c> {
     /// Whether the behaviour layer is on: each visitor's conduct is then kept.
     behaviour: bool,
     visitors: VisitorCache,
-    /// Day deltas of the days this folder's latest chunks held.
-    pub deltas: HashMap<i32, DayDelta>,
+    /// Day deltas of the days this folder's latest chunks held; what the behaviour layer
+    /// counted is added up by visitor when a day is handed over ([`DayDelta::compact`]).
+    deltas: HashMap<i32, DayDelta>,
 }
 
 impl<'c> Folder<'c> {
@@ -119,6 +143,9 @@ impl<'c> Folder<'c> {
             return report;
         }
         let data = &chunk.data;
+        // Room for the visits of a chunk of them and more: growing from empty by doubling was
+        // a tenth of the fold in reallocations (pages never written cost nothing).
+        report.visits.bytes.reserve(data.len() / 2);
         let mut start = 0;
         let mut index = 0u64;
         while start < data.len() {
@@ -142,12 +169,21 @@ impl<'c> Folder<'c> {
         {
             let done: Vec<i32> = self.deltas.keys().copied().filter(|d| *d < first).collect();
             for day in done {
-                if let Some(delta) = self.deltas.remove(&day) {
+                if let Some(mut delta) = self.deltas.remove(&day) {
+                    delta.compact(self.keys, day);
                     report.done.push((day, delta));
                 }
             }
         }
         report
+    }
+
+    /// The deltas of the days folded since the last hand-over, complete.
+    pub fn finish(mut self) -> HashMap<i32, DayDelta> {
+        for (day, delta) in &mut self.deltas {
+            delta.compact(self.keys, *day);
+        }
+        self.deltas
     }
 
     fn line(
@@ -205,15 +241,11 @@ impl<'c> Folder<'c> {
                 return;
             }
         }
-        // The key costs two keyed hashes: a request that is no pageview needs it only for the
-        // behaviour layer.
-        let key = self
-            .behaviour
-            .then(|| self.visitors.key(self.keys, ip, agent.hash, day));
-        if not_a_pageview(&self.classifier, key, delta, report, &req) {
+        let counted = self.behaviour.then_some((ip, agent.hash));
+        if not_a_pageview(&self.classifier, counted, delta, report, &req) {
             return;
         }
-        let visitor = key.unwrap_or_else(|| self.visitors.key(self.keys, ip, agent.hash, day));
+        let visitor = self.visitors.key(self.keys, ip, agent.hash, day);
 
         delta.pageviews += 1;
         // Seconds from the day's UTC midnight: in range for any time of the day, whatever the
@@ -234,14 +266,15 @@ impl<'c> Folder<'c> {
             return;
         };
         if self.behaviour {
-            delta.conduct.entry(visitor).or_default().tiers[tier.index()] += 1;
+            delta.counted.push((ip, agent.hash, Counted::Tier(tier)));
         }
         let t = &mut delta.tiers[tier.index()];
         t.visits += 1;
         t.visitors.insert(visitor);
         report.by_tier[tier.index()] += 1;
-        let line = self.visit_line(&req, &path, tier, ip, source, offset);
-        report.visits.push((day, line));
+        let visits = &mut report.visits;
+        self.visit_line(&req, &path, tier, ip, source, offset, &mut visits.bytes);
+        visits.ends.push((day, visits.bytes.len()));
     }
 
     fn client(&self, req: &Request<'_>) -> Option<IpAddr> {
@@ -269,8 +302,9 @@ impl<'c> Folder<'c> {
         }
     }
 
-    /// The visit's line for the store, serialised from borrowed fields: a tenth of all lines
-    /// may be visits, and owned copies of each field were a tenth of the run.
+    /// Appends the visit's line for the store to `line`, serialised from borrowed fields: a
+    /// tenth of all lines may be visits, and owned copies of each field were a tenth of the run.
+    #[allow(clippy::too_many_arguments)] // the request's parts the record borrows, and where to
     fn visit_line(
         &self,
         req: &Request<'_>,
@@ -279,7 +313,8 @@ impl<'c> Folder<'c> {
         ip: IpAddr,
         source: &str,
         offset: u64,
-    ) -> Vec<u8> {
+        line: &mut Vec<u8>,
+    ) {
         let record = VisitRecord {
             time: req.time.to_datetime(),
             path: String::from_utf8_lossy(path),
@@ -292,20 +327,16 @@ impl<'c> Folder<'c> {
             source,
             offset,
         };
-        // Sized for a typical visit up front: growing from empty by doubling was a tenth of
-        // the fold in reallocations.
-        let mut line = Vec::with_capacity(VISIT_LINE_CAPACITY);
-        serde_json::to_writer(&mut line, &record).expect("a visit always serialises");
-        line.push(b'\n');
-        line
+        record.write(line);
     }
 }
 
-/// Counts a request that is no pageview (an asset, `robots.txt`, a `HEAD`, a 404), in the
-/// day and in the visitor's conduct; `false` for a pageview, which the caller counts.
+/// Counts a request that is no pageview (an asset, `robots.txt`, a `HEAD`, a 404) in the day
+/// and, when the behaviour layer gives the visitor's address and User-Agent hash, for the
+/// visitor; `false` for a pageview, which the caller counts.
 fn not_a_pageview(
     classifier: &Classifier<'_>,
-    visitor: Option<u64>,
+    visitor: Option<(IpAddr, u64)>,
     delta: &mut DayDelta,
     report: &mut ChunkReport,
     req: &Request<'_>,
@@ -315,42 +346,19 @@ fn not_a_pageview(
         delta.static_hits += 1;
         report.statics += 1;
     }
-    if kind == RequestKind::Pageview {
-        // A pageview is in the sessions; no record is made for it.
-        return false;
-    }
-    if let Some(c) = conduct(&mut delta.conduct, visitor) {
-        match kind {
-            RequestKind::Asset => c.assets += 1,
-            RequestKind::RobotsTxt => c.robots += 1,
-            RequestKind::Head => c.heads += 1,
-            RequestKind::NotAVisit => c.others += 1,
-            RequestKind::Pageview => {}
-        }
+    let counted = match kind {
+        RequestKind::Pageview => return false,
+        RequestKind::Asset => Counted::Asset,
+        RequestKind::RobotsTxt => Counted::RobotsTxt,
+        RequestKind::Head => Counted::Head,
+        RequestKind::NotAVisit => Counted::Other,
+    };
+    // Counted by address and User-Agent, without the visitor's key: that costs two keyed
+    // hashes, paid once per visitor when the day is handed over.
+    if let Some((ip, agent)) = visitor {
+        delta.counted.push((ip, agent, counted));
     }
     true
-}
-
-/// The visitor's record of the day, when the behaviour layer keeps one (and so gave its key).
-fn conduct(all: &mut HashMap<u64, Conduct>, visitor: Option<u64>) -> Option<&mut Conduct> {
-    visitor.map(|v| all.entry(v).or_default())
-}
-
-/// [`Visit`]'s shape, borrowing instead of owning; a test checks the two agree.
-#[derive(Serialize)]
-struct VisitRecord<'a> {
-    time: chrono::DateTime<chrono::FixedOffset>,
-    path: Cow<'a, str>,
-    tier: PageTier,
-    ip: IpAddr,
-    user_agent: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    referrer: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    query: BTreeMap<String, String>,
-    status: u16,
-    source: &'a str,
-    offset: u64,
 }
 
 /// A logged value as text: server escapes undone, invalid UTF-8 replaced.
@@ -454,7 +462,16 @@ mod tests {
         let folder = Folder::new(&config, &format, ClientIp::RemoteAddr, &bots, &keys);
         let path = decode_path(req.path, format.escape);
         let ip = classify::parse_ip(req.remote_addr).unwrap();
-        let json = folder.visit_line(&req, &path, PageTier::Hot, ip, "/var/log/a.log", 42);
+        let mut json = Vec::new();
+        folder.visit_line(
+            &req,
+            &path,
+            PageTier::Hot,
+            ip,
+            "/var/log/a.log",
+            42,
+            &mut json,
+        );
         let visit: Visit = serde_json::from_slice(&json).unwrap();
         assert_eq!(visit.path, "/pricing/é");
         assert_eq!(visit.user_agent, "UA \"q\" é");

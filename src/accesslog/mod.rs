@@ -19,4 +19,5 @@ pub mod servers;
 pub mod summary;
 pub mod tailer;
 pub mod time;
+mod visit_json;
 pub mod visitor_cache;

@@ -252,7 +252,7 @@ fn read_plan(
             pool.give(chunk.data);
             run.apply(&mut file, report)
         })?;
-        run.absorb(folder.deltas);
+        run.absorb(folder.finish());
         end
     };
     run.summary.files.push(FileSummary {
@@ -338,8 +338,8 @@ impl RunFold<'_> {
         s.by_tier.hot += report.by_tier[1];
         s.by_tier.warm += report.by_tier[2];
         s.visits_recorded += report.visits.len() as u64;
-        for (day, line) in &report.visits {
-            self.writer.append_line(day::to_date(*day), line)?;
+        for (day, line) in report.visits.iter() {
+            self.writer.append_line(day::to_date(day), line)?;
         }
         file.lines += report.lines;
         if report.last_day.is_some() {
@@ -394,7 +394,7 @@ fn fold_parallel(
                             break;
                         }
                     }
-                    folder.deltas
+                    folder.finish()
                 })
             })
             .collect();

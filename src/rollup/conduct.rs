@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::bots::Category;
 use super::sessions::Sessions;
 use crate::config::Behaviour;
+use crate::page_tier::PageTier;
 
 /// One visitor's requests of a day that passed the User-Agent layers, by kind. Pageviews are
 /// the visitor's sessions (see [`Sessions`]).
@@ -24,7 +25,30 @@ pub struct Conduct {
     pub tiers: [u32; 3],
 }
 
+/// One request the behaviour layer counts, by the count it adds to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    Asset,
+    Head,
+    RobotsTxt,
+    Other,
+    /// A visit of a tracked page.
+    Tier(PageTier),
+}
+
 impl Conduct {
+    /// Counts one request.
+    pub fn count(&mut self, what: Counted) {
+        let n = match what {
+            Counted::Asset => &mut self.assets,
+            Counted::Head => &mut self.heads,
+            Counted::RobotsTxt => &mut self.robots,
+            Counted::Other => &mut self.others,
+            Counted::Tier(t) => &mut self.tiers[t.index()],
+        };
+        *n = n.saturating_add(1);
+    }
+
     pub fn add(&mut self, other: &Conduct) {
         self.assets = self.assets.saturating_add(other.assets);
         self.heads = self.heads.saturating_add(other.heads);

@@ -4,6 +4,7 @@
 //! [`super::files`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -12,8 +13,9 @@ use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::bots::{Category, Layer};
-use super::conduct::{self, Conduct, Finding};
+use super::conduct::{self, Conduct, Counted, Finding};
 use super::files::{DayFiles, Generations};
+use super::keys::VisitorKeys;
 use crate::config::Behaviour;
 use crate::page_tier::PageTier;
 
@@ -297,8 +299,14 @@ pub struct DayDelta {
     /// Bot hits by [`Layer::index`] and by [`Category::index`].
     pub bot_layers: [u64; 3],
     pub bot_categories: [u64; 8],
-    /// Per visitor key, for the behaviour layer (only when it is on).
-    pub conduct: HashMap<u64, Conduct>,
+    /// What the behaviour layer counts (only when it is on), as the hot path saw it: by
+    /// address and User-Agent hash, one entry per request. Appending is all the hot path does:
+    /// a lookup per asset in a map of the day's visitors (which does not stay in a core's
+    /// cache), and the visitor's key, were a tenth of the ingestion.
+    /// [`DayDelta::compact`] turns them into `conduct`.
+    pub counted: Vec<(IpAddr, u64, Counted)>,
+    /// Per visitor key, in key order, one record each: the behaviour layer's counts.
+    pub conduct: Vec<(u64, Conduct)>,
 }
 
 #[derive(Default)]
@@ -316,6 +324,33 @@ impl DayDelta {
                 e.insert(Sessions::view(at));
             }
         }
+    }
+
+    /// Adds up what was counted into one record per visitor, in the order of their keys (the
+    /// delta is of day `day`). Done on the folding threads, so that the day's map takes one
+    /// record per visitor.
+    pub fn compact(&mut self, keys: &VisitorKeys, day: i32) {
+        // Sorted, a visitor's requests are a run: one key each, and no map.
+        self.counted
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        for run in self.counted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let mut c = Conduct::default();
+            for (_, _, what) in run {
+                c.count(*what);
+            }
+            let (ip, agent, _) = run[0];
+            self.conduct.push((keys.visitor(ip, agent, day), c));
+        }
+        self.counted = Vec::new();
+        // A day compacted before (a late line of it) adds to the records it has.
+        self.conduct.sort_unstable_by_key(|r| r.0);
+        self.conduct.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1.add(&next.1);
+            }
+            same
+        });
     }
 
     /// Folds another delta of the same day into this one.
@@ -354,9 +389,8 @@ impl DayDelta {
         for (a, b) in self.bot_categories.iter_mut().zip(other.bot_categories) {
             *a += b;
         }
-        for (visitor, c) in other.conduct {
-            self.conduct.entry(visitor).or_default().add(&c);
-        }
+        self.counted.extend(other.counted);
+        self.conduct.extend(other.conduct);
     }
 }
 
