@@ -132,6 +132,10 @@ impl TrafficDay {
 
     /// Adds what one run saw of this day.
     pub fn absorb(&mut self, delta: DayDelta) {
+        debug_assert!(
+            delta.counted.is_empty(),
+            "a delta reaches its day compacted (Folder::finish)"
+        );
         self.hits += delta.hits;
         self.bytes += delta.bytes;
         self.pageviews += delta.pageviews;
