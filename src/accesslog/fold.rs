@@ -27,7 +27,7 @@ use crate::log_format::LogFormat;
 
 /// A chunk's visits in line order, each with its local day, as JSON lines in one buffer
 /// (serialised on the folding thread, so the thread that writes them only copies bytes; one
-/// buffer, since an allocation per visit, freed on another thread, was a twentieth of the run).
+/// buffer rather than an allocation per visit, freed on another thread).
 #[derive(Default)]
 pub struct VisitLines {
     bytes: Vec<u8>,
@@ -143,8 +143,8 @@ impl<'c> Folder<'c> {
             return report;
         }
         let data = &chunk.data;
-        // Room for the visits of a chunk of them and more: growing from empty by doubling was
-        // a tenth of the fold in reallocations (pages never written cost nothing).
+        // Room for a chunk of nothing but visits and more, so the buffer is not grown by
+        // doubling (pages never written cost nothing).
         report.visits.bytes.reserve(data.len() / 2);
         let mut start = 0;
         let mut index = 0u64;

@@ -1,9 +1,10 @@
 //! A visit's line for the visits store, written from the request's borrowed fields. The hot
 //! path writes one per tracked pageview; the strings in it (User-Agent, path, referrer) nearly
 //! never need escaping, so they are checked eight bytes at a time and copied, and only a string
-//! that needs escaping goes through `serde_json`, byte for byte what it would write. The
-//! benchmark in `scripts/bench.sh` measured the difference; `serde_json` scans a string a byte
-//! at a time, which was a twentieth of the ingestion.
+//! that needs escaping goes through `serde_json`, byte for byte what it would write.
+//! `serde_json` scans a string a byte at a time: that was a twentieth of the ingestion's
+//! instructions (61 M of 1,170 M on a 200k-line log, cachegrind), and this writer made the
+//! 1M-line ingestion about 3% faster in interleaved runs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
