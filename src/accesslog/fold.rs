@@ -44,6 +44,11 @@ impl VisitLines {
         self.ends.is_empty()
     }
 
+    fn push(&mut self, day: i32, record: &VisitRecord<'_>) {
+        record.write(&mut self.bytes);
+        self.ends.push((day, self.bytes.len()));
+    }
+
     /// Each visit's day and line (with its newline).
     pub fn iter(&self) -> impl Iterator<Item = (i32, &[u8])> {
         let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e.1));
@@ -272,9 +277,8 @@ impl<'c> Folder<'c> {
         t.visits += 1;
         t.visitors.insert(visitor);
         report.by_tier[tier.index()] += 1;
-        let visits = &mut report.visits;
-        self.visit_line(&req, &path, tier, ip, source, offset, &mut visits.bytes);
-        visits.ends.push((day, visits.bytes.len()));
+        let record = self.visit_record(&req, &path, tier, ip, source, offset);
+        report.visits.push(day, &record);
     }
 
     fn client(&self, req: &Request<'_>) -> Option<IpAddr> {
@@ -302,20 +306,18 @@ impl<'c> Folder<'c> {
         }
     }
 
-    /// Appends the visit's line for the store to `line`, serialised from borrowed fields: a
-    /// tenth of all lines may be visits, and owned copies of each field were a tenth of the run.
-    #[allow(clippy::too_many_arguments)] // the request's parts the record borrows, and where to
-    fn visit_line(
+    /// The visit's record for the store, borrowing the request's fields: a tenth of all lines
+    /// may be visits, and owned copies of each field were a tenth of the run.
+    fn visit_record<'r>(
         &self,
-        req: &Request<'_>,
-        path: &[u8],
+        req: &Request<'r>,
+        path: &'r [u8],
         tier: PageTier,
         ip: IpAddr,
-        source: &str,
+        source: &'r str,
         offset: u64,
-        line: &mut Vec<u8>,
-    ) {
-        let record = VisitRecord {
+    ) -> VisitRecord<'r> {
+        VisitRecord {
             time: req.time.to_datetime(),
             path: String::from_utf8_lossy(path),
             tier,
@@ -326,8 +328,7 @@ impl<'c> Folder<'c> {
             status: req.status,
             source,
             offset,
-        };
-        record.write(line);
+        }
     }
 }
 
@@ -463,15 +464,9 @@ mod tests {
         let path = decode_path(req.path, format.escape);
         let ip = classify::parse_ip(req.remote_addr).unwrap();
         let mut json = Vec::new();
-        folder.visit_line(
-            &req,
-            &path,
-            PageTier::Hot,
-            ip,
-            "/var/log/a.log",
-            42,
-            &mut json,
-        );
+        folder
+            .visit_record(&req, &path, PageTier::Hot, ip, "/var/log/a.log", 42)
+            .write(&mut json);
         let visit: Visit = serde_json::from_slice(&json).unwrap();
         assert_eq!(visit.path, "/pricing/é");
         assert_eq!(visit.user_agent, "UA \"q\" é");

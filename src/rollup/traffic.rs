@@ -309,7 +309,8 @@ pub struct DayDelta {
     /// cache), and the visitor's key, were a tenth of the ingestion.
     /// [`DayDelta::compact`] turns them into `conduct`.
     pub counted: Vec<(IpAddr, u64, Counted)>,
-    /// Per visitor key, in key order, one record each: the behaviour layer's counts.
+    /// Per visitor key: the behaviour layer's counts, one record per visitor and compacted
+    /// part (merged deltas keep each part's; [`TrafficDay::absorb`] adds them up).
     pub conduct: Vec<(u64, Conduct)>,
 }
 
@@ -330,13 +331,11 @@ impl DayDelta {
         }
     }
 
-    /// Adds up what was counted into one record per visitor, in the order of their keys (the
-    /// delta is of day `day`). Done on the folding threads, so that the day's map takes one
-    /// record per visitor.
+    /// Adds up what was counted into one record per visitor (the delta is of day `day`). Done
+    /// on the folding threads, so that the day's map takes one record per visitor.
     pub fn compact(&mut self, keys: &VisitorKeys, day: i32) {
         // Sorted, a visitor's requests are a run: one key each, and no map.
-        self.counted
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        self.counted.sort_unstable_by_key(|r| (r.0, r.1));
         for run in self.counted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let mut c = Conduct::default();
             for (_, _, what) in run {
@@ -346,15 +345,6 @@ impl DayDelta {
             self.conduct.push((keys.visitor(ip, agent, day), c));
         }
         self.counted = Vec::new();
-        // A day compacted before (a late line of it) adds to the records it has.
-        self.conduct.sort_unstable_by_key(|r| r.0);
-        self.conduct.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                kept.1.add(&next.1);
-            }
-            same
-        });
     }
 
     /// Folds another delta of the same day into this one.
