@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod geo;
 pub mod health;
 pub mod init;
+pub mod links;
 pub mod log_format;
 pub mod metrics;
 pub mod net;

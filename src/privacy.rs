@@ -18,7 +18,7 @@ use crate::erase::{Erased, Target};
 use crate::pipeline::Run;
 use crate::rollup::keys::VisitorKeys;
 use crate::state::{SCHEMA_VERSION, State};
-use crate::{alerts, events, fsutil, notify, rollup, verify, visits};
+use crate::{alerts, events, fsutil, links, notify, rollup, verify, visits};
 
 #[derive(Debug, Default, Serialize)]
 pub struct PurgeReport {
@@ -30,6 +30,8 @@ pub struct PurgeReport {
     pub state: Erased,
     pub outbox: Erased,
     pub rollups: Erased,
+    /// Users linked to the address, and the events that saw them there.
+    pub links: Erased,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_logs: Option<Erased>,
     /// Things the user should know (the live access log holds the address, say).
@@ -69,6 +71,7 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     let (erased, visits_removed) = visits::erase::erase(data_dir, target, dry)?;
     report.visits = erased;
     report.outbox = notify::outbox::erase(config, target, dry)?;
+    report.links = links::erase::erase_address(data_dir, target, dry)?;
     let mut log_lines = accesslog::erase::ErasedLines::default();
     if opts.include_access_logs {
         let (erased, lines) = erase_access_logs(run, &mut state, &keys, target, dry)?;
@@ -84,16 +87,7 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     merge(&mut report.state, history);
     let rollups = erase_rollups(run, &mut state, &keys, target, &mut report)?;
     let rollups_written = rollups.written;
-    if let ipnet::IpNet::V6(_) = target.net
-        && !target.single()
-    {
-        report.notes.push(
-            "visitor keys of an IPv6 network are found only for the addresses arkwatch \
-             recorded elsewhere (a keyed hash cannot be reversed, and a /64 cannot be \
-             enumerated)"
-                .to_string(),
-        );
-    }
+    report.notes.extend(network_note(target));
     let mut notes = Vec::new();
     for erased in stores(&mut report) {
         notes.append(&mut erased.notes);
@@ -130,6 +124,15 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
     Ok(report)
 }
 
+/// What an IPv6 network's purge cannot promise.
+fn network_note(target: &Target) -> Option<String> {
+    (matches!(target.net, ipnet::IpNet::V6(_)) && !target.single()).then(|| {
+        "visitor keys of an IPv6 network are found only for the addresses arkwatch recorded \
+         elsewhere (a keyed hash cannot be reversed, and a /64 cannot be enumerated)"
+            .to_string()
+    })
+}
+
 /// Every store's part of a report.
 fn stores(report: &mut PurgeReport) -> Vec<&mut Erased> {
     let mut all = vec![
@@ -138,6 +141,7 @@ fn stores(report: &mut PurgeReport) -> Vec<&mut Erased> {
         &mut report.state,
         &mut report.outbox,
         &mut report.rollups,
+        &mut report.links,
     ];
     if let Some(logs) = &mut report.access_logs {
         all.push(logs);
@@ -251,6 +255,7 @@ fn audit(
         stores.insert("state", r.state.records);
         stores.insert("outbox", r.outbox.records);
         stores.insert("rollups", r.rollups.records);
+        stores.insert("links", r.links.records);
         if let Some(logs) = &r.access_logs {
             stores.insert("access_logs", logs.records);
         }

@@ -81,10 +81,18 @@ fn human(r: &PurgeReport) -> String {
     row("state", &r.state);
     row("outbox", &r.outbox);
     row("rollups", &r.rollups);
+    row("links", &r.links);
     if let Some(logs) = &r.access_logs {
         row("access logs", logs);
     }
-    for erased in [&r.visits, &r.events, &r.state, &r.outbox, &r.rollups]
+    for erased in [
+        &r.visits,
+        &r.events,
+        &r.state,
+        &r.outbox,
+        &r.rollups,
+        &r.links,
+    ]
         .into_iter()
         .chain(r.access_logs.as_ref())
     {

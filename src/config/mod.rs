@@ -26,7 +26,7 @@ pub use filters::{
     AccessLog, Behaviour, ClientIp, DEFAULT_STATIC_EXTENSIONS, Filters, default_pages,
 };
 pub use geo::{Geo, IgnoredNetwork};
-pub use sections::{Dashboard, MetricsConfig, Retention};
+pub use sections::{Dashboard, LeadsConfig, MetricsConfig, Retention};
 pub use smtp::{Smtp, SmtpSecurity};
 
 use crate::exit::Fatal;
@@ -54,6 +54,7 @@ pub struct Config {
     pub retention: Retention,
     pub metrics: MetricsConfig,
     pub dashboard: Dashboard,
+    pub leads: LeadsConfig,
     /// None: messages go to the outbox (`data_dir/outbox`) as `.eml` files.
     pub smtp: Option<Smtp>,
     /// The chat and webhook channels, in the file's order (email is always there besides).
@@ -160,7 +161,9 @@ impl Config {
         }
         check_metrics(&raw.metrics, &bad)?;
         let dashboard = raw.dashboard.validate(&resolve, &bad)?;
+        let leads = raw.leads.validate(&bad)?;
         Ok(Config {
+            leads,
             alerts,
             retention,
             dashboard,

@@ -12,7 +12,7 @@ use super::channels::RawChannel;
 use super::events::RawEvents;
 use super::filters::{RawAccessLog, RawFilters};
 use super::geo::RawGeo;
-use super::sections::{Dashboard, MetricsConfig, Retention};
+use super::sections::{Dashboard, LeadsConfig, MetricsConfig, Retention};
 use super::smtp::RawSmtp;
 use crate::page_tier::PageTier;
 
@@ -43,6 +43,8 @@ pub struct RawConfig {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub dashboard: Dashboard,
+    #[serde(default)]
+    pub leads: LeadsConfig,
     pub smtp: Option<RawSmtp>,
     #[serde(default)]
     pub channel: Vec<RawChannel>,

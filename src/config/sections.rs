@@ -95,3 +95,36 @@ impl Default for Dashboard {
         }
     }
 }
+
+/// `[leads]`: how product users are linked to visitors, and what an alerted lead's outcome
+/// tells.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeadsConfig {
+    /// An event with an address links its user to a visitor seen at that address (and
+    /// browser) in the visits of this many days before it.
+    pub link_days: u32,
+    /// The next digest says when a lead alerted earlier converts.
+    pub outcomes: bool,
+    /// … and when it registers.
+    pub outcome_registration: bool,
+}
+
+impl Default for LeadsConfig {
+    fn default() -> Self {
+        LeadsConfig {
+            link_days: 14,
+            outcomes: true,
+            outcome_registration: false,
+        }
+    }
+}
+
+impl LeadsConfig {
+    pub(super) fn validate(self, bad: &super::Bad<'_>) -> anyhow::Result<LeadsConfig> {
+        if !(1..=365).contains(&self.link_days) {
+            return Err(bad.at("leads.link_days", "must be 1 to 365"));
+        }
+        Ok(self)
+    }
+}

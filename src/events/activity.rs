@@ -13,6 +13,10 @@ pub fn add_event(day: &mut ActivityDay, event: &Event) -> Result<bool, Overflow>
         day.unknown = day.unknown.saturating_add(1);
         return Ok(false);
     }
+    // An identify only links a user to a visitor (see `links`).
+    if let EventKind::Identify = event.kind {
+        return Ok(false);
+    }
     day.events = day.events.saturating_add(1);
     match &event.kind {
         EventKind::Registration => day.registrations = day.registrations.saturating_add(1),
@@ -46,6 +50,7 @@ pub fn add_event(day: &mut ActivityDay, event: &Event) -> Result<bool, Overflow>
         }
         EventKind::Conversion { .. }
         | EventKind::Cancellation { .. }
+        | EventKind::Identify
         | EventKind::Unknown { .. } => {}
     }
     Ok(true)

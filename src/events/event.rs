@@ -168,6 +168,8 @@ pub struct Event {
     pub time: DateTime<Utc>,
     pub user: String,
     pub ip: Option<IpAddr>,
+    /// The browser the producer saw (with `ip`, it links the user to that visitor only).
+    pub user_agent: Option<String>,
     pub kind: EventKind,
 }
 
@@ -199,6 +201,9 @@ pub enum EventKind {
         message: Option<String>,
         command: Option<String>,
     },
+    /// The app saw this user at `ip` (and `user_agent`): it links them to that visitor, and
+    /// means nothing else (no activity, no change to the user).
+    Identify,
     /// A type arkwatch does not know: kept in the store, counted, left out of metrics.
     Unknown {
         kind: String,
@@ -214,6 +219,7 @@ pub const TYPES: &[&str] = &[
     "trial_started",
     "api_call",
     "error",
+    "identify",
 ];
 
 /// Why an entry could not be read as an event.
@@ -251,6 +257,8 @@ pub const MAX_AMOUNT_SCALE: u32 = 10;
 pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
 /// The longest identifier (user, type, plan, provider, name, command), in bytes.
 pub const MAX_NAME: usize = 256;
+/// The longest User-Agent an event may carry, in bytes (real ones stay under 1 KB).
+pub const MAX_AGENT: usize = 4096;
 /// An error message is kept to this many characters.
 const MAX_MESSAGE: usize = 500;
 /// Event times must lie in [2000-01-01, 2100-01-01).
@@ -329,6 +337,7 @@ impl Event {
             time: f.time(entry.id).map_err(bad)?,
             user: user.to_string(),
             ip: f.ip().map_err(bad)?,
+            user_agent: f.user_agent.map(str::to_string),
             kind: f.event_kind(kind_name).map_err(bad)?,
         })
     }
@@ -348,6 +357,7 @@ impl<'a> Fields<'a> {
                 "user" => &mut f.user,
                 "ts" => &mut f.ts,
                 "ip" => &mut f.ip,
+                "user_agent" => &mut f.user_agent,
                 "name" => &mut f.name,
                 "plan" => &mut f.plan,
                 "mrr" => &mut f.mrr,
@@ -375,6 +385,9 @@ impl<'a> Fields<'a> {
             if value.is_some_and(|v| v.len() > MAX_NAME) {
                 return Err(format!("{name} is longer than {MAX_NAME} bytes"));
             }
+        }
+        if self.user_agent.is_some_and(|v| v.len() > MAX_AGENT) {
+            return Err(format!("user_agent is longer than {MAX_AGENT} bytes"));
         }
         Ok(())
     }
@@ -406,6 +419,7 @@ impl<'a> Fields<'a> {
             |field: &str, v: Option<&str>| text(v).ok_or_else(|| format!("{field} is missing"));
         Ok(match kind_name {
             "registration" => EventKind::Registration,
+            "identify" => EventKind::Identify,
             "command" => EventKind::Command {
                 name: required("name", self.name)?,
             },
@@ -449,6 +463,7 @@ struct Fields<'a> {
     user: Option<&'a str>,
     ts: Option<&'a str>,
     ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
     name: Option<&'a str>,
     plan: Option<&'a str>,
     mrr: Option<&'a str>,

@@ -37,6 +37,8 @@ pub struct FoldSummary {
     pub days: BTreeSet<NaiveDate>,
     /// The projection's users, paying users and MRR after the fold.
     pub users: UserTotals,
+    /// Links the fold added to the links store (users linked to visitors).
+    pub links: usize,
     pub seconds: f64,
 }
 
@@ -69,6 +71,8 @@ pub struct Folding<'k> {
     active: BTreeMap<i32, foldhash::HashSet<u64>>,
     /// A recount (`verify`): every user starts from nothing, not from the stored projection.
     fresh: bool,
+    /// Events that carried an address (for the links store).
+    pub with_address: Vec<Event>,
     pub summary: FoldSummary,
 }
 
@@ -90,6 +94,7 @@ impl<'k> Folding<'k> {
             movements: BTreeMap::new(),
             active: BTreeMap::new(),
             fresh: false,
+            with_address: Vec::new(),
             summary: FoldSummary::default(),
         }
     }
@@ -166,14 +171,19 @@ impl<'k> Folding<'k> {
     }
 
     fn event(&mut self, event: &Event) -> Result<()> {
+        if event.ip.is_some() {
+            self.with_address.push(event.clone());
+        }
         let slot = self
             .users
             .get_mut(&event.user)
             .expect("every user of the page was looked up");
         let unknown = matches!(event.kind, EventKind::Unknown { .. });
         let in_projection = self.projection_cursor.is_none_or(|c| event.id > c);
-        // An event of an unknown type is counted, but creates no user and changes none.
-        let moved = if in_projection && !unknown {
+        // An event of an unknown type is counted, but creates no user and changes none; an
+        // identify only links (see `links`).
+        let passive = unknown || matches!(event.kind, EventKind::Identify);
+        let moved = if in_projection && !passive {
             slot.changed = true;
             slot.record
                 .get_or_insert_with(|| UserRecord::new(event))

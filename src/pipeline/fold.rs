@@ -77,6 +77,19 @@ pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Res
         folding.page(store, &page)?;
     }
     folding.summary.cursor = cursor.or(state.events_cursor);
+    // Before the state: a run killed between the two matches the same pairs again.
+    let refresh = crate::links::Refresh {
+        data_dir,
+        committed: &state.visits,
+        link_days: run.config.leads.link_days,
+    };
+    let sightings = std::mem::take(&mut folding.with_address)
+        .iter()
+        .filter_map(crate::links::sighting)
+        .collect();
+    let (matched, refreshed) = refresh.run(sightings, &state.links)?;
+    state.links = matched;
+    folding.summary.links = refreshed.links;
     commit_activity(run, state, &mut folding, cursor)?;
     crate::crashpoint::here("fold:between-commits");
     activity::remove_unreferenced(data_dir, &state.activity)?;

@@ -61,6 +61,9 @@ pub struct State {
     pub activity: Generations,
     #[serde(default)]
     pub last_fold: Option<DateTime<Utc>>,
+    /// Per visits day file: how far it was matched against the sightings of users.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: crate::links::Matched,
     /// The alert ledger, pending alerts, and how far scans have looked at visits.
     #[serde(default)]
     pub alerts: crate::alerts::AlertState,

@@ -23,6 +23,7 @@ fn event(seq: u64, time: &str, kind: EventKind) -> Event {
             .with_timezone(&Utc),
         user: "u".into(),
         ip: None,
+        user_agent: None,
         kind,
     }
 }
@@ -197,6 +198,7 @@ proptest! {
                 time: at(*h),
                 user: "u".into(),
                 ip: None,
+                user_agent: None,
                 kind: k.clone(),
             }).collect()
         };
