@@ -55,6 +55,9 @@ pub enum Command {
     Rotate(RotateArgs),
     /// SaaS and traffic numbers for a period: tables, JSON, CSV or Prometheus text
     Metrics(MetricsArgs),
+    /// Every lead of a period (hot or very hot visitors) with its score, first-touch source,
+    /// linked user and outcome; --calibrate suggests score weights from the outcomes
+    Leads(LeadsArgs),
     /// The report of the last closed day, ISO week or month, as Markdown or HTML, or by email
     Report(ReportArgs),
     /// Prove exactly-once on the logs still on disk: read them again from their start, recount
@@ -227,7 +230,7 @@ pub struct ReportArgs {
 pub struct MetricsArgs {
     /// Which numbers
     #[arg(value_name = "SECTION", default_value = "all",
-          value_parser = ["users", "revenue", "engagement", "costs", "traffic", "funnel", "all"])]
+          value_parser = ["users", "revenue", "engagement", "costs", "traffic", "funnel", "leads", "all"])]
     pub section: String,
 
     /// First local day of the period [default: 30 days before --until]
@@ -257,6 +260,38 @@ pub struct MetricsArgs {
     /// Write to FILE (atomically) instead of standard output
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch leads                            # the last 30 days, as a table
+  arkwatch leads --since 2026-11-01 --csv > leads.csv
+  arkwatch leads --calibrate --days 90      # suggested [alerts.score] weights")]
+pub struct LeadsArgs {
+    /// First local day of the period [default: 30 days before --until; 90 with --calibrate]
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+
+    /// Last local day of the period [default: today]
+    #[arg(long, value_name = "DATE", conflicts_with = "days")]
+    pub until: Option<chrono::NaiveDate>,
+
+    /// Length of the period in days (from --since, or ending today)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: Option<u32>,
+
+    /// One JSON array of leads (with --calibrate: the calibration as one object)
+    #[arg(long, group = "format")]
+    pub json: bool,
+
+    /// One row per lead, with a header
+    #[arg(long, group = "format", conflicts_with = "calibrate")]
+    pub csv: bool,
+
+    /// Conversion rates per tier, visits and score band over the leads whose outcome is
+    /// known, and score weights that would have ranked them better (prints; changes nothing)
+    #[arg(long)]
+    pub calibrate: bool,
 }
 
 #[derive(Debug, clap::Args)]

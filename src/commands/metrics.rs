@@ -16,7 +16,7 @@ pub fn run(env: &super::Env, opts: &MetricsArgs) -> Result<Status> {
     let config = &env.config;
     let today = env.clock.now().with_timezone(&config.timezone).date_naive();
     // A bad period touches nothing: checked before the refresh.
-    let period = period(today, opts)?;
+    let period = period(today, opts.since, opts.until, opts.days, 30)?;
     let sections: Vec<&str> = if opts.section == "all" {
         render::SECTIONS.to_vec()
     } else {
@@ -51,19 +51,25 @@ pub fn run(env: &super::Env, opts: &MetricsArgs) -> Result<Status> {
 /// The period the options name. A reversed range, a date outside 1970..=9999 and a period
 /// longer than [`metrics::MAX_DAYS`] are usage errors (exit 2): a period costs what its days
 /// hold, so it is bounded as `--days` is.
-fn period(today: NaiveDate, o: &MetricsArgs) -> Result<Period> {
+pub(crate) fn period(
+    today: NaiveDate,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    days: Option<u32>,
+    default_days: u32,
+) -> Result<Period> {
     let bad = |msg: String| -> anyhow::Error { Fatal::Usage(msg).into() };
     let earliest = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
     let latest = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date");
-    for (flag, date) in [("--since", o.since), ("--until", o.until)] {
+    for (flag, date) in [("--since", since), ("--until", until)] {
         if let Some(d) = date.filter(|d| *d < earliest || *d > latest) {
             return Err(bad(format!(
                 "{flag} {d} is outside 1970-01-01 to 9999-12-31"
             )));
         }
     }
-    let len = Days::days(i64::from(o.days.unwrap_or(30)));
-    let (since, until) = match (o.since, o.until, o.days) {
+    let len = Days::days(i64::from(days.unwrap_or(default_days)));
+    let (since, until) = match (since, until, days) {
         (Some(s), Some(u), _) => (s, u),
         (Some(s), None, Some(_)) => (s, s + len - Days::days(1)),
         (Some(s), None, None) => (s, today),

@@ -6,6 +6,7 @@ mod explain;
 mod fold_events;
 mod ingest_nginx;
 mod init;
+mod leads;
 mod metrics;
 mod purge_ip;
 mod report;
@@ -65,6 +66,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::PurgeIp(opts) => purge_ip::run(&env, &opts),
         Command::Rotate(opts) => rotate::run(&env, &opts),
         Command::Metrics(opts) => metrics::run(&env, &opts),
+        Command::Leads(opts) => leads::run(&env, &opts),
         Command::Report(opts) => report::run(&env, &opts),
         Command::Verify(opts) => verify::run(&env, &opts),
         Command::Dashboard(opts) => dashboard::run(&env, &opts),

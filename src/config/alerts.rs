@@ -21,7 +21,7 @@ pub struct Alerts {
 }
 
 /// Points of a lead score: per tier reached (once each) and per visit after the first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScoreWeights {
     pub very_hot: u32,

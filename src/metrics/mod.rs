@@ -13,6 +13,8 @@ mod daily;
 mod days;
 mod engagement;
 mod funnel;
+pub mod calibrate;
+pub mod leads;
 pub mod money;
 pub mod render;
 mod revenue;
@@ -83,6 +85,7 @@ pub struct Metrics {
     pub costs: Costs,
     pub traffic: Traffic,
     pub funnel: Funnel,
+    pub leads: leads::LeadsSection,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -156,6 +159,7 @@ fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
         costs,
         traffic,
         funnel,
+        leads: leads::compute(days.src, period)?,
     })
 }
 

@@ -29,7 +29,9 @@ impl Renderer for Csv {
 }
 
 /// Keys that name the item of a list, in the order they are looked for.
-const NAME_KEYS: [&str; 7] = ["name", "provider", "step", "page", "day", "plan", "week"];
+const NAME_KEYS: [&str; 8] = [
+    "name", "provider", "step", "page", "day", "plan", "week", "source",
+];
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     let join = |k: &str| {

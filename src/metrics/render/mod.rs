@@ -27,6 +27,7 @@ pub const SECTIONS: &[&str] = &[
     "costs",
     "traffic",
     "funnel",
+    "leads",
 ];
 
 /// One output format.

@@ -32,6 +32,7 @@ pub fn rows(m: &Metrics, section: &str) -> Vec<Row> {
         "costs" => costs(m),
         "traffic" => traffic(m),
         "funnel" => funnel(m),
+        "leads" => leads(m),
         _ => Vec::new(),
     }
 }
@@ -265,4 +266,49 @@ fn funnel(m: &Metrics) -> Vec<Row> {
             )
         })
         .collect()
+}
+
+fn leads(m: &Metrics) -> Vec<Row> {
+    let l = &m.leads;
+    let shares = |g: &crate::metrics::leads::Group| {
+        format!(
+            "{}, {} registered, {} paid",
+            crate::words::count(g.leads, "lead"),
+            percent(g.registered_share),
+            percent(g.paid_share)
+        )
+    };
+    let mut rows = vec![
+        r("leads (hot or very hot)", l.leads.to_string()),
+        r("very hot", l.very_hot.to_string()),
+        r("linked to a user", l.linked.to_string()),
+        r(
+            &format!("registered within {} days", l.link_days),
+            format!("{} ({})", l.registered, percent(l.registered_share)),
+        ),
+        r(
+            &format!("paid within {} days", l.link_days),
+            format!("{} ({})", l.paid, percent(l.paid_share)),
+        ),
+    ];
+    for g in &l.by_tier {
+        rows.push(r(&format!("tier {}", g.name), shares(g)));
+    }
+    for g in l.by_score.iter().filter(|g| g.leads > 0) {
+        rows.push(r(&format!("score {}", g.name), shares(g)));
+    }
+    for g in l.by_source.iter().take(crate::metrics::TOP) {
+        rows.push(r(&format!("source {}", g.name), shares(g)));
+    }
+    for s in l.revenue_by_source.iter().take(crate::metrics::TOP) {
+        rows.push(r(
+            &format!("new MRR from {}", s.source),
+            format!(
+                "{} ({})",
+                money(s.new_mrr, &m.period.currency),
+                crate::words::count(s.users, "user")
+            ),
+        ));
+    }
+    rows
 }
