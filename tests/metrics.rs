@@ -80,6 +80,7 @@ fn every_metric_of_the_fixture_week_equals_its_hand_computed_value() {
             "costs",
             "engagement",
             "funnel",
+            "leads",
             "period",
             "revenue",
             "traffic",

@@ -181,10 +181,12 @@ fn calibration_text(c: &Calibration, period: crate::metrics::Period, link_days: 
     );
     rates(&mut out, "paid, by tier reached", &c.by_tier);
     rates(&mut out, "paid, by visits", &c.by_visits);
-    rates(&mut out, "paid, by score band (current weights)", &c.by_score);
-    out.push_str(
-        "\nsignals (log odds ratio with Haldane's correction; 10 points per unit):\n",
+    rates(
+        &mut out,
+        "paid, by score band (current weights)",
+        &c.by_score,
     );
+    out.push_str("\nsignals (log odds ratio with Haldane's correction; 10 points per unit):\n");
     for s in &c.signals {
         let _ = writeln!(
             out,

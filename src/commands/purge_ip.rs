@@ -86,15 +86,10 @@ fn human(r: &PurgeReport) -> String {
         row("access logs", logs);
     }
     for erased in [
-        &r.visits,
-        &r.events,
-        &r.state,
-        &r.outbox,
-        &r.rollups,
-        &r.links,
+        &r.visits, &r.events, &r.state, &r.outbox, &r.rollups, &r.links,
     ]
-        .into_iter()
-        .chain(r.access_logs.as_ref())
+    .into_iter()
+    .chain(r.access_logs.as_ref())
     {
         for change in &erased.changes {
             let _ = writeln!(out, "    {change}");

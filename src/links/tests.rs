@@ -39,7 +39,8 @@ fn event(seq: u64, time: &str, user: &str, ip: &str, ua: Option<&str>) -> Event 
 fn write(dir: &Path, committed: &mut Committed, visits: &[Visit]) {
     let mut w = VisitWriter::new(dir);
     for v in visits {
-        w.append_line(v.time.date_naive(), &v.to_json_line()).unwrap();
+        w.append_line(v.time.date_naive(), &v.to_json_line())
+            .unwrap();
     }
     committed.extend(w.finish().unwrap());
 }
@@ -84,7 +85,13 @@ fn fixture() -> (Vec<Visit>, Vec<Event>) {
         // Same address, other browser: no link.
         event(0, "2026-11-12T10:00:02Z", "u3", "203.0.113.3", Some(SAFARI)),
         // Same browser, other address: no link.
-        event(0, "2026-11-12T10:00:03Z", "u4", "198.51.100.4", Some(SAFARI)),
+        event(
+            0,
+            "2026-11-12T10:00:03Z",
+            "u4",
+            "198.51.100.4",
+            Some(SAFARI),
+        ),
         // The visit is 42 days before the event, longer than link_days: no link.
         event(0, "2026-11-12T10:00:04Z", "u5", "203.0.113.5", Some(SAFARI)),
     ];
@@ -177,9 +184,7 @@ fn a_day_of_sightings_is_kept_as_one_and_covers_each_window() {
     let link = candidate(s, &v, Duration::days(14)).unwrap();
     assert_eq!(link.event, b.id);
     assert!(
-        store
-            .add_sightings(vec![sighting(&a).unwrap()])
-            .is_empty(),
+        store.add_sightings(vec![sighting(&a).unwrap()]).is_empty(),
         "the same event again widens nothing"
     );
 }

@@ -94,7 +94,10 @@ pub fn auc(scored: &[(u32, bool)]) -> Option<f64> {
     // and tie with the negatives in it.
     let (mut below_neg, mut wins, mut i) = (0.0, 0.0, 0);
     while i < sorted.len() {
-        let j = i + sorted[i..].iter().take_while(|(s, _)| *s == sorted[i].0).count();
+        let j = i + sorted[i..]
+            .iter()
+            .take_while(|(s, _)| *s == sorted[i].0)
+            .count();
         let pos = sorted[i..j].iter().filter(|(_, y)| *y).count() as f64;
         let neg = (j - i) as f64 - pos;
         wins += pos * below_neg + 0.5 * pos * neg;
@@ -169,7 +172,11 @@ pub fn calibrate(leads: &[&Lead], current: ScoreWeights) -> Calibration {
     let by_score = BANDS
         .iter()
         .map(|(_, band)| {
-            let of: Vec<&Lead> = leads.iter().copied().filter(|l| l.band() == *band).collect();
+            let of: Vec<&Lead> = leads
+                .iter()
+                .copied()
+                .filter(|l| l.band() == *band)
+                .collect();
             rate(band, &of)
         })
         .collect();

@@ -38,11 +38,7 @@ pub struct Source {
 }
 
 impl Source {
-    fn of(
-        referrer: Option<&str>,
-        utm: &BTreeMap<String, String>,
-        site_hosts: &[String],
-    ) -> Source {
+    fn of(referrer: Option<&str>, utm: &BTreeMap<String, String>, site_hosts: &[String]) -> Source {
         let nonempty = |k: &str| utm.get(k).filter(|v| !v.is_empty()).cloned();
         let host = referrer
             .and_then(|r| crate::accesslog::classify::referrer_host(r.as_bytes()))
@@ -212,7 +208,10 @@ fn leads_with(src: &Sources<'_>, period: Period, store: &LinkStore) -> Result<Ve
             score: j.score,
             visits: visits.len(),
             pages: TierVisits {
-                very_hot: visits.iter().filter(|v| v.tier == PageTier::VeryHot).count(),
+                very_hot: visits
+                    .iter()
+                    .filter(|v| v.tier == PageTier::VeryHot)
+                    .count(),
                 hot: visits.iter().filter(|v| v.tier == PageTier::Hot).count(),
                 warm: visits.iter().filter(|v| v.tier == PageTier::Warm).count(),
             },
@@ -314,8 +313,7 @@ fn revenue_by_source(src: &Sources<'_>, period: Period, store: &LinkStore) -> Ve
     let mut first_link: BTreeMap<&str, &Link> = BTreeMap::new();
     for l in &store.links {
         let slot = first_link.entry(l.user.as_str()).or_insert(l);
-        if (l.event_time, l.event, l.visit_time) < (slot.event_time, slot.event, slot.visit_time)
-        {
+        if (l.event_time, l.event, l.visit_time) < (slot.event_time, slot.event, slot.visit_time) {
             *slot = l;
         }
     }

@@ -7,13 +7,13 @@
 //! function per section, and the renderers in [`render`] format it; money is rounded once, at
 //! output (see [`money`]).
 
+pub mod calibrate;
 mod cohorts;
 mod costs;
 mod daily;
 mod days;
 mod engagement;
 mod funnel;
-pub mod calibrate;
 pub mod leads;
 pub mod money;
 pub mod render;
