@@ -230,7 +230,7 @@ pub struct ReportArgs {
 pub struct MetricsArgs {
     /// Which numbers
     #[arg(value_name = "SECTION", default_value = "all",
-          value_parser = ["users", "revenue", "engagement", "costs", "traffic", "funnel", "leads", "all"])]
+          value_parser = ["users", "revenue", "engagement", "costs", "traffic", "funnel", "leads", "customers", "all"])]
     pub section: String,
 
     /// First local day of the period [default: 30 days before --until]

@@ -78,6 +78,7 @@ fn every_metric_of_the_fixture_week_equals_its_hand_computed_value() {
         keys,
         [
             "costs",
+            "customers",
             "engagement",
             "funnel",
             "leads",

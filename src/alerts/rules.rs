@@ -32,7 +32,8 @@ pub struct Inputs {
 /// One rule's verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
-    pub name: &'static str,
+    /// The rule's name in the ledger (`user_cost:ID` for one user).
+    pub name: String,
     pub holds: bool,
     /// What was measured, in words, for the message.
     pub detail: String,
@@ -107,7 +108,7 @@ pub fn evaluate(rules: &Rules, inputs: &Inputs, now: DateTime<Utc>) -> Vec<Verdi
     if let Some(r) = &rules.error_rate {
         let rate = percent(inputs.window_errors, inputs.window_commands);
         out.push(Verdict {
-            name: "error_rate",
+            name: "error_rate".into(),
             holds: inputs.window_commands >= r.min_commands && rate > r.percent,
             detail: format!(
                 "error rate {rate:.1}% ({} errors, {} commands) in the last {} min; alert above \
@@ -123,7 +124,7 @@ pub fn evaluate(rules: &Rules, inputs: &Inputs, now: DateTime<Utc>) -> Vec<Verdi
     if let Some(r) = &rules.conversion_rate {
         let rate = percent(inputs.period_conversions, inputs.period_registrations);
         out.push(Verdict {
-            name: "conversion_rate",
+            name: "conversion_rate".into(),
             holds: inputs.period_registrations >= r.min_registrations && rate < r.percent,
             detail: format!(
                 "conversion rate {rate:.1}% ({} conversions, {} registrations) in the last {} \
@@ -138,7 +139,7 @@ pub fn evaluate(rules: &Rules, inputs: &Inputs, now: DateTime<Utc>) -> Vec<Verdi
     }
     if let Some(r) = &rules.api_cost {
         out.push(Verdict {
-            name: "api_cost",
+            name: "api_cost".into(),
             holds: inputs.today_api_cost > r.per_day,
             detail: format!(
                 "API cost today {} (alert above {})",
@@ -162,10 +163,86 @@ pub fn evaluate(rules: &Rules, inputs: &Inputs, now: DateTime<Utc>) -> Vec<Verdi
             ),
         };
         out.push(Verdict {
-            name: "silence",
+            name: "silence".into(),
             holds,
             detail,
         });
+    }
+    out
+}
+
+/// One user's API cost over the rule's window, and what they pay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserCost {
+    pub user: String,
+    pub cost: Decimal,
+    pub mrr: Decimal,
+}
+
+/// The ledger name of a user's `user_cost` rule.
+pub fn user_cost_name(user: &str) -> String {
+    format!("user_cost:{user}")
+}
+
+/// The `user_cost` verdicts: one for each user with a cost in the window, and a verdict that
+/// does not hold for each user the ledger still has holding (`held`) who has none now, so that
+/// it resolves.
+pub fn user_cost(
+    rule: &crate::config::UserCostRule,
+    costs: &[UserCost],
+    held: &[String],
+    currency: &str,
+) -> Vec<Verdict> {
+    let days = Decimal::from(rule.window_days);
+    let share = Decimal::try_from(rule.percent_of_mrr / 100.0).unwrap_or_default();
+    let mut out: Vec<Verdict> = costs
+        .iter()
+        .map(|c| {
+            let (limit, what) = if c.mrr > Decimal::ZERO {
+                (
+                    c.mrr * days / Decimal::from(30) * share,
+                    format!(
+                        "{}% of their MRR {} {currency} for {} days",
+                        rule.percent_of_mrr,
+                        c.mrr.round_dp(2),
+                        rule.window_days
+                    ),
+                )
+            } else {
+                (
+                    rule.free_user_per_day * days,
+                    format!(
+                        "{} {currency} a day for a free user",
+                        rule.free_user_per_day
+                    ),
+                )
+            };
+            Verdict {
+                name: user_cost_name(&c.user),
+                holds: c.cost > limit,
+                detail: format!(
+                    "user {} cost {} {currency} in API calls in the last {} days (limit {} \
+                     {currency}: {what})",
+                    crate::escape::terminal(&c.user),
+                    c.cost.round_dp(2),
+                    rule.window_days,
+                    limit.round_dp(2)
+                ),
+            }
+        })
+        .collect();
+    for name in held {
+        if !out.iter().any(|v| v.name == *name) {
+            out.push(Verdict {
+                name: name.clone(),
+                holds: false,
+                detail: format!(
+                    "user {} has no API cost in the last {} days",
+                    crate::escape::terminal(name.trim_start_matches("user_cost:")),
+                    rule.window_days
+                ),
+            });
+        }
     }
     out
 }
@@ -205,10 +282,11 @@ mod tests {
             conversion_rate: Some(ConversionRateRule::default()),
             api_cost: Some(ApiCostRule::default()),
             silence: Some(SilenceRule::default()),
+            user_cost: None,
         }
     }
 
-    fn holding(inputs: &Inputs, now: DateTime<Utc>) -> Vec<&'static str> {
+    fn holding(inputs: &Inputs, now: DateTime<Utc>) -> Vec<String> {
         evaluate(&rules(), inputs, now)
             .into_iter()
             .filter(|v| v.holds)

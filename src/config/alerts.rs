@@ -48,6 +48,7 @@ pub struct Rules {
     pub conversion_rate: Option<ConversionRateRule>,
     pub api_cost: Option<ApiCostRule>,
     pub silence: Option<SilenceRule>,
+    pub user_cost: Option<UserCostRule>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -74,6 +75,49 @@ pub struct ApiCostRule {
     enabled: bool,
     /// Dollars (or the configured currency) spent on API calls in the current local day.
     pub per_day: Decimal,
+}
+
+/// A user whose API cost over the window is above a share of what they pay (a free user:
+/// above an amount a day). Off by default: each scan then reads every user's record.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserCostRule {
+    enabled: bool,
+    /// A paying user: cost over the window above this share of their MRR for the window
+    /// (`mrr × window_days ÷ 30`).
+    pub percent_of_mrr: f64,
+    /// A free user: cost over the window above this amount a day.
+    pub free_user_per_day: Decimal,
+    pub window_days: u32,
+}
+
+impl UserCostRule {
+    fn check(&self, bad: &Bad<'_>) -> anyhow::Result<()> {
+        if !(0.0..=10_000.0).contains(&self.percent_of_mrr)
+            || self.free_user_per_day.is_sign_negative()
+            || !(1..=MAX_RULE_DAYS).contains(&self.window_days)
+        {
+            return Err(bad.at(
+                "alerts.rules.user_cost",
+                format!(
+                    "percent_of_mrr must be 0 to 10000, free_user_per_day not negative, \
+                     window_days 1 to {MAX_RULE_DAYS}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for UserCostRule {
+    fn default() -> Self {
+        UserCostRule {
+            enabled: false,
+            percent_of_mrr: 50.0,
+            free_user_per_day: Decimal::new(100, 2),
+            window_days: 7,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -182,6 +226,7 @@ pub(super) fn validate(a: RawAlerts, bad: &Bad<'_>) -> anyhow::Result<Alerts> {
             ));
         }
     }
+    r.user_cost.check(bad)?;
     if r.api_cost.per_day.is_sign_negative() {
         return Err(bad.at("alerts.rules.api_cost.per_day", "must not be negative"));
     }
@@ -199,6 +244,7 @@ pub(super) fn validate(a: RawAlerts, bad: &Bad<'_>) -> anyhow::Result<Alerts> {
             conversion_rate: r.conversion_rate.enabled.then_some(r.conversion_rate),
             api_cost: r.api_cost.enabled.then_some(r.api_cost),
             silence: r.silence.enabled.then_some(r.silence),
+            user_cost: r.user_cost.enabled.then_some(r.user_cost),
         },
     })
 }
@@ -241,4 +287,5 @@ pub struct RawRules {
     pub conversion_rate: ConversionRateRule,
     pub api_cost: ApiCostRule,
     pub silence: SilenceRule,
+    pub user_cost: UserCostRule,
 }

@@ -19,6 +19,7 @@ use chrono_tz::Tz;
 
 pub use alerts::{
     Alerts, ApiCostRule, ConversionRateRule, ErrorRateRule, Rules, ScoreWeights, SilenceRule,
+    UserCostRule,
 };
 pub use channels::{Channel, ChannelKind, Secret, Sends};
 pub use events::{EventStoreKind, Events};

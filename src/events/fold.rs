@@ -197,11 +197,14 @@ impl<'k> Folding<'k> {
                 self.summary.unknown += 1;
             }
             let day = self.days.day(event.time.timestamp());
-            if super::activity::add_event(self.deltas.entry(day).or_default(), event)? {
-                self.active
-                    .entry(day)
-                    .or_default()
-                    .insert(self.keys.user(&event.user));
+            let delta = self.deltas.entry(day).or_default();
+            if super::activity::add_event(delta, event)? {
+                let user = self.keys.user(&event.user);
+                self.active.entry(day).or_default().insert(user);
+                if let EventKind::ApiCall { cost, .. } = &event.kind {
+                    let slot = delta.cost_by_user.entry(user).or_default();
+                    *slot = crate::rollup::activity::add(*slot, *cost)?;
+                }
             }
             for (day, d) in moved {
                 let m = self.movements.entry(day).or_default();

@@ -46,14 +46,55 @@ fn erase_where(
     Ok(erased)
 }
 
-/// The sightings and links of an address (or network).
+/// The sightings and links of an address (or network); a mention of it in another
+/// visitor's link (a referrer, a User-Agent, a UTM tag) is masked, as the visits store does.
 pub fn erase_address(data_dir: &Path, target: &Target, dry: bool) -> Result<Erased> {
-    erase_where(
+    let mut erased = erase_where(
         data_dir,
         dry,
         |s| target.matches(s.ip),
         |l| target.matches(l.ip),
-    )
+    )?;
+    let path = super::path(data_dir);
+    if !path.exists() {
+        return Ok(erased);
+    }
+    let mut store = LinkStore::load(data_dir)?;
+    let mut masked = 0u64;
+    let mask = |text: &mut String| {
+        if target.in_text(text.as_bytes()) {
+            *text = target.redact(text);
+            true
+        } else {
+            false
+        }
+    };
+    for link in &mut store.links {
+        let mut hit = mask(&mut link.user_agent);
+        if let Some(r) = &mut link.visit_referrer {
+            hit |= mask(r);
+        }
+        for v in link.visit_utm.values_mut() {
+            hit |= mask(v);
+        }
+        masked += u64::from(hit);
+    }
+    for s in &mut store.sightings {
+        if let Some(ua) = &mut s.user_agent {
+            masked += u64::from(mask(ua));
+        }
+    }
+    if masked > 0 {
+        erased.records += masked;
+        erased.changed(
+            &path,
+            format!("the address masked in {masked} other records"),
+        );
+        if !dry {
+            store.save(data_dir)?;
+        }
+    }
+    Ok(erased)
 }
 
 /// The sightings and links of a user.

@@ -104,6 +104,7 @@ pub struct Lead {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     /// The linked user's MRR now (zero: free, or no user).
+    #[serde(serialize_with = "super::money::cents")]
     pub mrr: Decimal,
     /// The user registered within `link_days` after the first visit.
     pub registered_within: bool,
@@ -144,6 +145,7 @@ pub struct Group {
 pub struct SourceRevenue {
     pub source: String,
     pub users: u64,
+    #[serde(serialize_with = "super::money::cents")]
     pub new_mrr: Decimal,
 }
 

@@ -10,6 +10,7 @@
 pub mod calibrate;
 mod cohorts;
 mod costs;
+pub mod customers;
 mod daily;
 mod days;
 mod engagement;
@@ -86,6 +87,7 @@ pub struct Metrics {
     pub traffic: Traffic,
     pub funnel: Funnel,
     pub leads: leads::LeadsSection,
+    pub customers: customers::Customers,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -160,6 +162,7 @@ fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
         traffic,
         funnel,
         leads: leads::compute(days.src, period)?,
+        customers: customers::compute(days, period)?,
     })
 }
 

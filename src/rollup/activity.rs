@@ -36,6 +36,9 @@ pub struct ActivityDay {
     #[serde(default)]
     pub errors_by_command: BTreeMap<String, u64>,
     pub api: BTreeMap<String, ApiDay>,
+    /// API cost by user (keyed hashes of their ids, as `active_users`): the cost to serve.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cost_by_user: BTreeMap<u64, Decimal>,
     /// First conversions to a paid plan.
     pub conversions: u64,
     /// Users who had cancelled paying again.
@@ -118,6 +121,10 @@ impl ActivityDay {
                 let slot = a.latency_ms.entry(ms).or_default();
                 *slot = slot.saturating_add(n);
             }
+        }
+        for (user, cost) in delta.cost_by_user {
+            let slot = self.cost_by_user.entry(user).or_default();
+            *slot = add(*slot, cost)?;
         }
         self.conversions = self.conversions.saturating_add(delta.conversions);
         self.reactivations = self.reactivations.saturating_add(delta.reactivations);

@@ -29,8 +29,8 @@ impl Renderer for Csv {
 }
 
 /// Keys that name the item of a list, in the order they are looked for.
-const NAME_KEYS: [&str; 8] = [
-    "name", "provider", "step", "page", "day", "plan", "week", "source",
+const NAME_KEYS: [&str; 9] = [
+    "name", "provider", "step", "page", "day", "plan", "week", "source", "user",
 ];
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {

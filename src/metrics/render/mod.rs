@@ -28,6 +28,7 @@ pub const SECTIONS: &[&str] = &[
     "traffic",
     "funnel",
     "leads",
+    "customers",
 ];
 
 /// One output format.

@@ -33,6 +33,7 @@ pub fn rows(m: &Metrics, section: &str) -> Vec<Row> {
         "traffic" => traffic(m),
         "funnel" => funnel(m),
         "leads" => leads(m),
+        "customers" => customers(m),
         _ => Vec::new(),
     }
 }
@@ -309,6 +310,32 @@ fn leads(m: &Metrics) -> Vec<Row> {
                 crate::words::count(s.users, "user")
             ),
         ));
+    }
+    rows
+}
+
+fn customers(m: &Metrics) -> Vec<Row> {
+    let c = &m.period.currency;
+    let k = &m.customers;
+    let line = |x: &crate::metrics::customers::Customer| {
+        format!(
+            "cost {} ({} a month) against MRR {}: margin {} ({})",
+            money(x.cost, c),
+            money(x.cost_per_month, c),
+            money(x.mrr, c),
+            money(x.margin, c),
+            percent(x.margin_rate)
+        )
+    };
+    let mut rows = vec![r("users with API cost", k.users_with_cost.to_string())];
+    for x in &k.top_by_cost {
+        rows.push(r(&format!("user {}", x.user), line(x)));
+    }
+    for x in k.cost_exceeds_mrr.iter().take(crate::metrics::TOP) {
+        rows.push(r(&format!("costs more than pays: {}", x.user), line(x)));
+    }
+    if !k.unattributed_cost.is_zero() {
+        rows.push(r("cost of erased users", money(k.unattributed_cost, c)));
     }
     rows
 }

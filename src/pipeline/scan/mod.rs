@@ -290,11 +290,11 @@ impl<'a> Scan<'a> {
         match self.verdicts(store.as_mut()) {
             Ok(verdicts) => {
                 for v in verdicts {
-                    let since = self.ledger.rules.get(v.name).and_then(|e| e.holding_since);
-                    let alert = self.ledger.rule(v.name, v.holds, self.now, &self.policy);
+                    let since = self.ledger.rules.get(&v.name).and_then(|e| e.holding_since);
+                    let alert = self.ledger.rule(&v.name, v.holds, self.now, &self.policy);
                     if let Some(kind) = alert {
                         let item = RuleItem {
-                            name: v.name.to_string(),
+                            name: v.name.clone(),
                             kind,
                             raised_at: self.now,
                             since: Some(since.unwrap_or(self.now)),
@@ -367,7 +367,56 @@ impl<'a> Scan<'a> {
         });
         let config = self.run.config;
         let inputs = rules::gather(config, store, &|day| cache.get(day), self.newest, self.now)?;
-        Ok(rules::evaluate(&config.alerts.rules, &inputs, self.now))
+        let mut verdicts = rules::evaluate(&config.alerts.rules, &inputs, self.now);
+        if let Some(rule) = &config.alerts.rules.user_cost {
+            let costs = self.user_costs(store, rule.window_days, &|day| cache.get(day))?;
+            let held: Vec<String> = self
+                .ledger
+                .rules
+                .iter()
+                .filter(|(name, e)| name.starts_with("user_cost:") && e.holding_since.is_some())
+                .map(|(name, _)| name.clone())
+                .collect();
+            let currency = &config.metrics.currency;
+            verdicts.extend(rules::user_cost(rule, &costs, &held, currency));
+        }
+        Ok(verdicts)
+    }
+
+    /// Each user's API cost over the last `window` local days (today included), with their
+    /// MRR; the projection is read only when some user has a cost.
+    fn user_costs(
+        &self,
+        store: &mut dyn EventStore,
+        window: u32,
+        day: &dyn Fn(NaiveDate) -> Result<ActivityDay>,
+    ) -> Result<Vec<rules::UserCost>> {
+        let today = self
+            .now
+            .with_timezone(&self.run.config.timezone)
+            .date_naive();
+        let mut by_hash: BTreeMap<u64, rust_decimal::Decimal> = BTreeMap::new();
+        for back in 0..i64::from(window) {
+            for (user, cost) in day(today - chrono::Duration::days(back))?.cost_by_user {
+                let slot = by_hash.entry(user).or_default();
+                *slot = crate::metrics::money::add(*slot, cost)?;
+            }
+        }
+        if by_hash.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = VisitorKeys::load_for_reading(self.run.data_dir())?;
+        let mut out = Vec::new();
+        for (user, record) in store.all_users()? {
+            if let Some(cost) = by_hash.get(&keys.user(&user)) {
+                out.push(rules::UserCost {
+                    user,
+                    cost: *cost,
+                    mrr: record.mrr,
+                });
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -72,7 +72,7 @@ pub struct LeadReport {
 
 #[derive(Debug, Serialize)]
 pub struct RuleReport {
-    pub name: &'static str,
+    pub name: String,
     pub holds: bool,
     pub alert: Option<RuleAlert>,
     pub detail: String,
