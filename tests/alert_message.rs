@@ -37,6 +37,7 @@ fn lead(v: Visit) -> LeadItem {
         queued_at: Some(now),
         journey: journey::build(&[v], ScoreWeights::default()).unwrap(),
         origin: None,
+        user: None,
         kind: LeadAlert::New,
     }
 }

@@ -14,6 +14,17 @@ use crate::erase::{Erased, Target, blank_lines};
 pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erased {
     let mut erased = Erased::default();
     for queue in alerts.queues.values_mut() {
+        let mentions = |r: &super::RuleItem| target.in_text(r.detail.as_bytes());
+        let before = queue.pending.rules.len();
+        queue.pending.rules.retain(|r| !mentions(r));
+        erased.records += (before - queue.pending.rules.len()) as u64;
+        if let Some(outgoing) = &mut queue.outgoing {
+            let before = outgoing.rules.len();
+            outgoing.rules.retain(|r| !mentions(r));
+            erased.records += (before - outgoing.rules.len()) as u64;
+        }
+    }
+    for queue in alerts.queues.values_mut() {
         erased.records += drop_leads(&mut queue.pending.leads, target, dry, &mut erased);
         erased.records += redact_leads(&mut queue.pending.leads, target);
         if let Some(outgoing) = &mut queue.outgoing {
@@ -31,6 +42,9 @@ pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erase
             *e = target.redact(e);
         }
     }
+    let before = alerts.outcomes.len();
+    alerts.outcomes.retain(|_, w| !target.matches(w.ip));
+    erased.records += (before - alerts.outcomes.len()) as u64;
     let before = alerts.ledger.leads.len();
     alerts.ledger.leads.retain(|key, entry| {
         let hit = target.matches(entry.ip);

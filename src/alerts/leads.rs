@@ -125,6 +125,7 @@ impl Leads<'_> {
                     queued_at: Some(self.now),
                     journey,
                     origin: None,
+                    user: None,
                 });
             }
         }

@@ -7,6 +7,7 @@ pub mod erase;
 pub mod history;
 pub mod leads;
 pub mod ledger;
+pub mod outcomes;
 pub mod queue;
 pub mod rules;
 
@@ -40,6 +41,9 @@ pub struct AlertState {
     pub scanned: BTreeMap<NaiveDate, u64>,
     #[serde(default)]
     pub last_scan: Option<ScanRecord>,
+    /// Leads that alerted, watched for what their linked user does next.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: outcomes::Outcomes,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -108,6 +112,9 @@ pub struct LeadItem {
     /// Who the visitor is (`[geo]`): country, network, company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<crate::geo::Origin>,
+    /// The product user linked to the visitor, in words (`user 42 (pro, 29.00 USD/month)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// A threshold-rule alert.

@@ -72,6 +72,13 @@ pub fn lead(item: &LeadItem, site_hosts: &[String]) -> LeadStory {
                 .push(Piece::Words("(likely automated: a hosting network)".into()));
         }
     }
+    if let Some(user) = &item.user {
+        if !story.origin.is_empty() {
+            story.origin.push(Piece::Words("; ".into()));
+        }
+        story.origin.push(Piece::Words("already ".into()));
+        story.origin.push(Piece::Visitor(user.clone()));
+    }
     story
 }
 
@@ -126,6 +133,13 @@ pub fn journey(j: &Journey, title: String, site_hosts: &[String]) -> LeadStory {
 
 pub fn rule(item: &RuleItem) -> RuleStory {
     let what = rule_name(&item.name);
+    if item.name == crate::alerts::outcomes::NAME {
+        return RuleStory {
+            title: "What a lead did next".into(),
+            detail: item.detail.clone(),
+            resolved: false,
+        };
+    }
     let (state, resolved) = match item.kind {
         RuleAlert::Fired => ("alert", false),
         RuleAlert::Repeated => ("still holds", false),
@@ -140,6 +154,9 @@ pub fn rule(item: &RuleItem) -> RuleStory {
 
 /// A rule's name in words: `error_rate` is `Error rate`.
 pub fn rule_name(name: &str) -> String {
+    if let Some(user) = name.strip_prefix("user_cost:") {
+        return format!("API cost of user {user}");
+    }
     match name {
         "api_cost" => "API cost".into(),
         other => {

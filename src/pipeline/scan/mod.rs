@@ -18,6 +18,7 @@ use super::Run;
 use crate::accesslog::read::{LogSource, Progress};
 use crate::alerts::leads::{self, Leads};
 use crate::alerts::ledger::{AlertLedger, Policy};
+use crate::alerts::outcomes;
 use crate::alerts::queue::Takes;
 use crate::alerts::rules::{self, DayCache};
 use crate::alerts::{LeadItem, RuleItem};
@@ -211,7 +212,10 @@ impl<'a> Scan<'a> {
         match result {
             Ok((items, scanned)) => {
                 self.state.alerts.scanned = scanned;
-                for item in self.enrich(items) {
+                let items = self.enrich(items);
+                let items = self.name_users(items);
+                for item in items {
+                    crate::alerts::outcomes::watch(&mut self.state.alerts.outcomes, &item);
                     self.report.leads.push(LeadReport {
                         ip: item.journey.ip,
                         kind: item.kind,
@@ -229,6 +233,65 @@ impl<'a> Scan<'a> {
         self.report
             .leads
             .sort_by_key(|l| std::cmp::Reverse(l.score));
+    }
+
+    /// Names the product user linked to each lead, with their plan.
+    fn name_users(&mut self, mut items: Vec<LeadItem>) -> Vec<LeadItem> {
+        let Some(store) = self.store.as_mut() else {
+            return items;
+        };
+        let config = self.run.config;
+        let links = match crate::links::LinkStore::load(self.run.data_dir()) {
+            Ok(links) if !links.links.is_empty() => links,
+            Ok(_) => return items,
+            Err(err) => {
+                self.errors.push(err);
+                return items;
+            }
+        };
+        for item in &mut items {
+            let j = &item.journey;
+            if let Some(user) = outcomes::linked_user(&links, j.ip, &j.user_agent) {
+                let record = store
+                    .load_users(&[user])
+                    .ok()
+                    .and_then(|mut r| r.remove(user));
+                let currency = &config.metrics.currency;
+                item.user = Some(outcomes::describe_user(user, record.as_ref(), currency));
+            }
+        }
+        items
+    }
+
+    /// Outcome notices: what the users linked to leads that alerted did since.
+    fn outcomes(&mut self, store: &mut dyn EventStore, takes: &[Takes<'_>]) -> Result<()> {
+        let config = self.run.config;
+        if !config.leads.outcomes || self.state.alerts.outcomes.is_empty() {
+            return Ok(());
+        }
+        let links = crate::links::LinkStore::load(self.run.data_dir())?;
+        let wanted = outcomes::Check::wanted(&links, &self.state.alerts.outcomes);
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let users = store.load_users(&wanted)?;
+        let check = outcomes::Check {
+            links: &links,
+            users: &users,
+            now: self.now,
+            link_days: config.leads.link_days,
+            registration: config.leads.outcome_registration,
+            currency: &config.metrics.currency,
+            timezone: config.timezone,
+        };
+        for item in check.run(&mut self.state.alerts.outcomes) {
+            self.report.rules.push(RuleReport {
+                name: item.name.clone(),
+                holds: true,
+                alert: Some(item.kind),
+                detail: item.detail.clone(),
+            });
+            self.state.alerts.push_rule(&item, takes);
+        }
+        Ok(())
     }
 
     /// Names each lead's network and place (`[geo]`), drops those of `ignore_networks`, and
@@ -287,6 +350,10 @@ impl<'a> Scan<'a> {
             return;
         };
         self.report.product = self.product(store.as_mut()).ok();
+        if let Err(err) = self.outcomes(store.as_mut(), takes) {
+            self.errors
+                .push(err.context("checking what became of alerted leads failed"));
+        }
         match self.verdicts(store.as_mut()) {
             Ok(verdicts) => {
                 for v in verdicts {
