@@ -50,6 +50,9 @@ pub enum Command {
     /// Remove every record of an address or network from every store (GDPR erasure); with
     /// --dry-run --json, print them all instead (right of access)
     PurgeIp(PurgeIpArgs),
+    /// Remove a product user (by id) from every store: projection, events, links, rollups'
+    /// keyed hashes, outbox and alert records; with --dry-run --json, print them instead
+    PurgeUser(PurgeUserArgs),
     /// Keep arkwatch's own data within retention: archive old visits, trim folded events,
     /// compact the state, clean the outbox
     Rotate(RotateArgs),
@@ -331,6 +334,24 @@ pub struct PurgeIpArgs {
     /// Allow a network wider than /16 (IPv4) or /48 (IPv6)
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  arkwatch purge-user 42 --dry-run --json   # everything held about the account
+  arkwatch purge-user 42                    # erase it")]
+pub struct PurgeUserArgs {
+    /// The user id, as the product's events name it
+    #[arg(value_name = "ID")]
+    pub user: String,
+
+    /// Find and print, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as JSON (with --dry-run: every record found, store by store)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

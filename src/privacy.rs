@@ -20,6 +20,8 @@ use crate::rollup::keys::VisitorKeys;
 use crate::state::{SCHEMA_VERSION, State};
 use crate::{alerts, events, fsutil, links, notify, rollup, verify, visits};
 
+pub mod user;
+
 #[derive(Debug, Default, Serialize)]
 pub struct PurgeReport {
     pub target: String,

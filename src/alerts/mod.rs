@@ -4,6 +4,7 @@
 
 pub mod digest;
 pub mod erase;
+pub mod erase_user;
 pub mod history;
 pub mod leads;
 pub mod ledger;

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> Result<Status> {
         Command::Scan(opts) => scan::run(&env, &opts),
         Command::Status(opts) => status::run(&env, &opts),
         Command::PurgeIp(opts) => purge_ip::run(&env, &opts),
+        Command::PurgeUser(opts) => purge_ip::run_user(&env, &opts),
         Command::Rotate(opts) => rotate::run(&env, &opts),
         Command::Metrics(opts) => metrics::run(&env, &opts),
         Command::Leads(opts) => leads::run(&env, &opts),

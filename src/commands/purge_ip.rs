@@ -3,7 +3,7 @@
 use anyhow::Result;
 use std::fmt::Write as _;
 
-use crate::cli::PurgeIpArgs;
+use crate::cli::{PurgeIpArgs, PurgeUserArgs};
 use crate::erase::{Erased, Target};
 use crate::exit::Status;
 use crate::pipeline::Run;
@@ -47,6 +47,56 @@ pub fn run(env: &super::Env, opts: &PurgeIpArgs) -> Result<Status> {
     } else {
         super::print(&human(&report))?;
     }
+    Ok(Status::Ok)
+}
+
+pub fn run_user(env: &super::Env, opts: &PurgeUserArgs) -> Result<Status> {
+    let (config, wait) = (&env.config, env.wait);
+    if opts.user.trim().is_empty() || opts.user.len() > crate::events::event::MAX_NAME {
+        super::warn(&format!(
+            "purge-user: {:?} is not a user id (1 to {} bytes)",
+            opts.user,
+            crate::events::event::MAX_NAME
+        ));
+        return Ok(Status::Usage);
+    }
+    let lock = if opts.dry_run {
+        StateLock::acquire_for_reading(&config.data_dir, wait)?
+    } else {
+        StateLock::acquire(&config.data_dir, wait)?
+    };
+    let run = Run {
+        config,
+        lock: &lock,
+        clock: env.clock,
+    };
+    let report = privacy::user::purge_user(&run, &opts.user, opts.dry_run)?;
+    drop(lock);
+    if opts.json {
+        return super::print(&(serde_json::to_string_pretty(&report)? + "\n")).map(|()| Status::Ok);
+    }
+    let verb = if report.dry_run { "found" } else { "removed" };
+    let mut out = format!(
+        "{} user {}: {verb} in {:.3}s\n",
+        if report.dry_run {
+            "dry-run purge of"
+        } else {
+            "purged"
+        },
+        crate::escape::terminal(&report.user),
+        report.seconds
+    );
+    for (name, e) in report.stores() {
+        let _ = writeln!(
+            out,
+            "  {name:<12} {}",
+            crate::words::count(e.records, "record")
+        );
+        for change in &e.changes {
+            let _ = writeln!(out, "    {change}");
+        }
+    }
+    super::print(&out)?;
     Ok(Status::Ok)
 }
 

@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use super::event::{Event, EventId};
+use super::event::{Event, EventId, RawEntry};
 use super::fold::PAGE;
 use super::store::EventStore;
 use crate::erase::{Erased, Target};
@@ -29,6 +29,38 @@ pub fn erase(
     tz: Tz,
     dry: bool,
 ) -> Result<(Erased, ErasedEvents)> {
+    let mut seen = BTreeSet::new();
+    let hit = |entry: &RawEntry| {
+        let by_field = entry
+            .get("ip")
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+            .filter(|ip| target.matches(*ip));
+        if let Some(ip) = by_field {
+            seen.insert(ip.to_canonical());
+        }
+        by_field.is_some() || entry.fields().any(|(_, v)| target.in_text(v.as_bytes()))
+    };
+    let (mut erased, gone) = erase_where(store, tz, dry, hit)?;
+    erased.seen = seen;
+    Ok((erased, gone))
+}
+
+/// Erases (or finds) the entries of one user (`purge-user`).
+pub fn erase_user(
+    store: &mut dyn EventStore,
+    user: &str,
+    tz: Tz,
+    dry: bool,
+) -> Result<(Erased, ErasedEvents)> {
+    erase_where(store, tz, dry, |entry| entry.get("user") == Some(user))
+}
+
+fn erase_where(
+    store: &mut dyn EventStore,
+    tz: Tz,
+    dry: bool,
+    mut hit: impl FnMut(&RawEntry) -> bool,
+) -> Result<(Erased, ErasedEvents)> {
     let mut erased = Erased::default();
     let mut gone = ErasedEvents::default();
     let mut days = crate::day::DayResolver::new(tz);
@@ -39,17 +71,8 @@ pub fn erase(
         let Some(last) = page.last() else { break };
         cursor = Some(last.id);
         for entry in &page {
-            let by_field = entry
-                .get("ip")
-                .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
-                .filter(|ip| target.matches(*ip));
-            let hit =
-                by_field.is_some() || entry.fields().any(|(_, v)| target.in_text(v.as_bytes()));
-            if !hit {
+            if !hit(entry) {
                 continue;
-            }
-            if let Some(ip) = by_field {
-                erased.seen.insert(ip.to_canonical());
             }
             ids.insert(entry.id);
             if let Ok(event) = Event::parse(entry) {

@@ -415,4 +415,15 @@ impl EventStore for FileStore {
             serde_json::to_vec(&projection).context("cannot serialise the users projection")?;
         crate::fsutil::write_atomic(&self.users, &bytes, 0o600)
     }
+
+    fn remove_users(&mut self, users: &[&str], totals: UserTotals) -> Result<()> {
+        let mut projection = self.projection()?;
+        for user in users {
+            projection.users.remove(*user);
+        }
+        projection.totals = totals;
+        let bytes =
+            serde_json::to_vec(&projection).context("cannot serialise the users projection")?;
+        crate::fsutil::write_atomic(&self.users, &bytes, 0o600)
+    }
 }

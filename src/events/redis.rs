@@ -435,4 +435,16 @@ impl EventStore for RedisStore {
         let () = pipe.query(&mut self.conn).map_err(|e| self.fail(&e))?;
         Ok(())
     }
+
+    fn remove_users(&mut self, users: &[&str], totals: UserTotals) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !users.is_empty() {
+            pipe.cmd("HDEL").arg(&self.users).arg(users).ignore();
+        }
+        let totals = serde_json::to_string(&totals).expect("totals serialise");
+        pipe.cmd("SET").arg(&self.totals).arg(totals).ignore();
+        let () = pipe.query(&mut self.conn).map_err(|e| self.fail(&e))?;
+        Ok(())
+    }
 }

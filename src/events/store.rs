@@ -70,4 +70,8 @@ pub trait EventStore {
         totals: UserTotals,
         cursor: EventId,
     ) -> Result<()>;
+
+    /// Deletes these users' projection records and sets the totals, in one atomic step (for
+    /// `purge-user`).
+    fn remove_users(&mut self, users: &[&str], totals: UserTotals) -> Result<()>;
 }

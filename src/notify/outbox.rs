@@ -138,10 +138,67 @@ pub fn erase(config: &Config, target: &Target, dry: bool) -> Result<Erased> {
             fsutil::remove_file(&eml)?;
             fsutil::remove_file(&sidecar)?;
         } else {
-            let message = super::mail::message(&digest, &from, &to)?;
-            let json = serde_json::to_vec(&digest).context("cannot serialise a digest")?;
-            fsutil::write_atomic(&sidecar, &json, 0o600)?;
-            fsutil::write_atomic(&eml, &message.formatted(), 0o600)?;
+            rewrite(&eml, &digest, &from, &to)?;
+        }
+        erased.changed(&eml, what);
+    }
+    Ok(erased)
+}
+
+/// Writes a message and its digest again.
+fn rewrite(
+    eml: &std::path::Path,
+    digest: &Digest,
+    from: &lettre::message::Mailbox,
+    to: &[lettre::message::Mailbox],
+) -> Result<()> {
+    let message = super::mail::message(digest, from, to)?;
+    let json = serde_json::to_vec(digest).context("cannot serialise a digest")?;
+    fsutil::write_atomic(&eml.with_extension("json"), &json, 0o600)?;
+    fsutil::write_atomic(eml, &message.formatted(), 0o600)
+}
+
+/// Takes a user out of the outbox (`purge-user`): the messages that name them are written
+/// again without it, or deleted when nothing else is left (or they have no digest to be
+/// written again from).
+pub fn erase_user(config: &Config, user: &str, dry: bool) -> Result<Erased> {
+    let mut erased = Erased::default();
+    let dir = dir(&config.data_dir);
+    let (from, to) = super::mail::mailboxes(config)?;
+    for eml in fsutil::list(&dir, ".eml")? {
+        let sidecar = eml.with_extension("json");
+        let raw = fsutil::read(&eml).with_context(|| format!("cannot read {}", eml.display()))?;
+        let digest: Option<Digest> =
+            fsutil::read_if_exists(&sidecar)?.and_then(|b| serde_json::from_slice(&b).ok());
+        let named = |bytes: &[u8]| {
+            crate::alerts::erase_user::mentions(&String::from_utf8_lossy(bytes), user)
+        };
+        let json = digest
+            .as_ref()
+            .map(|d| serde_json::to_vec(d).unwrap_or_default());
+        if !named(&unfold_qp(&raw)) && !json.as_deref().is_some_and(named) {
+            continue;
+        }
+        erased.records += 1;
+        let mut digest = digest.unwrap_or_default();
+        crate::alerts::erase_user::erase_digest(&mut digest, user);
+        let gone = digest.is_empty() || !sidecar.exists();
+        let what = if gone {
+            "deleted"
+        } else {
+            "the user taken out, written again"
+        };
+        if dry {
+            erased
+                .found
+                .push(serde_json::json!({"outbox_message": eml, "would_be": what}));
+            continue;
+        }
+        if gone {
+            fsutil::remove_file(&eml)?;
+            fsutil::remove_file(&sidecar)?;
+        } else {
+            rewrite(&eml, &digest, &from, &to)?;
         }
         erased.changed(&eml, what);
     }

@@ -195,6 +195,45 @@ fn erase_activity(
     Ok(activity_written)
 }
 
+/// Takes a user's keyed hash out of every activity rollup (`purge-user`): its active days and
+/// its API cost. Returns whether a day was written.
+pub fn erase_user(
+    data_dir: &Path,
+    records: &mut Records<'_>,
+    user: u64,
+    dry: bool,
+    erased: &mut Erased,
+) -> Result<bool> {
+    let mut written = false;
+    let days: Vec<chrono::NaiveDate> = records.activity.keys().copied().collect();
+    for date in days {
+        let mut rollup = activity::load_day(data_dir, records.activity, date)?;
+        let active = rollup.active_users.remove(&user);
+        let cost = rollup.cost_by_user.remove(&user).is_some();
+        if !active && !cost {
+            continue;
+        }
+        erased.records += 1;
+        if dry {
+            erased
+                .found
+                .push(serde_json::json!({"activity_rollup": date}));
+            continue;
+        }
+        let path = activity::write_day(data_dir, date, records.generation, &rollup)?;
+        records.activity.insert(date, records.generation);
+        erased.changed(
+            &path,
+            "the user's key taken out, written as a new generation",
+        );
+        written = true;
+    }
+    if written {
+        activity::sync_written(data_dir)?;
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
