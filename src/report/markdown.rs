@@ -71,6 +71,7 @@ impl Report {
     /// The Markdown before the chart, the chart as sparklines, and the Markdown after it.
     pub(super) fn markdown_parts(&self) -> (String, String, String) {
         let mut rest = self.top_lists();
+        rest.push_str(&self.sources_section());
         rest.push_str(&self.hot_leads_section());
         rest.push_str(&self.warm_leads_section());
         rest.push_str(&self.alerts_section());
@@ -130,6 +131,28 @@ impl Report {
             }
             out.push('\n');
         }
+        out
+    }
+
+    /// New MRR by first-touch source (only when some user paid for the first time).
+    fn sources_section(&self) -> String {
+        if self.top_sources.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "## Top sources by new MRR\n\n| | users | new MRR |\n| --- | ---: | ---: |\n",
+        );
+        for s in &self.top_sources {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} {} |",
+                code(&s.source),
+                s.users,
+                crate::metrics::money::round(s.new_mrr, 2),
+                self.currency
+            );
+        }
+        out.push('\n');
         out
     }
 

@@ -105,6 +105,8 @@ pub struct Report {
     pub kpis: Vec<Kpi>,
     pub top_pages: Vec<Named>,
     pub top_referrers: Vec<Named>,
+    /// The period's new MRR by the first-touch source of the paying users' linked visitors.
+    pub top_sources: Vec<metrics::leads::SourceRevenue>,
     pub hot_leads: Vec<Journey>,
     pub hot_lead_count: usize,
     pub warm_leads: Vec<WarmLead>,
@@ -265,6 +267,8 @@ pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result
     top_pages.truncate(5);
     let mut top_referrers = m.traffic.top_referrers.clone();
     top_referrers.truncate(5);
+    let mut top_sources = m.leads.revenue_by_source.clone();
+    top_sources.truncate(5);
     let title = match kind {
         Kind::Daily => format!("{} report, {}", kind.noun(), period.since),
         Kind::Weekly => format!(
@@ -286,6 +290,7 @@ pub fn build_in(days: &metrics::Days<'_>, kind: Kind, date: NaiveDate) -> Result
         kpis: kpis::kpis(&m, &p, (hot_count, previous_hot)),
         top_pages,
         top_referrers,
+        top_sources,
         hot_leads: hot,
         hot_lead_count: hot_count,
         warm_leads: warm,
