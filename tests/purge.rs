@@ -147,8 +147,9 @@ fn an_address_leaves_every_store_in_every_spelling_and_the_rest_stays() {
     assert_eq!(access["visits"]["found"].as_array().unwrap().len(), 3);
     assert_eq!(access["events"]["records"], 3);
     assert_eq!(
-        access["state"]["records"], 3,
-        "one pending alert, one ledger entry, one line of the sent-alerts history"
+        access["state"]["records"], 4,
+        "one pending alert, one ledger entry, one lead watched for its outcome, one line of the \
+         sent-alerts history"
     );
     assert_eq!(access["outbox"]["records"], 1);
     assert!(access["rollups"]["records"].as_u64().unwrap() > 0);

@@ -35,15 +35,17 @@ pub struct Watched {
 pub type Outcomes = BTreeMap<String, Watched>;
 
 /// Starts watching the lead of `item` (a visitor watched already keeps its first alert).
-pub fn watch(outcomes: &mut Outcomes, item: &LeadItem) {
+/// `known` is the linked user's record when the alert names them: what they had done by then
+/// is in the alert, so it is not told again.
+pub fn watch(outcomes: &mut Outcomes, item: &LeadItem, known: Option<&UserRecord>) {
     outcomes
         .entry(item.visitor.clone())
         .or_insert_with(|| Watched {
             ip: item.journey.ip,
             user_agent: item.journey.user_agent.clone(),
             alerted_at: item.raised_at,
-            registered_told: false,
-            converted_told: false,
+            registered_told: known.is_some_and(|r| r.registered.is_some()),
+            converted_told: known.is_some_and(|r| r.converted.is_some()),
         });
 }
 

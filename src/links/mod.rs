@@ -209,22 +209,49 @@ impl LinkStore {
         }
         widened
     }
+}
 
-    /// Keeps `candidate` unless a link of the same user and visitor ranks before it; returns
-    /// whether the store changed.
-    fn offer(&mut self, candidate: Link) -> bool {
-        let held = self.links.iter_mut().find(|l| {
-            l.user == candidate.user && l.ip == candidate.ip && l.user_agent == candidate.user_agent
-        });
-        match held {
-            Some(held) if held.rank() <= candidate.rank() => false,
-            Some(held) => {
-                *held = candidate;
-                true
+type LinkKey = (String, IpAddr, String);
+
+/// The store's links by (user, address, User-Agent), for one refresh.
+struct Linking<'s> {
+    store: &'s mut LinkStore,
+    at: HashMap<LinkKey, usize>,
+    changed: bool,
+}
+
+impl<'s> Linking<'s> {
+    fn new(store: &'s mut LinkStore) -> Linking<'s> {
+        let at = store
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ((l.user.clone(), l.ip, l.user_agent.clone()), i))
+            .collect();
+        Linking {
+            store,
+            at,
+            changed: false,
+        }
+    }
+
+    /// Keeps `candidate` unless a link of the same user and visitor ranks before it.
+    fn offer(&mut self, candidate: Link) {
+        let key = (
+            candidate.user.clone(),
+            candidate.ip,
+            candidate.user_agent.clone(),
+        );
+        match self.at.get(&key) {
+            Some(&i) if self.store.links[i].rank() <= candidate.rank() => {}
+            Some(&i) => {
+                self.store.links[i] = candidate;
+                self.changed = true;
             }
             None => {
-                self.links.push(candidate);
-                true
+                self.at.insert(key, self.store.links.len());
+                self.store.links.push(candidate);
+                self.changed = true;
             }
         }
     }
@@ -278,26 +305,39 @@ impl Refresh<'_> {
     /// `matched` against every sighting; saves the store if anything changed and returns how
     /// far the visits were matched (for the state).
     pub fn run(&self, new: Vec<Sighting>, matched: &Matched) -> Result<(Matched, Refreshed)> {
+        // Nothing new on either side, or nothing to match new visits against: the store is
+        // not read (this runs at every fold).
+        let caught_up = self
+            .committed
+            .iter()
+            .all(|(d, n)| matched.get(d) == Some(n));
+        if new.is_empty() && (caught_up || !path(self.data_dir).exists()) {
+            return Ok((self.committed.clone(), Refreshed::default()));
+        }
         let mut store = LinkStore::load(self.data_dir)?;
         let before = (store.sightings.len(), store.links.len());
         let window = Duration::days(i64::from(self.link_days));
-        let mut changed = false;
         let widened = store.add_sightings(new);
-        changed |= !widened.is_empty();
+        let mut linking = Linking::new(&mut store);
+        linking.changed = !widened.is_empty();
         if let Some(earliest) = widened.iter().map(|s| s.first).min() {
             let since = (earliest - window - Duration::days(1)).date_naive();
-            let addresses: HashSet<IpAddr> = widened.iter().map(|s| s.ip).collect();
+            let mut by_ip: HashMap<IpAddr, Vec<&Sighting>> = HashMap::new();
+            for s in &widened {
+                by_ip.entry(s.ip).or_default().push(s);
+            }
+            let addresses: HashSet<IpAddr> = by_ip.keys().copied().collect();
             let stored = visits::read_by_address(self.data_dir, self.committed, since, &addresses)?;
             for v in &stored {
-                for s in &widened {
+                for s in by_ip.get(&v.ip).into_iter().flatten() {
                     if let Some(link) = candidate(s, v, window) {
-                        changed |= store.offer(link);
+                        linking.offer(link);
                     }
                 }
             }
         }
-        let matched = self.match_new_visits(&mut store, matched, window, &mut changed)?;
-        if changed {
+        let matched = self.match_new_visits(&mut linking, matched, window)?;
+        if linking.changed {
             store.save(self.data_dir)?;
         }
         let refreshed = Refreshed {
@@ -310,13 +350,12 @@ impl Refresh<'_> {
     /// The visits committed since `matched`, against every sighting at their address.
     fn match_new_visits(
         &self,
-        store: &mut LinkStore,
+        linking: &mut Linking<'_>,
         matched: &Matched,
         window: Duration,
-        changed: &mut bool,
     ) -> Result<Matched> {
         let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
-        for (i, s) in store.sightings.iter().enumerate() {
+        for (i, s) in linking.store.sightings.iter().enumerate() {
             by_ip.entry(s.ip).or_default().push(i);
         }
         let mut out = Matched::new();
@@ -333,10 +372,10 @@ impl Refresh<'_> {
                 let Some(at) = by_ip.get(&v.ip) else { continue };
                 let found: Vec<Link> = at
                     .iter()
-                    .filter_map(|&i| candidate(&store.sightings[i], &v, window))
+                    .filter_map(|&i| candidate(&linking.store.sightings[i], &v, window))
                     .collect();
                 for link in found {
-                    *changed |= store.offer(link);
+                    linking.offer(link);
                 }
             }
         }

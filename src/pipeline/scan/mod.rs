@@ -215,7 +215,7 @@ impl<'a> Scan<'a> {
                 let items = self.enrich(items);
                 let items = self.name_users(items);
                 for item in items {
-                    crate::alerts::outcomes::watch(&mut self.state.alerts.outcomes, &item);
+                    outcomes::watch(&mut self.state.alerts.outcomes, &item, None);
                     self.report.leads.push(LeadReport {
                         ip: item.journey.ip,
                         kind: item.kind,
@@ -258,6 +258,8 @@ impl<'a> Scan<'a> {
                     .and_then(|mut r| r.remove(user));
                 let currency = &config.metrics.currency;
                 item.user = Some(outcomes::describe_user(user, record.as_ref(), currency));
+                // What the user had done by now is in this alert: not news later.
+                outcomes::watch(&mut self.state.alerts.outcomes, item, record.as_ref());
             }
         }
         items
