@@ -23,7 +23,12 @@ pub fn run(env: &super::Env, opts: &MetricsArgs) -> Result<Status> {
         vec![opts.section.as_str()]
     };
     let current = refresh(config, env.clock, env.wait)?;
-    let m = metrics::compute(&sources(&current, config), period)?;
+    // Prometheus text holds every section; the other formats only those asked for.
+    let m = if opts.prometheus {
+        metrics::compute(&sources(&current, config), period)?
+    } else {
+        metrics::compute_only(&sources(&current, config), period, &sections)?
+    };
     let warnings = current.warnings;
     let renderer: Box<dyn Renderer> = if opts.json {
         Box::new(render::Json)

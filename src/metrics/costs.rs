@@ -12,7 +12,7 @@ use super::days::Days;
 use super::money::{add, cents, div, mul, unit_opt};
 use super::revenue::Revenue;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Costs {
     #[serde(serialize_with = "cents")]
     pub api_cost: Decimal,
@@ -38,7 +38,7 @@ pub struct Costs {
     pub gross_margin_rate: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Provider {
     pub provider: String,
     pub calls: u64,

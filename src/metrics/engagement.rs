@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::days::Days;
 use super::{Named, Period, TOP, add_counts, ratio, top};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Engagement {
     pub commands: u64,
     pub top_commands: Vec<Named>,

@@ -9,7 +9,7 @@ use super::traffic::Traffic;
 use crate::config::Config;
 use crate::page_tier::PageTier;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Funnel {
     pub steps: Vec<FunnelStep>,
 }

@@ -141,12 +141,44 @@ pub fn daily_in(days: &Days<'_>, period: Period) -> Result<Vec<Daily>> {
 }
 
 fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
+    compute_sections(days, period, None)
+}
+
+/// The metrics of `period` with only `sections` computed (None: all); the others are left
+/// empty. `metrics leads` need not pay for cohorts and movements.
+pub fn compute_only(src: &Sources<'_>, period: Period, sections: &[&str]) -> Result<Metrics> {
+    compute_sections(&Days::new(src), period, Some(sections))
+}
+
+fn compute_sections(days: &Days<'_>, period: Period, sections: Option<&[&str]>) -> Result<Metrics> {
     let config = days.src.config;
-    let users = users::compute(days, period)?;
-    let revenue = revenue::compute(days, period)?;
-    let costs = costs::compute(days, period, &revenue)?;
-    let traffic = traffic::compute(days, period)?;
-    let funnel = funnel::compute(config, &traffic);
+    let wanted = |s: &str| sections.is_none_or(|all| all.contains(&s));
+    // Costs read the revenue (gross margin); the funnel reads the traffic.
+    let users = if wanted("users") {
+        users::compute(days, period)?
+    } else {
+        Users::default()
+    };
+    let revenue = if wanted("revenue") || wanted("costs") {
+        revenue::compute(days, period)?
+    } else {
+        Revenue::default()
+    };
+    let costs = if wanted("costs") {
+        costs::compute(days, period, &revenue)?
+    } else {
+        Costs::default()
+    };
+    let traffic = if wanted("traffic") || wanted("funnel") {
+        traffic::compute(days, period)?
+    } else {
+        Traffic::default()
+    };
+    let funnel = if wanted("funnel") {
+        funnel::compute(config, &traffic)
+    } else {
+        Funnel::default()
+    };
     Ok(Metrics {
         period: PeriodInfo {
             since: period.since,
@@ -157,12 +189,24 @@ fn compute_with(days: &Days<'_>, period: Period) -> Result<Metrics> {
         },
         users,
         revenue,
-        engagement: engagement::compute(days, period)?,
+        engagement: if wanted("engagement") {
+            engagement::compute(days, period)?
+        } else {
+            Engagement::default()
+        },
         costs,
         traffic,
         funnel,
-        leads: leads::compute(days.src, period)?,
-        customers: customers::compute(days, period)?,
+        leads: if wanted("leads") {
+            leads::compute(days.src, period)?
+        } else {
+            leads::LeadsSection::default()
+        },
+        customers: if wanted("customers") {
+            customers::compute(days, period)?
+        } else {
+            customers::Customers::default()
+        },
     })
 }
 

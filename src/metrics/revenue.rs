@@ -15,7 +15,7 @@ use super::money::{add, cents, cents_opt, div, mul};
 use super::{Period, end_of, ratio, start_of};
 use crate::events::projection::UserRecord;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Revenue {
     #[serde(serialize_with = "cents")]
     pub mrr: Decimal,
@@ -69,7 +69,7 @@ pub struct Revenue {
     pub trials: Trials,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct PlanRevenue {
     pub plan: String,
     pub customers: u64,
@@ -79,7 +79,7 @@ pub struct PlanRevenue {
     pub arpu: Option<Decimal>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Trials {
     /// Users whose first trial started in the period.
     pub started: u64,

@@ -12,7 +12,7 @@ use super::days::Days;
 use super::{Named, Period, TOP, add_counts, ratio, top};
 use crate::page_tier::PageTier;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Traffic {
     pub hits: u64,
     pub pageviews: u64,
@@ -50,7 +50,7 @@ pub struct TrackedPage {
     pub pageviews: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct DayTraffic {
     pub day: NaiveDate,
     pub pageviews: u64,

@@ -11,7 +11,7 @@ pub use super::cohorts::Cohort;
 use super::days::Days;
 use super::{Period, end_of, ratio};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Users {
     /// Users known at the end of the period, paying and free.
     pub total: u64,
