@@ -3,7 +3,7 @@
 //! registers) after the alert, the next digest says so, once. Alerts for a visitor already
 //! linked name the user and their plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -49,11 +49,14 @@ pub fn watch(outcomes: &mut Outcomes, item: &LeadItem, known: Option<&UserRecord
         });
 }
 
-/// The user linked to a visitor (the earliest link).
-pub fn linked_user<'a>(links: &'a LinkStore, ip: IpAddr, user_agent: &str) -> Option<&'a str> {
-    links
-        .by_visitor()
-        .remove(&(ip, user_agent))
+/// The user linked to a visitor (the earliest link), from [`LinkStore::by_visitor`].
+pub fn linked_user<'a, S: std::hash::BuildHasher>(
+    by_visitor: &HashMap<(IpAddr, &str), Vec<&'a crate::links::Link>, S>,
+    ip: IpAddr,
+    user_agent: &str,
+) -> Option<&'a str> {
+    by_visitor
+        .get(&(ip, user_agent))
         .and_then(|l| l.first().map(|l| l.user.as_str()))
 }
 

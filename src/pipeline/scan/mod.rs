@@ -73,6 +73,8 @@ struct Scan<'a> {
     preview_traffic: BTreeMap<NaiveDate, TrafficDay>,
     /// The newest event known (folded, or previewed).
     newest: Option<EventId>,
+    /// The links store, read once (after the fold) for the leads and their outcomes.
+    links: Option<crate::links::LinkStore>,
 }
 
 impl<'a> Scan<'a> {
@@ -109,6 +111,7 @@ impl<'a> Scan<'a> {
             preview_visits: Vec::new(),
             preview_days: BTreeMap::new(),
             preview_traffic: BTreeMap::new(),
+            links: None,
         })
     }
 
@@ -241,17 +244,24 @@ impl<'a> Scan<'a> {
             return items;
         };
         let config = self.run.config;
-        let links = match crate::links::LinkStore::load(self.run.data_dir()) {
-            Ok(links) if !links.links.is_empty() => links,
-            Ok(_) => return items,
+        let links = match self.links.take() {
+            Some(links) => Ok(links),
+            None => crate::links::LinkStore::load(self.run.data_dir()),
+        };
+        let links = match links {
+            Ok(links) => &*self.links.insert(links),
             Err(err) => {
                 self.errors.push(err);
                 return items;
             }
         };
+        if links.links.is_empty() {
+            return items;
+        }
+        let by_visitor = links.by_visitor();
         for item in &mut items {
             let j = &item.journey;
-            if let Some(user) = outcomes::linked_user(&links, j.ip, &j.user_agent) {
+            if let Some(user) = outcomes::linked_user(&by_visitor, j.ip, &j.user_agent) {
                 let record = store
                     .load_users(&[user])
                     .ok()
@@ -271,7 +281,20 @@ impl<'a> Scan<'a> {
         if !config.leads.outcomes || self.state.alerts.outcomes.is_empty() {
             return Ok(());
         }
-        let links = crate::links::LinkStore::load(self.run.data_dir())?;
+        let links = match self.links.take() {
+            Some(links) => links,
+            None => crate::links::LinkStore::load(self.run.data_dir())?,
+        };
+        if links.links.is_empty() {
+            // No link yet: nothing watched can have an outcome; the watch list still ages.
+            let window = Duration::days(i64::from(config.leads.link_days));
+            let now = self.now;
+            self.state
+                .alerts
+                .outcomes
+                .retain(|_, w| now - w.alerted_at <= window);
+            return Ok(());
+        }
         let wanted = outcomes::Check::wanted(&links, &self.state.alerts.outcomes);
         let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let users = store.load_users(&wanted)?;
