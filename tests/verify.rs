@@ -12,8 +12,25 @@ use serde_json::Value;
 
 const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 
+/// The instant the requests' ages count back from: the last 17:00 UTC that has passed, so that
+/// a request 28 to 30 hours old is never on the other side of a midnight from its neighbours,
+/// whenever the test runs (it failed between 04:00 and 06:00 UTC when ages counted from now).
+fn anchor() -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    let today = now
+        .date_naive()
+        .and_hms_opt(17, 0, 0)
+        .expect("a time")
+        .and_utc();
+    if today <= now {
+        today
+    } else {
+        today - Duration::days(1)
+    }
+}
+
 fn req(ip: &str, path: &str, referrer: &str, hours_ago: i64) -> String {
-    let t = Utc::now() - Duration::hours(hours_ago);
+    let t = anchor() - Duration::hours(hours_ago);
     format!(
         "{ip} - - [{}] \"GET {path} HTTP/1.1\" 200 512 \"{referrer}\" \"{SAFARI}\"",
         t.format("%d/%b/%Y:%H:%M:%S +0000")
@@ -62,7 +79,7 @@ fn two_days() -> Site {
 fn a_rollup_altered_by_hand_is_found_with_the_day_the_field_and_both_counts() {
     let site = two_days();
     site.assert_verify_matches();
-    let day = (Utc::now() - Duration::hours(30)).date_naive().to_string();
+    let day = (anchor() - Duration::hours(30)).date_naive().to_string();
     let file = std::fs::read_dir(site.data.join("rollups/traffic"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -94,7 +111,7 @@ fn a_rollup_altered_by_hand_is_found_with_the_day_the_field_and_both_counts() {
 #[test]
 fn a_visit_line_duplicated_by_hand_is_found() {
     let site = two_days();
-    let day = (Utc::now() - Duration::hours(2)).date_naive();
+    let day = (anchor() - Duration::hours(2)).date_naive();
     let path = site.data.join(format!("visits/{day}.jsonl"));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
