@@ -35,24 +35,7 @@ TOML
 echo "== $events events over 90 days into Redis; 500,000 log lines from $first; 5,000 identify events"
 "$examples/genevents" --events "$events" --days 90 | redis-cli -p "$port" --pipe >/dev/null
 [ -s access.log ] || "$examples/genlog" --lines 500000 --seed 3 --start "$first" --days 90 --tz-offset +0000 > access.log
-# One identify per distinct visitor of a hot page (the first 5,000), as user 1..5000.
-python3 - > identify.resp <<'PY'
-import re, sys, datetime
-seen, out = set(), []
-pat = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "GET (/pricing|/trial)\S* [^"]*" \d+ \S+ "[^"]*" "([^"]*)"')
-for line in open("access.log", errors="replace"):
-    m = pat.match(line)
-    if not m or (m[1], m[4]) in seen:
-        continue
-    seen.add((m[1], m[4]))
-    t = datetime.datetime.strptime(m[2], "%d/%b/%Y:%H:%M:%S %z") + datetime.timedelta(hours=1)
-    fields = ["type", "identify", "user", str(len(seen)), "ip", m[1], "user_agent", m[4], "ts", t.isoformat()]
-    args = ["XADD", "arkwatch:events", "*"] + fields
-    out.append("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
-    if len(seen) == 5000:
-        break
-sys.stdout.write("".join(out))
-PY
+identify_events access.log 5000 > identify.resp
 redis-cli -p "$port" --pipe < identify.resp >/dev/null
 /usr/bin/env time -f "   first fold and ingest: %e s, peak RSS %M KiB" "$bin" --config l.toml scan --json > first.json || true
 python3 -c 'import json; f=json.load(open("first.json"))["fold"]; print("   links made by the first scan:", f["links"])'

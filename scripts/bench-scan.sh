@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # scan benchmark: the cron tick as production sees it.
 #   - a real Redis (started here on a free loopback port) with 1,000,000 events over 30 days, and
-#     a 200,000-line access log over 14 days ending today, both ingested by a first scan;
+#     a 200,000-line access log over 14 days ending today, and an `identify` event for each of
+#     up to LINKS (5,000) visitors of /pricing or /trial (so a links store exists, as where the
+#     app sends them; a build before links counts them as events of an unknown type), all
+#     ingested by a first scan;
 #   - a quiet tick: `scan` with no new line and no new event (target: <= 50 ms);
 #   - a tick with 10,000 new lines of today (new visitors, so new hot leads, journeys and a
 #     digest written to the outbox every tick; target: <= 150 ms);
@@ -36,6 +39,7 @@ today=$(date -u +%F)
 first=$(date -u -d "$today - 13 days" +%F)
 "$genevents" --events "$events" --days 30 > events.resp
 "$genlog" --lines 200000 --seed 1 --start "$first" --days 14 --tz-offset +0000 > base.log
+identify_events base.log "${LINKS:-5000}" > identify.resp
 if [ "${GEO_ONLY:-0}" != 1 ]; then
 db=0
 for name in "${!bins[@]}"; do
@@ -53,6 +57,7 @@ max_emails_per_hour = 100000
 TOML
   echo "== $name (${bins[$name]}): $events events into Redis db $db; 200,000 log lines from $first to $today"
   redis-cli -p "$port" -n "$db" --pipe < events.resp >/dev/null
+  redis-cli -p "$port" -n "$db" --pipe < identify.resp >/dev/null
   cp base.log "access-$name.log"
   echo "   first scan (backfill: ingest and fold everything)"
   /usr/bin/env time -f "   %e s, peak RSS %M KiB" "${bins[$name]}" --config "scan-$name.toml" scan > "first-$name.txt"

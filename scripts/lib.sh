@@ -39,3 +39,27 @@ add_other_builds() {
     into[$name]=$path
   done
 }
+
+# identify_events LOG N — RESP commands (for `redis-cli --pipe`) XADDing one `identify` event
+# (address and browser) to arkwatch:events for each of the first N distinct visitors of /pricing
+# or /trial in LOG, an hour after their visit, as users 1..N: a links store of about N links.
+identify_events() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys, datetime
+log, limit = sys.argv[1], int(sys.argv[2])
+seen, out = set(), []
+pat = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "GET (/pricing|/trial)\S* [^"]*" \d+ \S+ "[^"]*" "([^"]*)"')
+for line in open(log, errors="replace"):
+    m = pat.match(line)
+    if not m or (m[1], m[4]) in seen:
+        continue
+    seen.add((m[1], m[4]))
+    t = datetime.datetime.strptime(m[2], "%d/%b/%Y:%H:%M:%S %z") + datetime.timedelta(hours=1)
+    fields = ["type", "identify", "user", str(len(seen)), "ip", m[1], "user_agent", m[4], "ts", t.isoformat()]
+    args = ["XADD", "arkwatch:events", "*"] + fields
+    out.append("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
+    if len(seen) == limit:
+        break
+sys.stdout.write("".join(out))
+PY
+}

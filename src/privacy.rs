@@ -80,7 +80,7 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
         report.access_logs = Some(erased);
         log_lines = lines;
     }
-    report.state = alerts::erase::erase_state(&mut state.alerts, target, dry);
+    report.state = alerts::erase::erase_state(&mut state.alerts, data_dir, target, dry)?;
     merge(
         &mut report.state,
         crate::geo::GeoCache::erase_file(data_dir, target, dry)?,
@@ -116,9 +116,12 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
         let logs_changed = report.access_logs.as_ref().is_some_and(|l| l.files > 0);
         if rollups_written || report.state.records > 0 || logs_changed {
             state.version = SCHEMA_VERSION;
+            state.alerts.outcomes.commit(data_dir)?;
             run.lock.save(&state)?;
+            state.alerts.outcomes.remove_unreferenced(data_dir)?;
             rollup::traffic::remove_unreferenced(data_dir, &state.traffic)?;
             rollup::activity::remove_unreferenced(data_dir, &state.activity)?;
+            rollup::user_cost::remove_unreferenced(data_dir, &state.user_costs)?;
         }
         audit(run, &keys, target, "done", Some(&report))?;
     }
@@ -209,6 +212,7 @@ fn erase_rollups(
     let mut records = rollup::erase::Records {
         traffic: &mut state.traffic,
         activity: &mut state.activity,
+        user_costs: &mut state.user_costs,
         generation,
     };
     let erasure = rollup::erase::erase(

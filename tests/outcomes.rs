@@ -58,12 +58,9 @@ fn mails(site: &Site) -> Vec<String> {
         .collect()
 }
 
-fn journey(registration_notice: bool) -> (Vec<Vec<String>>, Vec<String>) {
-    let extra = if registration_notice {
-        "[leads]\noutcome_registration = true\n"
-    } else {
-        ""
-    };
+/// A site whose lead alerted on day 1 and whose user registered on day 2 (scanned twice), and
+/// the notices of those scans; the conversion of day 3 is in the events, not yet scanned.
+fn alerted_registered_converted(extra: &str) -> (Site, Vec<Vec<String>>) {
     let site = Site::new(extra);
     site.append(
         "access.log",
@@ -91,6 +88,16 @@ fn journey(registration_notice: bool) -> (Vec<Vec<String>>, Vec<String>) {
         "2026-12-03T09:00:00Z",
         r#""type":"conversion","plan":"pro","mrr":"29.00""#,
     );
+    (site, seen)
+}
+
+fn journey(registration_notice: bool) -> (Vec<Vec<String>>, Vec<String>) {
+    let extra = if registration_notice {
+        "[leads]\noutcome_registration = true\n"
+    } else {
+        ""
+    };
+    let (site, mut seen) = alerted_registered_converted(extra);
     for now in [
         "2026-12-03T10:00:00Z",
         "2026-12-03T12:00:00Z",
@@ -139,4 +146,35 @@ fn with_outcome_registration_the_registration_is_told_too_once() {
         .filter(|m| m.contains("What a lead did next"))
         .count();
     assert_eq!(told, 2);
+}
+
+/// Regression (the watched leads moved from the state to a file of their own): a scan killed
+/// after writing the told flags but before the state that holds the notice, or after that state
+/// but before sending, still tells the conversion exactly once; and the state file does not
+/// hold the watch list.
+#[test]
+fn a_scan_killed_while_telling_an_outcome_tells_it_once() {
+    for point in ["scan:outcomes-written", "scan:before-send"] {
+        let (site, before) = alerted_registered_converted("");
+        assert!(before.iter().all(Vec::is_empty), "{point}: {before:?}");
+        let out = site
+            .command()
+            .args(["scan", "--json"])
+            .env("ARKWATCH_NOW", "2026-12-03T10:00:00Z")
+            .env("ARKWATCH_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the run should have died");
+        let mut after = Vec::new();
+        for now in ["2026-12-03T10:05:00Z", "2026-12-03T12:00:00Z"] {
+            after.extend(notices(&scan(&site, now)));
+        }
+        let told = mails(&site)
+            .iter()
+            .filter(|m| m.contains("What a lead did next"))
+            .count();
+        assert_eq!(told, 1, "{point}: notices after the crash {after:?}");
+        let state = std::fs::read_to_string(site.data.join("state.json")).unwrap();
+        assert!(!state.contains("converted_told"), "{point}: {state}");
+    }
 }

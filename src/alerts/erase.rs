@@ -11,7 +11,12 @@ use super::{AlertState, LeadItem};
 use crate::erase::{Erased, Target, blank_lines};
 
 /// Erases (or, in a dry run, finds) the target in the state's alerting records.
-pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erased {
+pub fn erase_state(
+    alerts: &mut AlertState,
+    data_dir: &Path,
+    target: &Target,
+    dry: bool,
+) -> Result<Erased> {
     let mut erased = Erased::default();
     for queue in alerts.queues.values_mut() {
         let mentions = |r: &super::RuleItem| target.in_text(r.detail.as_bytes());
@@ -42,9 +47,12 @@ pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erase
             *e = target.redact(e);
         }
     }
-    let before = alerts.outcomes.len();
-    alerts.outcomes.retain(|_, w| !target.matches(w.ip));
-    erased.records += (before - alerts.outcomes.len()) as u64;
+    if !alerts.outcomes.is_empty() {
+        let watched = alerts.outcomes.open(data_dir)?;
+        let before = watched.len();
+        watched.retain(|_, w| !target.matches(w.ip));
+        erased.records += (before - watched.len()) as u64;
+    }
     let before = alerts.ledger.leads.len();
     alerts.ledger.leads.retain(|key, entry| {
         let hit = target.matches(entry.ip);
@@ -67,7 +75,7 @@ pub fn erase_state(alerts: &mut AlertState, target: &Target, dry: bool) -> Erase
             }
         }
     }
-    erased
+    Ok(erased)
 }
 
 /// Erases (or finds) the target's lines in the history of sent alerts, blanked in place.

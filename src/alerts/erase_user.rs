@@ -48,7 +48,12 @@ pub fn erase_digest(digest: &mut Digest, user: &str) -> u64 {
 
 /// Takes the user out of the state's alerting records; `visitors` are the visitors linked to
 /// them (their watched leads go).
-pub fn erase_state(alerts: &mut AlertState, user: &str, visitors: &[(IpAddr, String)]) -> Erased {
+pub fn erase_state(
+    alerts: &mut AlertState,
+    data_dir: &Path,
+    user: &str,
+    visitors: &[(IpAddr, String)],
+) -> Result<Erased> {
     let mut erased = Erased::default();
     for queue in alerts.queues.values_mut() {
         erased.records += leads(&mut queue.pending.leads, user);
@@ -64,14 +69,17 @@ pub fn erase_state(alerts: &mut AlertState, user: &str, visitors: &[(IpAddr, Str
     let before = alerts.ledger.rules.len();
     alerts.ledger.rules.retain(|name, _| !mentions(name, user));
     erased.records += (before - alerts.ledger.rules.len()) as u64;
-    let before = alerts.outcomes.len();
-    alerts.outcomes.retain(|_, w| {
-        !visitors
-            .iter()
-            .any(|(ip, ua)| *ip == w.ip && *ua == w.user_agent)
-    });
-    erased.records += (before - alerts.outcomes.len()) as u64;
-    erased
+    if !alerts.outcomes.is_empty() {
+        let watched = alerts.outcomes.open(data_dir)?;
+        let before = watched.len();
+        watched.retain(|_, w| {
+            !visitors
+                .iter()
+                .any(|(ip, ua)| *ip == w.ip && *ua == w.user_agent)
+        });
+        erased.records += (before - watched.len()) as u64;
+    }
+    Ok(erased)
 }
 
 /// Blanks (keeping each line's length) the lines of the history of sent alerts that name the

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod outcomes;
 pub mod queue;
 pub mod rules;
+pub mod watchlist;
 
 use std::collections::BTreeMap;
 
@@ -42,9 +43,10 @@ pub struct AlertState {
     pub scanned: BTreeMap<NaiveDate, u64>,
     #[serde(default)]
     pub last_scan: Option<ScanRecord>,
-    /// Leads that alerted, watched for what their linked user does next.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub outcomes: outcomes::Outcomes,
+    /// Leads that alerted, watched for what their linked user does next (kept in a file of
+    /// their own).
+    #[serde(default, skip_serializing_if = "watchlist::Watchlist::is_unused")]
+    pub outcomes: watchlist::Watchlist,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

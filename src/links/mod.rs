@@ -15,6 +15,7 @@
 //! per user, address, agent and UTC day with the day's first and last time: a day's sightings
 //! cover `[first - link_days, last]`, exactly the union of each one's window.
 
+pub mod addresses;
 pub mod erase;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -158,7 +159,9 @@ impl LinkStore {
         }
     }
 
+    /// Writes the store, after its address index (see [`addresses`]).
     pub fn save(&self, data_dir: &Path) -> Result<()> {
+        addresses::Addresses::of(self).save(data_dir)?;
         let bytes = serde_json::to_vec(self)?;
         crate::fsutil::write_atomic(&path(data_dir), &bytes, 0o600)
     }
@@ -314,7 +317,17 @@ impl Refresh<'_> {
         if new.is_empty() && (caught_up || !path(self.data_dir).exists()) {
             return Ok((self.committed.clone(), Refreshed::default()));
         }
+        let index = addresses::Addresses::load(self.data_dir)?;
+        if new.is_empty()
+            && let Some(index) = &index
+            && !self.new_visits_from(index, matched)?
+        {
+            return Ok((self.committed.clone(), Refreshed::default()));
+        }
         let mut store = LinkStore::load(self.data_dir)?;
+        if index.is_none() && path(self.data_dir).exists() {
+            addresses::Addresses::of(&store).save(self.data_dir)?;
+        }
         let before = (store.sightings.len(), store.links.len());
         let window = Duration::days(i64::from(self.link_days));
         let widened = store.add_sightings(new);
@@ -345,6 +358,21 @@ impl Refresh<'_> {
             links: store.links.len().saturating_sub(before.1),
         };
         Ok((matched, refreshed))
+    }
+
+    /// Whether a visit committed since `matched` comes from an address of `index`.
+    fn new_visits_from(&self, index: &addresses::Addresses, matched: &Matched) -> Result<bool> {
+        let keep =
+            |line: &str| visits::line_ip(line.as_bytes()).is_some_and(|ip| index.contains(ip));
+        for (&day, &length) in self.committed {
+            let from = matched.get(&day).copied().unwrap_or(0).min(length);
+            if from < length
+                && !visits::read_range(self.data_dir, day, from..length, &keep)?.is_empty()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The visits committed since `matched`, against every sighting at their address.

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::days::Days;
 use super::money::{add, cents, div, mul};
 use super::{Period, TOP};
+use crate::rollup::user_cost;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Customer {
@@ -53,11 +54,10 @@ pub fn cost_by_user(
     dates: impl Iterator<Item = chrono::NaiveDate>,
 ) -> Result<BTreeMap<u64, Decimal>> {
     let mut by_hash: BTreeMap<u64, Decimal> = BTreeMap::new();
+    let src = days.src;
     for date in dates {
-        for (user, cost) in &days.activity(date)?.cost_by_user {
-            let slot = by_hash.entry(*user).or_default();
-            *slot = add(*slot, *cost)?;
-        }
+        let costs = user_cost::load_day(&src.config.data_dir, &src.state.user_costs, date)?;
+        user_cost::merge(&mut by_hash, costs)?;
     }
     Ok(by_hash)
 }

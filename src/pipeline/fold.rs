@@ -13,8 +13,8 @@ use crate::events::fold::{FoldSummary, Folding, PAGE};
 use crate::events::projection::UserTotals;
 use crate::events::store::EventStore;
 use crate::exit::Fatal;
-use crate::rollup::activity;
 use crate::rollup::keys::VisitorKeys;
+use crate::rollup::{activity, user_cost};
 use crate::state::{SCHEMA_VERSION, State};
 
 /// Puts the copy of the projection kept in `data_dir` back into a store that lost its data,
@@ -58,6 +58,7 @@ pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Res
     let started = std::time::Instant::now();
     let data_dir = run.data_dir();
     activity::remove_unreferenced(data_dir, &state.activity)?;
+    user_cost::remove_unreferenced(data_dir, &state.user_costs)?;
     check_identity(run, state, store)?;
     check_not_lost(state, store)?;
     let projection_cursor = store.projection_cursor()?;
@@ -93,6 +94,7 @@ pub fn fold(run: &Run<'_>, state: &mut State, store: &mut dyn EventStore) -> Res
     commit_activity(run, state, &mut folding, cursor)?;
     crate::crashpoint::here("fold:between-commits");
     activity::remove_unreferenced(data_dir, &state.activity)?;
+    user_cost::remove_unreferenced(data_dir, &state.user_costs)?;
     commit_projection(data_dir, store, &mut folding, cursor, projection_cursor)?;
     let mut summary = folding.summary;
     if summary.users == UserTotals::default() {
@@ -176,16 +178,28 @@ fn commit_activity(
     let days = folding.days();
     if !days.is_empty() {
         let generation = state.generation + 1;
+        let mut costs_written = false;
         for (date, (delta, moved)) in days {
             let mut rollup = activity::load_day(data_dir, &state.activity, date)?;
             let overflow = |err| anyhow::Error::new(err).context(format!("folding {date}"));
             rollup.merge(delta).map_err(overflow)?;
             crate::events::activity::apply(&mut rollup, &moved).map_err(overflow)?;
+            let costs = std::mem::take(&mut rollup.cost_by_user);
+            if !costs.is_empty() {
+                let mut day = user_cost::load_day(data_dir, &state.user_costs, date)?;
+                user_cost::merge(&mut day, costs).map_err(overflow)?;
+                user_cost::write_day(data_dir, date, generation, &day)?;
+                state.user_costs.insert(date, generation);
+                costs_written = true;
+            }
             activity::write_day(data_dir, date, generation, &rollup)?;
             state.activity.insert(date, generation);
             folding.summary.days.insert(date);
         }
         activity::sync_written(data_dir)?;
+        if costs_written {
+            user_cost::sync_written(data_dir)?;
+        }
         state.generation = generation;
     }
     if cursor > state.events_cursor {

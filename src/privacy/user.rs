@@ -78,7 +78,7 @@ pub fn purge_user(run: &Run<'_>, user: &str, dry: bool) -> Result<UserPurgeRepor
         .collect();
     report.links = links::erase::erase_user(data_dir, user, dry)?;
     report.outbox = notify::outbox::erase_user(config, user, dry)?;
-    report.state = alerts::erase_user::erase_state(&mut state.alerts, user, &visitors);
+    report.state = alerts::erase_user::erase_state(&mut state.alerts, data_dir, user, &visitors)?;
     let history = alerts::erase_user::erase_history(data_dir, user, dry)?;
     report.state.records += history.records;
     report.state.changes.extend(history.changes);
@@ -87,6 +87,7 @@ pub fn purge_user(run: &Run<'_>, user: &str, dry: bool) -> Result<UserPurgeRepor
     let mut records = rollup::erase::Records {
         traffic: &mut state.traffic,
         activity: &mut state.activity,
+        user_costs: &mut state.user_costs,
         generation,
     };
     let written = rollup::erase::erase_user(
@@ -97,21 +98,7 @@ pub fn purge_user(run: &Run<'_>, user: &str, dry: bool) -> Result<UserPurgeRepor
         &mut report.rollups,
     )?;
     if !dry {
-        let erasure = verify::ledger::Erasure {
-            at: run.clock.now(),
-            days: gone
-                .days
-                .iter()
-                .map(|(day, n)| {
-                    let part = verify::ledger::DayErasure {
-                        events: *n,
-                        ..Default::default()
-                    };
-                    (*day, part)
-                })
-                .collect(),
-            ..Default::default()
-        };
+        let erasure = events_erased(run.clock.now(), gone.days.iter());
         if !erasure.days.is_empty() {
             verify::ledger::append(data_dir, &erasure)?;
         }
@@ -120,13 +107,36 @@ pub fn purge_user(run: &Run<'_>, user: &str, dry: bool) -> Result<UserPurgeRepor
         }
         if written || report.state.records > 0 {
             state.version = SCHEMA_VERSION;
+            state.alerts.outcomes.commit(data_dir)?;
             run.lock.save(&state)?;
+            state.alerts.outcomes.remove_unreferenced(data_dir)?;
             rollup::activity::remove_unreferenced(data_dir, &state.activity)?;
+            rollup::user_cost::remove_unreferenced(data_dir, &state.user_costs)?;
         }
         audit(run, &keys, user, "done", Some(&report))?;
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The verify ledger's record of the events taken out, by day.
+fn events_erased<'a>(
+    at: chrono::DateTime<chrono::Utc>,
+    days: impl Iterator<Item = (&'a chrono::NaiveDate, &'a u64)>,
+) -> verify::ledger::Erasure {
+    verify::ledger::Erasure {
+        at,
+        days: days
+            .map(|(day, n)| {
+                let part = verify::ledger::DayErasure {
+                    events: *n,
+                    ..Default::default()
+                };
+                (*day, part)
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
 
 /// The user's record in the projection and in its copy under `data_dir`, with the totals

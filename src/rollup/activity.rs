@@ -36,8 +36,10 @@ pub struct ActivityDay {
     #[serde(default)]
     pub errors_by_command: BTreeMap<String, u64>,
     pub api: BTreeMap<String, ApiDay>,
-    /// API cost by user (keyed hashes of their ids, as `active_users`): the cost to serve.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// API cost by user (keyed hashes of their ids, as `active_users`): a fold's delta only;
+    /// stored in [`super::user_cost`], never written here. (A build before kept it here: read,
+    /// and moved there when the day is next folded.)
+    #[serde(default, skip_serializing)]
     pub cost_by_user: BTreeMap<u64, Decimal>,
     /// First conversions to a paid plan.
     pub conversions: u64,

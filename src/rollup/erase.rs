@@ -14,12 +14,14 @@ use super::activity;
 use super::files::Generations;
 use super::keys::VisitorKeys;
 use super::traffic::{self, TrafficDay};
+use super::user_cost;
 use crate::erase::{Erased, Target};
 
 /// The rollups' records in the state, and the generation a change is written as.
 pub struct Records<'a> {
     pub traffic: &'a mut Generations,
     pub activity: &'a mut Generations,
+    pub user_costs: &'a mut Generations,
     pub generation: u64,
 }
 
@@ -208,9 +210,7 @@ pub fn erase_user(
     let days: Vec<chrono::NaiveDate> = records.activity.keys().copied().collect();
     for date in days {
         let mut rollup = activity::load_day(data_dir, records.activity, date)?;
-        let active = rollup.active_users.remove(&user);
-        let cost = rollup.cost_by_user.remove(&user).is_some();
-        if !active && !cost {
+        if !rollup.active_users.remove(&user) {
             continue;
         }
         erased.records += 1;
@@ -230,6 +230,42 @@ pub fn erase_user(
     }
     if written {
         activity::sync_written(data_dir)?;
+    }
+    Ok(erase_user_cost(data_dir, records, user, dry, erased)? || written)
+}
+
+/// Takes a user's keyed hash out of the API cost rollups.
+fn erase_user_cost(
+    data_dir: &Path,
+    records: &mut Records<'_>,
+    user: u64,
+    dry: bool,
+    erased: &mut Erased,
+) -> Result<bool> {
+    let mut written = false;
+    let days: Vec<chrono::NaiveDate> = records.user_costs.keys().copied().collect();
+    for date in days {
+        let mut costs = user_cost::load_day(data_dir, records.user_costs, date)?;
+        if costs.remove(&user).is_none() {
+            continue;
+        }
+        erased.records += 1;
+        if dry {
+            erased
+                .found
+                .push(serde_json::json!({"user_cost_rollup": date}));
+            continue;
+        }
+        let path = user_cost::write_day(data_dir, date, records.generation, &costs)?;
+        records.user_costs.insert(date, records.generation);
+        erased.changed(
+            &path,
+            "the user's key taken out, written as a new generation",
+        );
+        written = true;
+    }
+    if written {
+        user_cost::sync_written(data_dir)?;
     }
     Ok(written)
 }

@@ -10,3 +10,4 @@ pub mod keys;
 pub mod sessions;
 pub mod traffic;
 pub mod traffic_file;
+pub mod user_cost;

@@ -59,6 +59,9 @@ pub struct State {
     /// Per day: the generation of the current activity rollup file.
     #[serde(default)]
     pub activity: Generations,
+    /// Per day: the generation of the current API-cost-by-user rollup file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_costs: Generations,
     #[serde(default)]
     pub last_fold: Option<DateTime<Utc>>,
     /// Per visits day file: how far it was matched against the sightings of users.

@@ -31,6 +31,7 @@ use crate::rollup::activity::{self, ActivityDay};
 use crate::rollup::findings::Findings;
 use crate::rollup::keys::VisitorKeys;
 use crate::rollup::traffic::{self, TrafficDay};
+use crate::rollup::user_cost;
 use crate::state::State;
 
 use crate::visits::Visit;
@@ -218,7 +219,6 @@ impl<'a> Scan<'a> {
                 let items = self.enrich(items);
                 let items = self.name_users(items);
                 for item in items {
-                    crate::alerts::outcomes::watch(&mut self.state.alerts.outcomes, &item, None);
                     self.report.leads.push(LeadReport {
                         ip: item.journey.ip,
                         kind: item.kind,
@@ -380,7 +380,7 @@ impl<'a> Scan<'a> {
         let inputs = rules::gather(config, store, &|day| cache.get(day), self.newest, self.now)?;
         let mut verdicts = rules::evaluate(&config.alerts.rules, &inputs, self.now);
         if let Some(rule) = &config.alerts.rules.user_cost {
-            let costs = self.user_costs(store, rule.window_days, &|day| cache.get(day))?;
+            let costs = self.user_costs(store, rule.window_days)?;
             let held: Vec<String> = self
                 .ledger
                 .rules
@@ -396,21 +396,18 @@ impl<'a> Scan<'a> {
 
     /// Each user's API cost over the last `window` local days (today included), with their
     /// MRR; the projection is read only when some user has a cost.
-    fn user_costs(
-        &self,
-        store: &mut dyn EventStore,
-        window: u32,
-        day: &dyn Fn(NaiveDate) -> Result<ActivityDay>,
-    ) -> Result<Vec<rules::UserCost>> {
+    fn user_costs(&self, store: &mut dyn EventStore, window: u32) -> Result<Vec<rules::UserCost>> {
         let today = self
             .now
             .with_timezone(&self.run.config.timezone)
             .date_naive();
-        let mut by_hash: BTreeMap<u64, rust_decimal::Decimal> = BTreeMap::new();
+        let mut by_hash = user_cost::CostDay::new();
         for back in 0..i64::from(window) {
-            for (user, cost) in day(today - chrono::Duration::days(back))?.cost_by_user {
-                let slot = by_hash.entry(user).or_default();
-                *slot = crate::metrics::money::add(*slot, cost)?;
+            let day = today - chrono::Duration::days(back);
+            let costs = user_cost::load_day(self.run.data_dir(), &self.state.user_costs, day)?;
+            user_cost::merge(&mut by_hash, costs)?;
+            if let Some(preview) = self.preview_days.get(&day) {
+                user_cost::merge(&mut by_hash, preview.cost_by_user.clone())?;
             }
         }
         if by_hash.is_empty() {
