@@ -72,11 +72,11 @@ pub fn erase_state(
     if !alerts.outcomes.is_empty() {
         let watched = alerts.outcomes.open(data_dir)?;
         let before = watched.len();
-        watched.retain(|_, w| {
-            !visitors
-                .iter()
-                .any(|(ip, ua)| *ip == w.ip && *ua == w.user_agent)
-        });
+        let keys: Vec<String> = visitors
+            .iter()
+            .map(|(ip, ua)| super::leads::visitor_key(*ip, ua))
+            .collect();
+        watched.retain(|key, _| !keys.contains(key));
         erased.records += (before - watched.len()) as u64;
     }
     Ok(erased)

@@ -22,7 +22,10 @@ pub const NAME: &str = "lead_outcome";
 #[serde(deny_unknown_fields)]
 pub struct Watched {
     pub ip: IpAddr,
-    pub user_agent: String,
+    /// The build before kept the browser here; the list's key holds its hash
+    /// ([`super::leads::visitor_key`]), which is all a check needs.
+    #[serde(default, rename = "user_agent", skip_serializing)]
+    pub legacy_user_agent: Option<String>,
     /// When the visit that first alerted happened.
     pub alerted_at: DateTime<Utc>,
     #[serde(default)]
@@ -42,7 +45,7 @@ pub fn watch(outcomes: &mut Outcomes, item: &LeadItem, known: Option<&UserRecord
         .entry(item.visitor.clone())
         .or_insert_with(|| Watched {
             ip: item.journey.ip,
-            user_agent: item.journey.user_agent.clone(),
+            legacy_user_agent: None,
             alerted_at: item.raised_at,
             registered_told: known.is_some_and(|r| r.registered.is_some()),
             converted_told: known.is_some_and(|r| r.converted.is_some()),
@@ -58,6 +61,15 @@ pub fn linked_user<'a, S: std::hash::BuildHasher>(
     by_visitor
         .get(&(ip, user_agent))
         .and_then(|l| l.first().map(|l| l.user.as_str()))
+}
+
+/// The earliest link of each visitor, by the visitor's key in the watch list.
+fn by_key(links: &LinkStore) -> HashMap<String, &crate::links::Link> {
+    links
+        .by_visitor()
+        .into_iter()
+        .filter_map(|((ip, ua), l)| Some((super::leads::visitor_key(ip, ua), *l.first()?)))
+        .collect()
 }
 
 /// `user 42 (pro, 29.00 USD/month)` or `user 42 (free)`.
@@ -97,11 +109,10 @@ pub struct Check<'a> {
 impl Check<'_> {
     /// The users the watched leads are linked to (to load from the projection).
     pub fn wanted(links: &LinkStore, outcomes: &Outcomes) -> Vec<String> {
-        let by = links.by_visitor();
+        let by = by_key(links);
         let mut out: Vec<String> = outcomes
-            .values()
-            .filter_map(|w| by.get(&(w.ip, w.user_agent.as_str())))
-            .filter_map(|l| l.first().map(|l| l.user.clone()))
+            .keys()
+            .filter_map(|key| by.get(key).map(|l| l.user.clone()))
             .collect();
         out.sort();
         out.dedup();
@@ -113,13 +124,10 @@ impl Check<'_> {
     pub fn run(&self, outcomes: &mut Outcomes) -> Vec<RuleItem> {
         let window = Duration::days(i64::from(self.link_days));
         outcomes.retain(|_, w| self.now - w.alerted_at <= window);
-        let by = self.links.by_visitor();
+        let by = by_key(self.links);
         let mut out = Vec::new();
-        for w in outcomes.values_mut() {
-            let Some(link) = by
-                .get(&(w.ip, w.user_agent.as_str()))
-                .and_then(|l| l.first())
-            else {
+        for (key, w) in outcomes.iter_mut() {
+            let Some(link) = by.get(key) else {
                 continue;
             };
             let Some(record) = self.users.get(&link.user) else {

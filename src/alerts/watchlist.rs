@@ -155,8 +155,8 @@ impl Watchlist {
         let dir = dir(data_dir);
         crate::fsutil::create_private_dir(&dir)?;
         let bytes = serde_json::to_vec(list).context("cannot serialise the watched leads")?;
+        // Durable in its directory before the state that names it (the rename is fsynced).
         crate::fsutil::write_atomic(&path(data_dir, generation), &bytes, 0o600)?;
-        crate::fsutil::sync_dir(&dir)?;
         self.generation = Some(generation);
         self.dirty = false;
         Ok(())
@@ -182,7 +182,7 @@ mod tests {
     fn watched() -> Watched {
         Watched {
             ip: "203.0.113.45".parse().unwrap(),
-            user_agent: "Mozilla/5.0".into(),
+            legacy_user_agent: None,
             alerted_at: chrono::DateTime::UNIX_EPOCH,
             registered_told: false,
             converted_told: true,
