@@ -140,7 +140,7 @@ impl ActivityDay {
     }
 }
 
-fn files(data_dir: &Path) -> DayFiles {
+pub(super) fn files(data_dir: &Path) -> DayFiles {
     DayFiles::new(data_dir, "activity")
 }
 

@@ -197,8 +197,8 @@ fn erase_activity(
     Ok(activity_written)
 }
 
-/// Takes a user's keyed hash out of every activity rollup (`purge-user`): its active days and
-/// its API cost. Returns whether a day was written.
+/// Takes a user's keyed hash out of every activity and API cost rollup (`purge-user`): its
+/// active days and its API cost. Returns whether a day was written.
 pub fn erase_user(
     data_dir: &Path,
     records: &mut Records<'_>,
@@ -206,68 +206,67 @@ pub fn erase_user(
     dry: bool,
     erased: &mut Erased,
 ) -> Result<bool> {
-    let mut written = false;
-    let days: Vec<chrono::NaiveDate> = records.activity.keys().copied().collect();
-    for date in days {
-        let mut rollup = activity::load_day(data_dir, records.activity, date)?;
-        if !rollup.active_users.remove(&user) {
-            continue;
-        }
-        erased.records += 1;
-        if dry {
-            erased
-                .found
-                .push(serde_json::json!({"activity_rollup": date}));
-            continue;
-        }
-        let path = activity::write_day(data_dir, date, records.generation, &rollup)?;
-        records.activity.insert(date, records.generation);
-        erased.changed(
-            &path,
-            "the user's key taken out, written as a new generation",
-        );
-        written = true;
-    }
-    if written {
-        activity::sync_written(data_dir)?;
-    }
-    Ok(erase_user_cost(data_dir, records, user, dry, erased)? || written)
+    let generation = records.generation;
+    let mut take = UserDays {
+        generation,
+        dry,
+        erased,
+    };
+    let active = take.erase(
+        &activity::files(data_dir),
+        records.activity,
+        "activity_rollup",
+        |day: &mut activity::ActivityDay| day.active_users.remove(&user),
+    )?;
+    let cost = take.erase(
+        &user_cost::files(data_dir),
+        records.user_costs,
+        "user_cost_rollup",
+        |day: &mut user_cost::CostDay| day.remove(&user).is_some(),
+    )?;
+    Ok(active || cost)
 }
 
-/// Takes a user's keyed hash out of the API cost rollups.
-fn erase_user_cost(
-    data_dir: &Path,
-    records: &mut Records<'_>,
-    user: u64,
+/// Days of one rollup kind written again without a user.
+struct UserDays<'e> {
+    generation: u64,
     dry: bool,
-    erased: &mut Erased,
-) -> Result<bool> {
-    let mut written = false;
-    let days: Vec<chrono::NaiveDate> = records.user_costs.keys().copied().collect();
-    for date in days {
-        let mut costs = user_cost::load_day(data_dir, records.user_costs, date)?;
-        if costs.remove(&user).is_none() {
-            continue;
+    erased: &'e mut Erased,
+}
+
+impl UserDays<'_> {
+    fn erase<T: serde::Serialize + serde::de::DeserializeOwned + Default>(
+        &mut self,
+        files: &super::files::DayFiles,
+        current: &mut Generations,
+        label: &str,
+        remove: impl Fn(&mut T) -> bool,
+    ) -> Result<bool> {
+        let mut written = false;
+        let days: Vec<NaiveDate> = current.keys().copied().collect();
+        for date in days {
+            let mut day: T = files.load(current, date)?;
+            if !remove(&mut day) {
+                continue;
+            }
+            self.erased.records += 1;
+            if self.dry {
+                self.erased.found.push(serde_json::json!({label: date}));
+                continue;
+            }
+            let path = files.write(date, self.generation, &day)?;
+            current.insert(date, self.generation);
+            self.erased.changed(
+                &path,
+                "the user's key taken out, written as a new generation",
+            );
+            written = true;
         }
-        erased.records += 1;
-        if dry {
-            erased
-                .found
-                .push(serde_json::json!({"user_cost_rollup": date}));
-            continue;
+        if written {
+            files.sync()?;
         }
-        let path = user_cost::write_day(data_dir, date, records.generation, &costs)?;
-        records.user_costs.insert(date, records.generation);
-        erased.changed(
-            &path,
-            "the user's key taken out, written as a new generation",
-        );
-        written = true;
+        Ok(written)
     }
-    if written {
-        user_cost::sync_written(data_dir)?;
-    }
-    Ok(written)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::files::{DayFiles, Generations};
 /// A day's cost by user.
 pub type CostDay = BTreeMap<u64, Decimal>;
 
-fn files(data_dir: &Path) -> DayFiles {
+pub(super) fn files(data_dir: &Path) -> DayFiles {
     DayFiles::new(data_dir, "user_cost")
 }
 
