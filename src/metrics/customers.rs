@@ -53,13 +53,8 @@ pub fn cost_by_user(
     days: &Days<'_>,
     dates: impl Iterator<Item = chrono::NaiveDate>,
 ) -> Result<BTreeMap<u64, Decimal>> {
-    let mut by_hash: BTreeMap<u64, Decimal> = BTreeMap::new();
     let src = days.src;
-    for date in dates {
-        let costs = user_cost::load_day(&src.config.data_dir, &src.state.user_costs, date)?;
-        user_cost::merge(&mut by_hash, costs)?;
-    }
-    Ok(by_hash)
+    user_cost::sum(&src.config.data_dir, &src.state.user_costs, dates)
 }
 
 pub fn compute(days: &Days<'_>, period: Period) -> Result<Customers> {

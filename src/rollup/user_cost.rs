@@ -36,6 +36,19 @@ pub fn load_day(data_dir: &Path, current: &Generations, day: NaiveDate) -> Resul
     files(data_dir).load(current, day)
 }
 
+/// Each user's cost summed over `days`.
+pub fn sum(
+    data_dir: &Path,
+    current: &Generations,
+    days: impl IntoIterator<Item = NaiveDate>,
+) -> Result<CostDay> {
+    let mut total = CostDay::new();
+    for day in days {
+        merge(&mut total, load_day(data_dir, current, day)?)?;
+    }
+    Ok(total)
+}
+
 /// Writes `day` as generation `generation` (see [`DayFiles::write`]); returns its path.
 pub fn write_day(
     data_dir: &Path,

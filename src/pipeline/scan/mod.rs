@@ -401,14 +401,13 @@ impl<'a> Scan<'a> {
             .now
             .with_timezone(&self.run.config.timezone)
             .date_naive();
-        let mut by_hash = user_cost::CostDay::new();
-        for back in 0..i64::from(window) {
-            let day = today - chrono::Duration::days(back);
-            let costs = user_cost::load_day(self.run.data_dir(), &self.state.user_costs, day)?;
-            user_cost::merge(&mut by_hash, costs)?;
-            if let Some(preview) = self.preview_days.get(&day) {
-                user_cost::merge(&mut by_hash, preview.cost_by_user.clone())?;
-            }
+        let days: Vec<NaiveDate> = (0..i64::from(window))
+            .map(|back| today - chrono::Duration::days(back))
+            .collect();
+        let data_dir = self.run.data_dir();
+        let mut by_hash = user_cost::sum(data_dir, &self.state.user_costs, days.iter().copied())?;
+        for preview in days.iter().filter_map(|d| self.preview_days.get(d)) {
+            user_cost::merge(&mut by_hash, preview.cost_by_user.clone())?;
         }
         if by_hash.is_empty() {
             return Ok(Vec::new());
