@@ -116,7 +116,7 @@ pub fn purge(run: &Run<'_>, target: &Target, opts: &Options) -> Result<PurgeRepo
         let logs_changed = report.access_logs.as_ref().is_some_and(|l| l.files > 0);
         if rollups_written || report.state.records > 0 || logs_changed {
             state.version = SCHEMA_VERSION;
-            state.alerts.outcomes.commit(data_dir)?;
+            state.alerts.outcomes.commit(data_dir, run.clock.now())?;
             run.lock.save(&state)?;
             state.alerts.outcomes.remove_unreferenced(data_dir)?;
             rollup::traffic::remove_unreferenced(data_dir, &state.traffic)?;

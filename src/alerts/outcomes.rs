@@ -37,19 +37,16 @@ pub struct Watched {
 /// The watched leads, by visitor key (the state's record).
 pub type Outcomes = BTreeMap<String, Watched>;
 
-/// Starts watching the lead of `item` (a visitor watched already keeps its first alert).
-/// `known` is the linked user's record when the alert names them: what they had done by then
-/// is in the alert, so it is not told again.
-pub fn watch(outcomes: &mut Outcomes, item: &LeadItem, known: Option<&UserRecord>) {
-    outcomes
-        .entry(item.visitor.clone())
-        .or_insert_with(|| Watched {
-            ip: item.journey.ip,
-            legacy_user_agent: None,
-            alerted_at: item.raised_at,
-            registered_told: known.is_some_and(|r| r.registered.is_some()),
-            converted_told: known.is_some_and(|r| r.converted.is_some()),
-        });
+/// The watch list's entry for the lead of `item`. `known` is the linked user's record when the
+/// alert names them: what they had done by then is in the alert, so it is not told again.
+pub fn watched(item: &LeadItem, known: Option<&UserRecord>) -> Watched {
+    Watched {
+        ip: item.journey.ip,
+        legacy_user_agent: None,
+        alerted_at: item.raised_at,
+        registered_told: known.is_some_and(|r| r.registered.is_some()),
+        converted_told: known.is_some_and(|r| r.converted.is_some()),
+    }
 }
 
 /// The user linked to a visitor (the earliest link), from [`LinkStore::by_visitor`].

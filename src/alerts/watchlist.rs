@@ -1,19 +1,25 @@
 //! Where the leads watched for their outcome ([`super::outcomes`]) are kept:
-//! `data_dir/outcomes/watched.gN.json` (mode 0600: addresses and browsers), N named by the state.
+//! `data_dir/outcomes/watched.gN.jsonl` (mode 0600: addresses), N and the length that holds
+//! named by the state.
 //!
-//! The list grows with every lead that alerts and is kept `link_days`, so it is not in the state
-//! every run reads and writes: a scan opens it only to watch new leads or when an outcome may
-//! have happened (see [`CheckMark`]). It still changes with the state: the told flags of the
-//! notices a scan queues are written as a new generation before the state that holds the
-//! notices and names that generation, so a run killed anywhere tells each outcome once. Files
-//! the state does not name (a killed run's, or superseded) are removed.
+//! The list grows with every lead that alerts and is kept `link_days`, so it is neither in the
+//! state every run reads and writes nor rewritten by every run that adds to it: the file is a
+//! journal, one line per change (a lead watched, or the told flags of a lead), and a run
+//! appends its lines and saves their end in the state. A line past that end is a killed run's
+//! and is cut off by the next append, so each outcome is told once wherever a run dies. The
+//! journal is read only when an outcome may have happened (see [`CheckMark`]) or the list is
+//! erased from, and written afresh as a new generation (leads older than the window dropped)
+//! on the first run of each UTC day and on every erasure, so an erased address is in no file
+//! once the state naming the new one is saved. Files the state does not name are removed.
 
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::outcomes::Outcomes;
+use super::outcomes::{Outcomes, Watched};
 use crate::events::event::EventId;
 
 /// What a check of the outcomes saw: the events folded and the links store. While both are
@@ -45,13 +51,21 @@ impl CheckMark {
     }
 }
 
-/// The watched leads: the generation the state names, and the list once read.
+/// The watched leads: the journal the state names, what this run adds to it, and the list
+/// once read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Watchlist {
     generation: Option<u64>,
+    /// Where the journal's lines end; none for a list of the build before (one JSON map).
+    length: Option<u64>,
+    /// The UTC day the journal was last written afresh.
+    written: Option<NaiveDate>,
     pub checked: Option<CheckMark>,
     list: Option<Outcomes>,
-    dirty: bool,
+    /// This run's lines, appended at [`Watchlist::commit`].
+    pending: Vec<u8>,
+    /// The list changed in ways lines do not say (an erasure, the old format): written afresh.
+    rewrite: bool,
 }
 
 /// How the state records it.
@@ -61,13 +75,30 @@ struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     generation: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    written: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     checked: Option<CheckMark>,
+}
+
+/// A journal line: a lead watched (a visitor watched already keeps its first alert), or with
+/// `set`, a lead as it now is.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    key: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    set: bool,
+    lead: Watched,
 }
 
 impl Serialize for Watchlist {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Record {
             generation: self.generation,
+            length: self.length,
+            written: self.written,
             checked: self.checked.clone(),
         }
         .serialize(s)
@@ -76,7 +107,7 @@ impl Serialize for Watchlist {
 
 impl<'de> Deserialize<'de> for Watchlist {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Watchlist, D::Error> {
-        // The build before kept the list itself in the state: read, moved to a file at the
+        // Two builds before kept the list itself in the state: read, moved to a file at the
         // next save.
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -87,15 +118,15 @@ impl<'de> Deserialize<'de> for Watchlist {
         Ok(match Either::deserialize(d)? {
             Either::Record(r) => Watchlist {
                 generation: r.generation,
+                length: r.length,
+                written: r.written,
                 checked: r.checked,
-                list: None,
-                dirty: false,
+                ..Watchlist::default()
             },
             Either::Inline(list) => Watchlist {
-                generation: None,
-                checked: None,
-                dirty: !list.is_empty(),
+                rewrite: !list.is_empty(),
                 list: Some(list),
+                ..Watchlist::default()
             },
         })
     }
@@ -106,7 +137,45 @@ fn dir(data_dir: &Path) -> PathBuf {
 }
 
 fn path(data_dir: &Path, generation: u64) -> PathBuf {
+    dir(data_dir).join(format!("watched.g{generation}.jsonl"))
+}
+
+/// The build before's file: the list as one JSON map.
+fn map_path(data_dir: &Path, generation: u64) -> PathBuf {
     dir(data_dir).join(format!("watched.g{generation}.json"))
+}
+
+fn push_line(out: &mut Vec<u8>, key: &str, lead: &Watched, set: bool) -> Result<()> {
+    let line = Line {
+        key: key.to_string(),
+        set,
+        lead: lead.clone(),
+    };
+    serde_json::to_writer(&mut *out, &line).context("cannot serialise a watched lead")?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Applies journal lines to the list.
+fn replay(list: &mut Outcomes, bytes: &[u8], path: &Path) -> Result<()> {
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_slice(line).with_context(|| {
+            format!(
+                "{} line {} is corrupt (edited by hand?)",
+                path.display(),
+                n + 1
+            )
+        })?;
+        if line.set {
+            list.insert(line.key, line.lead);
+        } else {
+            list.entry(line.key).or_insert(line.lead);
+        }
+    }
+    Ok(())
 }
 
 impl Watchlist {
@@ -114,6 +183,7 @@ impl Watchlist {
     pub fn is_unused(&self) -> bool {
         self.generation.is_none()
             && self.checked.is_none()
+            && self.pending.is_empty()
             && self.list.as_ref().is_none_or(Outcomes::is_empty)
     }
 
@@ -121,51 +191,154 @@ impl Watchlist {
     pub fn is_empty(&self) -> bool {
         match &self.list {
             Some(list) => list.is_empty(),
-            None => self.generation.is_none(),
+            None => self.generation.is_none() && self.pending.is_empty(),
         }
     }
 
-    /// The list, read on first use, to change: [`Watchlist::commit`] writes it.
-    pub fn open(&mut self, data_dir: &Path) -> Result<&mut Outcomes> {
+    /// The list, read on first use (with this run's lines).
+    fn load(&mut self, data_dir: &Path) -> Result<&mut Outcomes> {
         if self.list.is_none() {
-            let list = match self.generation {
-                None => Outcomes::new(),
-                Some(g) => {
-                    let path = path(data_dir, g);
-                    let bytes = std::fs::read(&path).with_context(|| {
-                        format!("cannot read {} named by the state", path.display())
-                    })?;
-                    serde_json::from_slice(&bytes).with_context(|| {
+            let mut list = Outcomes::new();
+            match (self.generation, self.length) {
+                (None, _) => {}
+                (Some(g), None) => {
+                    let path = map_path(data_dir, g);
+                    let bytes = read_named(&path)?;
+                    list = serde_json::from_slice(&bytes).with_context(|| {
                         format!("{} is corrupt (edited by hand?)", path.display())
-                    })?
+                    })?;
+                    self.rewrite = true;
                 }
-            };
+                (Some(g), Some(length)) => {
+                    let path = path(data_dir, g);
+                    let bytes = read_named(&path)?;
+                    let Some(bytes) = usize::try_from(length).ok().and_then(|l| bytes.get(..l))
+                    else {
+                        anyhow::bail!(
+                            "{} is shorter than the {length} bytes the state names",
+                            path.display()
+                        );
+                    };
+                    replay(&mut list, bytes, &path)?;
+                }
+            }
+            replay(&mut list, &self.pending, Path::new("(this run)"))?;
             self.list = Some(list);
         }
-        self.dirty = true;
         Ok(self.list.get_or_insert_default())
     }
 
-    /// Writes the list opened as a new generation (durably) for the state about to be saved.
-    pub fn commit(&mut self, data_dir: &Path) -> Result<()> {
-        let Some(list) = self.list.as_ref().filter(|_| self.dirty) else {
+    /// The list, to read.
+    pub fn read(&mut self, data_dir: &Path) -> Result<&Outcomes> {
+        Ok(self.load(data_dir)?)
+    }
+
+    /// The list to change in any way (an erasure): [`Watchlist::commit`] writes it afresh.
+    pub fn open(&mut self, data_dir: &Path) -> Result<&mut Outcomes> {
+        self.load(data_dir)?;
+        self.rewrite = true;
+        Ok(self.list.get_or_insert_default())
+    }
+
+    /// Watches these leads (a visitor watched already keeps its first alert). The journal is
+    /// written afresh, without the leads watched longer than `window`, once a UTC day.
+    pub fn watch(
+        &mut self,
+        data_dir: &Path,
+        now: DateTime<Utc>,
+        window: Duration,
+        leads: Vec<(String, Watched)>,
+    ) -> Result<()> {
+        let today = now.date_naive();
+        if self.written != Some(today) && !self.is_empty() {
+            self.open(data_dir)?
+                .retain(|_, w| now - w.alerted_at <= window);
+        }
+        self.written.get_or_insert(today);
+        for (key, lead) in leads {
+            push_line(&mut self.pending, &key, &lead, false)?;
+            if let Some(list) = &mut self.list {
+                list.entry(key).or_insert(lead);
+            }
+        }
+        Ok(())
+    }
+
+    /// Lends the list to `change` (which may mark leads told and forget old ones) and journals
+    /// the leads it changed; those it forgot are dropped at the next fresh write.
+    pub fn update<R>(
+        &mut self,
+        data_dir: &Path,
+        change: impl FnOnce(&mut Outcomes) -> R,
+    ) -> Result<R> {
+        let list = self.load(data_dir)?;
+        let before = list.clone();
+        let out = change(list);
+        let mut lines = Vec::new();
+        for (key, lead) in list.iter() {
+            if before.get(key) != Some(lead) {
+                push_line(&mut lines, key, lead, true)?;
+            }
+        }
+        self.pending.extend_from_slice(&lines);
+        Ok(out)
+    }
+
+    /// Writes this run's changes (durably) for the state about to be saved: appended to the
+    /// journal, or a new generation when the list is to be written afresh.
+    pub fn commit(&mut self, data_dir: &Path, now: DateTime<Utc>) -> Result<()> {
+        if self.rewrite {
+            let mut bytes = Vec::new();
+            for (key, lead) in self.list.iter().flatten() {
+                push_line(&mut bytes, key, lead, false)?;
+            }
+            return self.write_fresh(data_dir, &bytes, now.date_naive());
+        }
+        if self.pending.is_empty() {
             return Ok(());
+        }
+        let (Some(g), Some(length)) = (self.generation, self.length) else {
+            let pending = std::mem::take(&mut self.pending);
+            return self.write_fresh(data_dir, &pending, now.date_naive());
         };
+        let path = path(data_dir, g);
+        let append = || -> std::io::Result<u64> {
+            let mut file = crate::fsutil::open_rw(&path, false)?;
+            // Lines past the state's end are a killed run's: cut off.
+            file.set_len(length)?;
+            file.seek(SeekFrom::Start(length))?;
+            file.write_all(&self.pending)?;
+            file.sync_data()?;
+            Ok(length + self.pending.len() as u64)
+        };
+        let end = append().with_context(|| format!("cannot append to {}", path.display()))?;
+        self.length = Some(end);
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn write_fresh(&mut self, data_dir: &Path, bytes: &[u8], today: NaiveDate) -> Result<()> {
         let generation = self.generation.map_or(1, |g| g + 1);
-        let dir = dir(data_dir);
-        crate::fsutil::create_private_dir(&dir)?;
-        let bytes = serde_json::to_vec(list).context("cannot serialise the watched leads")?;
+        crate::fsutil::create_private_dir(&dir(data_dir))?;
         // Durable in its directory before the state that names it (the rename is fsynced).
-        crate::fsutil::write_atomic(&path(data_dir, generation), &bytes, 0o600)?;
+        crate::fsutil::write_atomic(&path(data_dir, generation), bytes, 0o600)?;
         self.generation = Some(generation);
-        self.dirty = false;
+        self.length = Some(bytes.len() as u64);
+        self.written = Some(today);
+        self.pending.clear();
+        self.rewrite = false;
         Ok(())
     }
 
     /// Removes the files the state (as saved) does not name.
     pub fn remove_unreferenced(&self, data_dir: &Path) -> Result<()> {
-        let keep = self.generation.map(|g| path(data_dir, g));
-        for file in crate::fsutil::list(&dir(data_dir), ".json")? {
+        let keep = self.generation.map(|g| match self.length {
+            Some(_) => path(data_dir, g),
+            None => map_path(data_dir, g),
+        });
+        let dir = dir(data_dir);
+        let files = crate::fsutil::list(&dir, ".jsonl")?;
+        for file in files.into_iter().chain(crate::fsutil::list(&dir, ".json")?) {
             if Some(&file) != keep.as_ref() {
                 crate::fsutil::remove_file(&file)?;
             }
@@ -174,58 +347,214 @@ impl Watchlist {
     }
 }
 
+fn read_named(path: &Path) -> Result<Vec<u8>> {
+    crate::fsutil::read(path)
+        .with_context(|| format!("cannot read {} named by the state", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::outcomes::Watched;
 
-    fn watched() -> Watched {
+    fn at(day: u32) -> DateTime<Utc> {
+        format!("2026-11-{day:02}T12:00:00Z").parse().unwrap()
+    }
+
+    fn lead(ip: &str, day: u32) -> Watched {
         Watched {
-            ip: "203.0.113.45".parse().unwrap(),
+            ip: ip.parse().unwrap(),
             legacy_user_agent: None,
-            alerted_at: chrono::DateTime::UNIX_EPOCH,
+            alerted_at: at(day),
             registered_told: false,
-            converted_told: true,
+            converted_told: false,
         }
     }
 
-    #[test]
-    fn a_list_committed_is_read_back_by_the_state_that_names_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = Watchlist::default();
-        assert!(w.is_unused());
-        w.open(dir.path()).unwrap().insert("v".into(), watched());
-        w.commit(dir.path()).unwrap();
-        let saved = serde_json::to_string(&w).unwrap();
-        assert_eq!(saved, r#"{"generation":1}"#);
-        let mut back: Watchlist = serde_json::from_str(&saved).unwrap();
-        assert!(!back.is_empty());
-        assert_eq!(back.open(dir.path()).unwrap()["v"], watched());
-        back.commit(dir.path()).unwrap();
-        // Generation 1 is superseded once the state naming 2 is saved.
-        back.remove_unreferenced(dir.path()).unwrap();
-        let files = crate::fsutil::list(&dir.path().join("outcomes"), ".json").unwrap();
-        assert_eq!(files, vec![path(dir.path(), 2)]);
+    const WINDOW: Duration = Duration::days(14);
+
+    /// The state as saved and read back by the next run.
+    fn saved(w: &Watchlist) -> Watchlist {
+        serde_json::from_str(&serde_json::to_string(w).unwrap()).unwrap()
+    }
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let mut all = crate::fsutil::list(&dir.join("outcomes"), ".jsonl").unwrap();
+        all.extend(crate::fsutil::list(&dir.join("outcomes"), ".json").unwrap());
+        all
     }
 
     #[test]
-    fn a_list_kept_in_the_state_by_the_build_before_moves_to_its_file() {
+    fn leads_watched_are_appended_and_read_back_by_the_state_that_names_their_end() {
         let dir = tempfile::tempdir().unwrap();
-        let inline = serde_json::to_string(&Outcomes::from([("v".into(), watched())])).unwrap();
-        let mut w: Watchlist = serde_json::from_str(&inline).unwrap();
-        assert!(!w.is_empty());
-        w.commit(dir.path()).unwrap();
-        assert_eq!(w.generation, Some(1));
-        let mut back: Watchlist =
-            serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
-        assert_eq!(back.open(dir.path()).unwrap().len(), 1);
+        let mut w = Watchlist::default();
+        assert!(w.is_unused());
+        w.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("a".into(), lead("192.0.2.1", 1))],
+        )
+        .unwrap();
+        w.commit(dir.path(), at(1)).unwrap();
+        let mut next = saved(&w);
+        // The same day: appended to the same file, which is not read.
+        next.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("b".into(), lead("192.0.2.2", 1))],
+        )
+        .unwrap();
+        assert!(next.list.is_none());
+        next.commit(dir.path(), at(1)).unwrap();
+        assert_eq!(next.generation, Some(1));
+        let mut back = saved(&next);
+        let list = back.read(dir.path()).unwrap();
+        assert_eq!(list.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(files(dir.path()), vec![path(dir.path(), 1)]);
+    }
+
+    #[test]
+    fn lines_a_killed_run_appended_are_cut_off_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Watchlist::default();
+        w.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("a".into(), lead("192.0.2.1", 1))],
+        )
+        .unwrap();
+        w.commit(dir.path(), at(1)).unwrap();
+        let state = saved(&w);
+        // A run appends b, then dies before its state is saved.
+        let mut killed = saved(&state);
+        killed
+            .watch(
+                dir.path(),
+                at(1),
+                WINDOW,
+                vec![("b".into(), lead("192.0.2.2", 1))],
+            )
+            .unwrap();
+        killed.commit(dir.path(), at(1)).unwrap();
+        assert_eq!(saved(&state).read(dir.path()).unwrap().len(), 1);
+        let mut next = saved(&state);
+        next.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("c".into(), lead("192.0.2.3", 1))],
+        )
+        .unwrap();
+        next.commit(dir.path(), at(1)).unwrap();
+        let list = saved(&next).read(dir.path()).unwrap().clone();
+        assert_eq!(list.keys().collect::<Vec<_>>(), ["a", "c"]);
+        let text = std::fs::read_to_string(path(dir.path(), 1)).unwrap();
+        assert!(!text.contains("192.0.2.2"), "{text}");
+    }
+
+    #[test]
+    fn a_visitor_watched_again_keeps_its_first_alert_and_told_flags_are_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Watchlist::default();
+        w.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("a".into(), lead("192.0.2.1", 1))],
+        )
+        .unwrap();
+        w.commit(dir.path(), at(1)).unwrap();
+        let mut next = saved(&w);
+        let told = next
+            .update(dir.path(), |l| {
+                l.get_mut("a").unwrap().converted_told = true;
+                l.len()
+            })
+            .unwrap();
+        assert_eq!(told, 1);
+        next.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("a".into(), lead("192.0.2.1", 1))],
+        )
+        .unwrap();
+        next.commit(dir.path(), at(1)).unwrap();
+        let list = saved(&next).read(dir.path()).unwrap().clone();
+        assert!(list["a"].converted_told);
+        assert_eq!(list["a"].alerted_at, at(1));
+    }
+
+    #[test]
+    fn the_first_run_of_a_day_writes_a_new_generation_without_the_leads_out_of_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Watchlist::default();
+        let old = vec![("old".into(), lead("192.0.2.1", 1))];
+        w.watch(dir.path(), at(1), WINDOW, old).unwrap();
+        w.commit(dir.path(), at(1)).unwrap();
+        let mut next = saved(&w);
+        let new = vec![("new".into(), lead("192.0.2.2", 20))];
+        next.watch(dir.path(), at(20), WINDOW, new).unwrap();
+        next.commit(dir.path(), at(20)).unwrap();
+        next.remove_unreferenced(dir.path()).unwrap();
+        assert_eq!(files(dir.path()), vec![path(dir.path(), 2)]);
+        let list = saved(&next).read(dir.path()).unwrap().clone();
+        assert_eq!(list.keys().collect::<Vec<_>>(), ["new"]);
+    }
+
+    #[test]
+    fn an_erasure_leaves_the_address_in_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Watchlist::default();
+        let leads = vec![
+            ("a".into(), lead("192.0.2.1", 1)),
+            ("b".into(), lead("192.0.2.2", 1)),
+        ];
+        w.watch(dir.path(), at(1), WINDOW, leads).unwrap();
+        w.commit(dir.path(), at(1)).unwrap();
+        let mut next = saved(&w);
+        next.open(dir.path()).unwrap().remove("a");
+        next.commit(dir.path(), at(1)).unwrap();
+        next.remove_unreferenced(dir.path()).unwrap();
+        for file in files(dir.path()) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(!text.contains("192.0.2.1"), "{}: {text}", file.display());
+        }
+        assert_eq!(saved(&next).read(dir.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn lists_kept_by_the_builds_before_move_to_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = Outcomes::from([("v".into(), lead("192.0.2.1", 1))]);
+        // Two builds before: the map inline in the state.
+        let mut inline: Watchlist =
+            serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
+        inline.commit(dir.path(), at(1)).unwrap();
+        assert_eq!(saved(&inline).read(dir.path()).unwrap(), &map);
+        // The build before: the map in watched.gN.json, named without a length.
+        std::fs::write(map_path(dir.path(), 7), serde_json::to_vec(&map).unwrap()).unwrap();
+        let mut file: Watchlist = serde_json::from_str(r#"{"generation":7}"#).unwrap();
+        file.watch(
+            dir.path(),
+            at(1),
+            WINDOW,
+            vec![("w".into(), lead("192.0.2.9", 1))],
+        )
+        .unwrap();
+        file.commit(dir.path(), at(1)).unwrap();
+        file.remove_unreferenced(dir.path()).unwrap();
+        assert_eq!(files(dir.path()), vec![path(dir.path(), 8)]);
+        assert_eq!(saved(&file).read(dir.path()).unwrap().len(), 2);
     }
 
     #[test]
     fn a_missing_file_named_by_the_state_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w: Watchlist = serde_json::from_str(r#"{"generation":3}"#).unwrap();
-        let err = format!("{:#}", w.open(dir.path()).unwrap_err());
-        assert!(err.contains("watched.g3.json"), "{err}");
+        let mut w: Watchlist = serde_json::from_str(r#"{"generation":3,"length":9}"#).unwrap();
+        let err = format!("{:#}", w.read(dir.path()).unwrap_err());
+        assert!(err.contains("watched.g3.jsonl"), "{err}");
     }
 }

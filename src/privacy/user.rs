@@ -107,7 +107,7 @@ pub fn purge_user(run: &Run<'_>, user: &str, dry: bool) -> Result<UserPurgeRepor
         }
         if written || report.state.records > 0 {
             state.version = SCHEMA_VERSION;
-            state.alerts.outcomes.commit(data_dir)?;
+            state.alerts.outcomes.commit(data_dir, run.clock.now())?;
             run.lock.save(&state)?;
             state.alerts.outcomes.remove_unreferenced(data_dir)?;
             rollup::activity::remove_unreferenced(data_dir, &state.activity)?;

@@ -45,7 +45,10 @@ impl Scan<'_> {
             self.state.version = SCHEMA_VERSION;
             // The told flags of the outcome notices in this message, before the state holds
             // the message.
-            self.state.alerts.outcomes.commit(self.run.data_dir())?;
+            self.state
+                .alerts
+                .outcomes
+                .commit(self.run.data_dir(), self.now)?;
             crate::crashpoint::here("scan:outcomes-written");
             self.run.lock.save(&self.state)?;
             crate::crashpoint::here("scan:before-send");
@@ -77,7 +80,7 @@ impl Scan<'_> {
             geo_problems: report.geo_problems.clone(),
         });
         state.version = SCHEMA_VERSION;
-        state.alerts.outcomes.commit(run.data_dir())?;
+        state.alerts.outcomes.commit(run.data_dir(), now)?;
         run.lock.save(&state)?;
         state.alerts.outcomes.remove_unreferenced(run.data_dir())?;
         Ok((report, status))

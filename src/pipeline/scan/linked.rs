@@ -72,13 +72,21 @@ impl Scan<'_> {
     /// Adds the leads to the watch list (which forgets those watched longer than `link_days`).
     fn watch(&mut self, items: &[LeadItem], known: &[Option<UserRecord>]) -> Result<()> {
         let window = Duration::days(i64::from(self.run.config.leads.link_days));
-        let now = self.now;
-        let watched = self.state.alerts.outcomes.open(self.run.data_dir())?;
-        watched.retain(|_, w| now - w.alerted_at <= window);
-        for (item, known) in items.iter().zip(known) {
-            outcomes::watch(watched, item, known.as_ref());
-        }
-        Ok(())
+        let leads = items
+            .iter()
+            .zip(known)
+            .map(|(item, known)| {
+                (
+                    item.visitor.clone(),
+                    outcomes::watched(item, known.as_ref()),
+                )
+            })
+            .collect();
+        let data_dir = self.run.data_dir();
+        self.state
+            .alerts
+            .outcomes
+            .watch(data_dir, self.now, window, leads)
     }
 
     /// Outcome notices: what the users linked to leads that alerted did since. Skipped while
@@ -114,15 +122,13 @@ impl Scan<'_> {
         links: &crate::links::LinkStore,
     ) -> Result<()> {
         let config = self.run.config;
-        let watched = self.state.alerts.outcomes.open(self.run.data_dir())?;
         if links.links.is_empty() {
-            // No link yet: nothing watched can have an outcome; the watch list still ages.
-            let window = Duration::days(i64::from(config.leads.link_days));
-            let now = self.now;
-            watched.retain(|_, w| now - w.alerted_at <= window);
+            // No link yet: nothing watched can have an outcome.
             return Ok(());
         }
-        let wanted = outcomes::Check::wanted(links, watched);
+        let data_dir = self.run.data_dir();
+        let watched = &mut self.state.alerts.outcomes;
+        let wanted = outcomes::Check::wanted(links, watched.read(data_dir)?);
         let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let users = store.load_users(&wanted)?;
         let check = outcomes::Check {
@@ -134,7 +140,8 @@ impl Scan<'_> {
             currency: &config.metrics.currency,
             timezone: config.timezone,
         };
-        for item in check.run(watched) {
+        let items = watched.update(data_dir, |w| check.run(w))?;
+        for item in items {
             self.report.rules.push(RuleReport {
                 name: item.name.clone(),
                 holds: true,
